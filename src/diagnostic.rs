@@ -1,0 +1,222 @@
+//! Problems found in campaign files, printed the way compilers print them:
+//! `FILE:LINE:COL: error: MESSAGE`, then the offending line with a caret.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// A position in a source file. Lines and columns are 1-based; `column == 0` means the
+/// position is a whole line (a CSV row) and `line == 0` the whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+    /// Width of the underlined text, in characters.
+    pub len: usize,
+}
+
+impl Pos {
+    pub fn new(line: usize, column: usize, len: usize) -> Pos {
+        Pos { line, column, len }
+    }
+
+    pub fn line(line: usize) -> Pos {
+        Pos {
+            line,
+            column: 0,
+            len: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub file: PathBuf,
+    pub pos: Pos,
+    pub message: String,
+    pub help: Option<String>,
+    /// The text of the offending line, shown under the message with a caret.
+    pub snippet: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(file: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.into(),
+            pos,
+            message: message.into(),
+            help: None,
+            snippet: None,
+        }
+    }
+
+    pub fn warning(file: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, pos, message)
+        }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Attaches the offending line of `text` (the file's contents) for the caret display.
+    #[must_use]
+    pub fn with_source(mut self, text: &str) -> Diagnostic {
+        if self.pos.line > 0 && self.pos.column > 0 {
+            self.snippet = text
+                .lines()
+                .nth(self.pos.line - 1)
+                .map(|line| line.trim_end_matches('\r').to_owned());
+        }
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The `FILE:LINE:COL` prefix alone.
+    pub fn location(&self) -> String {
+        location(&self.file, self.pos)
+    }
+}
+
+pub fn location(file: &Path, pos: Pos) -> String {
+    let file = file.display();
+    match (pos.line, pos.column) {
+        (0, _) => format!("{file}"),
+        (line, 0) => format!("{file}:{line}"),
+        (line, column) => format!("{file}:{line}:{column}"),
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: {}: {}",
+            self.location(),
+            self.severity,
+            self.message
+        )?;
+        let gutter = " ".repeat(self.pos.line.to_string().len());
+        if let Some(snippet) = &self.snippet {
+            // Columns count characters; tabs are kept so the caret lines up in a terminal.
+            let indent: String = snippet
+                .chars()
+                .take(self.pos.column.saturating_sub(1))
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
+            let rest = snippet.chars().count().saturating_sub(indent.chars().count());
+            let width = self.pos.len.clamp(1, rest.max(1));
+            writeln!(f, "{gutter} |")?;
+            writeln!(f, "{} | {snippet}", self.pos.line)?;
+            writeln!(f, "{gutter} | {indent}{}", "^".repeat(width))?;
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "{gutter} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// All problems found in one run, in a stable order (by file, then position).
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        self.items.push(diagnostic);
+    }
+
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.is_error()).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.len() - self.error_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Sorted by file and position; the sort is stable so problems at one position keep
+    /// the order in which they were found.
+    pub fn sorted(mut self) -> Vec<Diagnostic> {
+        self.items
+            .sort_by(|a, b| a.file.cmp(&b.file).then(a.pos.cmp(&b.pos)));
+        self.items
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_location_line_and_caret() {
+        let text = "name: x\ntempalte: hi\n";
+        let d = Diagnostic::error("c.yaml", Pos::new(2, 1, 8), "unknown key `tempalte`")
+            .with_help("did you mean `template`?")
+            .with_source(text);
+        assert_eq!(
+            d.to_string(),
+            "c.yaml:2:1: error: unknown key `tempalte`\n  |\n2 | tempalte: hi\n  | ^^^^^^^^\n  = help: did you mean `template`?\n"
+        );
+    }
+
+    #[test]
+    fn csv_rows_print_without_column() {
+        let d = Diagnostic::error("data/a.csv", Pos::line(7), "bad mobile");
+        assert_eq!(d.to_string(), "data/a.csv:7: error: bad mobile\n");
+    }
+
+    #[test]
+    fn caret_is_clamped_to_the_line() {
+        let d = Diagnostic::error("c.yaml", Pos::new(1, 7, 500), "m").with_source("cron: x");
+        assert!(d.to_string().ends_with("  |       ^\n"), "{d}");
+    }
+}

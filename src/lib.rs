@@ -1,0 +1,40 @@
+//! campaignctl: WhatsApp campaigns as code for the ChitChatLabs API.
+//!
+//! The pipeline: [`loader`] (files → text) → [`document`] (YAML → JSON value with
+//! positions) → [`schema`] + [`validator`] (every problem, located) → [`planner`] (campaigns +
+//! clock + ledger → plan, rendered by [`renderer`]) → [`report`] (text or JSON).
+
+pub mod campaign;
+pub mod campaign_file;
+pub mod cli;
+pub mod cron;
+pub mod diagnostic;
+pub mod document;
+pub mod error;
+pub mod loader;
+pub mod planner;
+pub mod recipients;
+pub mod renderer;
+pub mod report;
+pub mod schedule;
+pub mod schema;
+pub mod validator;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.run() {
+        Ok(cli::Outcome::Success) => ExitCode::SUCCESS,
+        Ok(cli::Outcome::SendsDue) => ExitCode::from(2),
+        Err(e) => {
+            if !e.is_reported() {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

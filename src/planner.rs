@@ -1,0 +1,522 @@
+//! Computes what would be sent at a given instant: per campaign the occurrence that is due
+//! (or the next one), and a stream of its sends, each rendered to its exact API request and
+//! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::campaign::{Audience, Campaign, Kind};
+use crate::campaign_file::Media;
+use crate::diagnostic::{Diagnostic, Pos};
+use crate::recipients::{self, Mobile, Origin, Recipient};
+use crate::renderer::{RenderError, Renderer, RunContext, Templates};
+use crate::schedule::Occurrence;
+
+/// Number of upcoming fire times listed per scheduled campaign.
+pub const NEXT_RUNS: usize = 5;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Resend sends the ledger records as `failed`.
+    pub retry_failed: bool,
+    /// Resend sends the ledger records as `unknown` (the process died mid-send).
+    pub retry_unknown: bool,
+}
+
+/// What is recorded about one send key, as far as planning cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub status: Status,
+    pub body_hash: String,
+}
+
+/// Ledger status of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    InFlight,
+    Sent,
+    Failed,
+    Unknown,
+    Missed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InFlight => "in_flight",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+            Status::Missed => "missed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "in_flight" => Status::InFlight,
+            "sent" => Status::Sent,
+            "failed" => Status::Failed,
+            "unknown" => Status::Unknown,
+            "missed" => Status::Missed,
+            _ => return None,
+        })
+    }
+}
+
+/// Ledger records of one occurrence of one campaign, by recipient (`blast` for a blast).
+pub type RecordedSends = HashMap<String, Recorded>;
+
+/// A send's state as `plan` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SendState {
+    New,
+    AlreadySent,
+    /// Sent, but the request it would send now differs (params edited since).
+    SentChangedSince,
+    Failed,
+    Unknown,
+    InFlight,
+    Missed,
+}
+
+impl SendState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SendState::New => "new",
+            SendState::AlreadySent => "already sent",
+            SendState::SentChangedSince => "sent (changed since)",
+            SendState::Failed => "failed",
+            SendState::Unknown => "unknown",
+            SendState::InFlight => "in flight",
+            SendState::Missed => "missed",
+        }
+    }
+}
+
+/// Why a campaign's occurrence is or is not due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Timing {
+    /// Unscheduled campaigns: sent once, by `apply`.
+    Once,
+    /// The latest occurrence is within its catch-up window.
+    Due,
+    /// The next occurrence is in the future.
+    Upcoming,
+    /// The only (`at`) occurrence passed more than `catch_up` ago: it will never be sent.
+    Expired,
+    /// `enabled: false`.
+    Disabled,
+}
+
+/// The plan for one campaign.
+pub struct CampaignPlan {
+    pub campaign: Arc<Campaign>,
+    pub timing: Timing,
+    /// The occurrence whose sends are listed: the due one, else the next one.
+    pub occurrence: Occurrence,
+    pub next_runs: Vec<DateTime<Utc>>,
+    renderer: Renderer,
+    run: RunContext,
+}
+
+/// One send: its key, its exact request, and its state.
+#[derive(Debug, Clone)]
+pub struct PlannedSend {
+    pub key: String,
+    pub occurrence: Occurrence,
+    pub kind: Kind,
+    pub mobile: Option<Mobile>,
+    pub name: Option<String>,
+    pub params: Vec<String>,
+    /// The request body exactly as `apply` sends it (compact JSON).
+    pub body: String,
+    pub state: SendState,
+    pub due: bool,
+}
+
+/// An item of a campaign's send stream.
+#[derive(Debug)]
+pub enum SendItem {
+    Send(PlannedSend),
+    /// A recipient or param problem; errors make the whole set invalid.
+    Problem(Diagnostic),
+}
+
+impl CampaignPlan {
+    /// Plans one campaign at `now`. `None` when its templates do not compile (the validator
+    /// reported that already).
+    pub fn new(campaign: Arc<Campaign>, now: DateTime<Utc>) -> Option<CampaignPlan> {
+        let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
+        let (timing, occurrence, next_runs) = match &campaign.schedule {
+            None => (Timing::Once, Occurrence::Once, Vec::new()),
+            Some(schedule) => {
+                let next_runs = schedule.next_runs(now, NEXT_RUNS);
+                let latest = schedule.latest_at_or_before(now);
+                match (latest, next_runs.first()) {
+                    (Some(at), _) if schedule.in_catch_up_window(at, now) => {
+                        (Timing::Due, Occurrence::At(at), next_runs)
+                    }
+                    (_, Some(next)) => (Timing::Upcoming, Occurrence::At(*next), next_runs),
+                    (Some(at), None) => (Timing::Expired, Occurrence::At(at), next_runs),
+                    // A cron that never fires again was rejected by the validator; an `at`
+                    // has either a latest or a next occurrence.
+                    (None, None) => (Timing::Expired, Occurrence::Once, next_runs),
+                }
+            }
+        };
+        let timing = if campaign.enabled { timing } else { Timing::Disabled };
+        let run = match (&campaign.schedule, occurrence) {
+            (Some(schedule), Occurrence::At(at)) => {
+                renderer.run_context(occurrence, schedule.local(at))
+            }
+            _ => renderer.run_context_once(now),
+        };
+        Some(CampaignPlan {
+            campaign,
+            timing,
+            occurrence,
+            next_runs,
+            renderer,
+            run,
+        })
+    }
+
+    /// Whether sends of this occurrence would be sent now.
+    pub fn is_due(&self) -> bool {
+        matches!(self.timing, Timing::Once | Timing::Due)
+    }
+
+    /// Streams the sends of the planned occurrence: renders each recipient's params, drops
+    /// repeated numbers (with a warning), and marks each send with its ledger state.
+    pub fn sends<'a>(
+        &'a self,
+        recorded: &'a RecordedSends,
+        options: PlanOptions,
+    ) -> Box<dyn Iterator<Item = SendItem> + 'a> {
+        let campaign = &self.campaign;
+        match &campaign.audience {
+            Audience::Search(spec) => {
+                let item = match self.renderer.render(&self.run, None) {
+                    Ok(params) => {
+                        let body = serde_json::to_string(&BlastBody {
+                            search_spec: spec,
+                            fb_template: &campaign.template,
+                            language: &campaign.language,
+                            file: campaign.media.as_ref(),
+                            params: &params,
+                            tag: campaign.tag.as_deref(),
+                        })
+                        .expect("request bodies serialize");
+                        SendItem::Send(self.send(None, None, params, body, recorded, options))
+                    }
+                    Err(e) => SendItem::Problem(self.render_problem(e, None)),
+                };
+                Box::new(std::iter::once(item))
+            }
+            Audience::Recipients(sources) => {
+                let mut seen = Dedup::default();
+                Box::new(recipients::stream(sources).filter_map(move |row| {
+                    let (recipient, origin) = match row {
+                        Ok(row) => row,
+                        Err(d) => return Some(SendItem::Problem(d)),
+                    };
+                    if let Some(first) = seen.first_seen(&recipient, &origin) {
+                        return Some(SendItem::Problem(
+                            Diagnostic::warning(&*origin.file, origin.pos, format!(
+                                "{} is listed more than once in campaign `{}`; it is sent once",
+                                recipient.mobile, campaign.name
+                            ))
+                            .with_help(format!("first listed at {first}"))
+                            .with_source_if(&origin, campaign),
+                        ));
+                    }
+                    Some(match self.renderer.render(&self.run, Some(&recipient)) {
+                        Ok(params) => {
+                            let body = serde_json::to_string(&SingleBody {
+                                to: To {
+                                    mobile: recipient.mobile.to_string(),
+                                    name: recipient.name.as_deref(),
+                                },
+                                fb_template: &campaign.template,
+                                language: &campaign.language,
+                                file: campaign.media.as_ref(),
+                                params: &params,
+                                tag: campaign.tag.as_deref(),
+                            })
+                            .expect("request bodies serialize");
+                            SendItem::Send(self.send(
+                                Some(recipient.mobile),
+                                recipient.name,
+                                params,
+                                body,
+                                recorded,
+                                options,
+                            ))
+                        }
+                        Err(e) => SendItem::Problem(self.render_problem(e, Some((&recipient, &origin)))),
+                    })
+                }))
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        mobile: Option<Mobile>,
+        name: Option<String>,
+        params: Vec<String>,
+        body: String,
+        recorded: &RecordedSends,
+        options: PlanOptions,
+    ) -> PlannedSend {
+        let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
+        let state = match recorded.get(&recipient) {
+            None => SendState::New,
+            Some(r) => match r.status {
+                Status::Sent if r.body_hash == body_hash(&body) => SendState::AlreadySent,
+                Status::Sent => SendState::SentChangedSince,
+                Status::Failed => SendState::Failed,
+                Status::Unknown => SendState::Unknown,
+                Status::InFlight => SendState::InFlight,
+                Status::Missed => SendState::Missed,
+            },
+        };
+        let wanted = match state {
+            SendState::New => true,
+            SendState::Failed => options.retry_failed,
+            SendState::Unknown => options.retry_unknown,
+            _ => false,
+        };
+        PlannedSend {
+            key: send_key(&self.campaign.name, self.occurrence, &recipient),
+            occurrence: self.occurrence,
+            kind: self.campaign.kind(),
+            mobile,
+            name,
+            params,
+            body,
+            state,
+            due: wanted && self.is_due(),
+        }
+    }
+
+    fn render_problem(&self, e: RenderError, recipient: Option<(&Recipient, &Origin)>) -> Diagnostic {
+        let campaign = &self.campaign;
+        let pos = campaign.params.get(e.index).map_or(Pos::default(), |p| p.pos);
+        let message = match recipient {
+            Some((r, origin)) => format!(
+                "param {} for recipient {} ({origin}): {}",
+                e.index + 1,
+                r.mobile,
+                e.message
+            ),
+            None => format!("param {}: {}", e.index + 1, e.message),
+        };
+        Diagnostic::error(&*campaign.file, pos, message).with_source(&campaign.source)
+    }
+}
+
+trait WithSourceIf {
+    fn with_source_if(self, origin: &Origin, campaign: &Campaign) -> Self;
+}
+
+impl WithSourceIf for Diagnostic {
+    /// Inline recipients get the campaign file's line under the message; CSV rows do not.
+    fn with_source_if(self, origin: &Origin, campaign: &Campaign) -> Diagnostic {
+        if *origin.file == *campaign.file {
+            self.with_source(&campaign.source)
+        } else {
+            self
+        }
+    }
+}
+
+/// Numbers seen so far in one campaign, with where each was first listed. Eight bytes of
+/// key per recipient: the one part of planning that grows with the recipient count.
+#[derive(Default)]
+struct Dedup {
+    first: HashMap<Mobile, (u32, u32)>,
+    files: Vec<Arc<Path>>,
+}
+
+impl Dedup {
+    /// `Some(first location)` when `recipient` was seen before.
+    fn first_seen(&mut self, recipient: &Recipient, origin: &Origin) -> Option<String> {
+        let file_index = match self.files.iter().position(|f| Arc::ptr_eq(f, &origin.file)) {
+            Some(i) => i,
+            None => {
+                self.files.push(origin.file.clone());
+                self.files.len() - 1
+            }
+        };
+        match self.first.entry(recipient.mobile) {
+            Entry::Vacant(slot) => {
+                slot.insert((file_index as u32, origin.pos.line as u32));
+                None
+            }
+            Entry::Occupied(slot) => {
+                let (file, line) = *slot.get();
+                Some(crate::diagnostic::location(
+                    &self.files[file as usize],
+                    Pos::line(line as usize),
+                ))
+            }
+        }
+    }
+}
+
+/// `CAMPAIGN/OCCURRENCE/RECIPIENT`, the identity of a send in the ledger.
+pub fn send_key(campaign: &str, occurrence: Occurrence, recipient: &str) -> String {
+    format!("{campaign}/{occurrence}/{recipient}")
+}
+
+/// SHA-256 of a request body, hex; detects params edited after a send.
+pub fn body_hash(body: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Serialize)]
+struct SingleBody<'a> {
+    to: To<'a>,
+    fb_template: &'a str,
+    language: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a Media>,
+    params: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct To<'a> {
+    mobile: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct BlastBody<'a> {
+    #[serde(rename = "searchSpec")]
+    search_spec: &'a serde_json::Map<String, serde_json::Value>,
+    fb_template: &'a str,
+    language: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<&'a Media>,
+    params: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag: Option<&'a str>,
+}
+
+/// The plan of a set of campaigns at one instant.
+pub struct Plan {
+    pub now: DateTime<Utc>,
+    pub options: PlanOptions,
+    pub campaigns: Vec<CampaignPlan>,
+    /// Ledger records of each campaign's planned occurrence, by campaign index.
+    recorded: Vec<RecordedSends>,
+}
+
+/// Counts and the first few sends of one campaign, from one pass over its sends.
+#[derive(Debug, Default)]
+pub struct CampaignScan {
+    pub total: usize,
+    pub due: usize,
+    pub by_state: std::collections::BTreeMap<SendState, usize>,
+    /// The first sends, for the text plan.
+    pub first: Vec<PlannedSend>,
+}
+
+/// One pass over every send of a plan.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub campaigns: Vec<CampaignScan>,
+    pub diagnostics: crate::diagnostic::Diagnostics,
+    /// Errors and warnings beyond the per-campaign cap, counted but not listed.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
+}
+
+/// At most this many recipient problems are listed per campaign; a CSV with a million bad
+/// rows needs a fix in the CSV, not a million lines of output.
+pub const MAX_PROBLEMS_PER_CAMPAIGN: usize = 100;
+
+impl Plan {
+    /// Plans `campaigns` at `now`; `recorded` gives the ledger's records of a campaign's
+    /// occurrence (empty without a ledger).
+    pub fn new<E>(
+        campaigns: Vec<Campaign>,
+        now: DateTime<Utc>,
+        options: PlanOptions,
+        mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
+    ) -> Result<Plan, E> {
+        let mut plans = Vec::new();
+        let mut records = Vec::new();
+        for campaign in campaigns {
+            if let Some(plan) = CampaignPlan::new(Arc::new(campaign), now) {
+                records.push(recorded(&plan.campaign, plan.occurrence)?);
+                plans.push(plan);
+            }
+        }
+        Ok(Plan {
+            now,
+            options,
+            campaigns: plans,
+            recorded: records,
+        })
+    }
+
+    /// The send stream of campaign `index`.
+    pub fn sends(&self, index: usize) -> Box<dyn Iterator<Item = SendItem> + '_> {
+        self.campaigns[index].sends(&self.recorded[index], self.options)
+    }
+
+    /// Streams every send once: renders and checks all of them, counts them by state and
+    /// keeps the first `keep` of each campaign.
+    pub fn scan(&self, keep: usize) -> Scan {
+        let mut scan = Scan::default();
+        for index in 0..self.campaigns.len() {
+            let mut counts = CampaignScan::default();
+            let mut problems = 0;
+            for item in self.sends(index) {
+                match item {
+                    SendItem::Send(send) => {
+                        counts.total += 1;
+                        counts.due += usize::from(send.due);
+                        *counts.by_state.entry(send.state).or_default() += 1;
+                        if counts.first.len() < keep {
+                            counts.first.push(send);
+                        }
+                    }
+                    SendItem::Problem(d) if problems >= MAX_PROBLEMS_PER_CAMPAIGN => {
+                        match d.is_error() {
+                            true => scan.omitted_errors += 1,
+                            false => scan.omitted_warnings += 1,
+                        }
+                    }
+                    SendItem::Problem(d) => {
+                        problems += 1;
+                        scan.diagnostics.push(d);
+                    }
+                }
+            }
+            scan.campaigns.push(counts);
+        }
+        scan
+    }
+}
+
+impl Scan {
+    pub fn has_errors(&self) -> bool {
+        self.omitted_errors > 0 || self.diagnostics.has_errors()
+    }
+}

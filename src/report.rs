@@ -1,0 +1,216 @@
+//! Prints a plan: text for a pull-request review, JSON for machines. Both are deterministic
+//! for a given `--now` (campaigns in file order, sends in recipient order).
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use crate::campaign::{Audience, Kind};
+use crate::planner::{CampaignPlan, CampaignScan, Plan, Scan, SendItem, SendState, Timing};
+use crate::schedule::{Occurrence, Schedule, When, format_duration, rfc3339};
+
+/// Sends listed per campaign in the text plan; the rest are counted.
+pub const TEXT_SENDS_SHOWN: usize = 20;
+
+/// The text plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
+pub fn write_text(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+    writeln!(out, "Plan at {} for {} campaign(s)", rfc3339(plan.now), plan.campaigns.len())?;
+    for (campaign_plan, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
+        writeln!(out)?;
+        write_campaign(out, campaign_plan, counts)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "{}", summary_line(plan, scan))
+}
+
+fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignScan) -> io::Result<()> {
+    let c = &plan.campaign;
+    writeln!(out, "campaign {} ({})", c.name, c.file.display())?;
+    if let Some(description) = &c.description {
+        writeln!(out, "  description  {}", description.trim())?;
+    }
+    writeln!(out, "  template     {} ({})", c.template, c.language)?;
+    if let Some(media) = &c.media {
+        writeln!(out, "  media        {} {}", media.kind.as_str(), media.link)?;
+    }
+    if let Some(tag) = &c.tag {
+        writeln!(out, "  tag          {tag}")?;
+    }
+    match &c.audience {
+        Audience::Recipients(_) => writeln!(out, "  audience     recipients (one `single` request each)")?,
+        Audience::Search(spec) => writeln!(
+            out,
+            "  audience     search {} (one `blast` request)",
+            serde_json::Value::Object(spec.clone())
+        )?,
+    }
+    match &c.schedule {
+        None => writeln!(out, "  schedule     none: sent once, by apply")?,
+        Some(schedule) => {
+            writeln!(out, "  schedule     {}", describe_schedule(schedule))?;
+            if !plan.next_runs.is_empty() {
+                let runs: Vec<String> = plan.next_runs.iter().map(|t| local(schedule, *t)).collect();
+                writeln!(out, "  next runs    {}", runs.join(", "))?;
+            }
+        }
+    }
+    let occurrence = match (plan.occurrence, &c.schedule) {
+        (Occurrence::At(at), Some(schedule)) => format!("{} ({})", rfc3339(at), local(schedule, at)),
+        (occurrence, _) => occurrence.to_string(),
+    };
+    let timing = match plan.timing {
+        Timing::Once => "due: sent once, by apply".to_owned(),
+        Timing::Due => "due now (within catch-up)".to_owned(),
+        Timing::Upcoming => "next occurrence, not due yet".to_owned(),
+        Timing::Expired => "passed more than catch_up ago; will not be sent".to_owned(),
+        Timing::Disabled => "disabled (`enabled: false`); will not be sent".to_owned(),
+    };
+    writeln!(out, "  occurrence   {occurrence}: {timing}")?;
+    let states: Vec<String> = counts
+        .by_state
+        .iter()
+        .filter(|(state, _)| **state != SendState::New)
+        .map(|(state, n)| format!("{n} {}", state.label()))
+        .collect();
+    let kind = match c.kind() {
+        Kind::Single => "single",
+        Kind::Blast => "blast",
+    };
+    write!(out, "  sends        {} {kind}, {} due", counts.total, counts.due)?;
+    if !states.is_empty() {
+        write!(out, ", {}", states.join(", "))?;
+    }
+    writeln!(out)?;
+    for send in &counts.first {
+        let marker = match (send.due, send.state) {
+            (true, _) => '+',
+            (false, SendState::AlreadySent) => '=',
+            (false, SendState::SentChangedSince) => '~',
+            (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',
+            (false, _) => ' ',
+        };
+        let who = match (send.mobile, &send.name) {
+            (Some(mobile), Some(name)) => format!("{mobile} {name}"),
+            (Some(mobile), None) => mobile.to_string(),
+            (None, _) => "blast".to_owned(),
+        };
+        let params = serde_json::to_string(&send.params).unwrap_or_default();
+        let state = match send.state {
+            SendState::New => String::new(),
+            other => format!("  ({})", other.label()),
+        };
+        writeln!(out, "    {marker} {who}  {params}{state}")?;
+    }
+    if counts.total > counts.first.len() {
+        writeln!(out, "    … and {} more", counts.total - counts.first.len())?;
+    }
+    Ok(())
+}
+
+fn describe_schedule(schedule: &Schedule) -> String {
+    let zone = schedule.timezone.name();
+    let catch_up = format_duration(schedule.catch_up);
+    match &schedule.when {
+        When::Cron(cron) => format!("cron `{}` in {zone}, catch-up {catch_up}", cron.expr()),
+        When::At(at) => format!("at {} ({zone}), catch-up {catch_up}", local(schedule, *at)),
+    }
+}
+
+/// `Mon 2026-11-30 09:00 +05:30`: what a reviewer checks a schedule against.
+fn local(schedule: &Schedule, at: DateTime<Utc>) -> String {
+    let local: DateTime<Tz> = schedule.local(at);
+    local.format("%a %Y-%m-%d %H:%M %:z").to_string()
+}
+
+fn summary_line(plan: &Plan, scan: &Scan) -> String {
+    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
+    let total: usize = scan.campaigns.iter().map(|c| c.total).sum();
+    let due_campaigns = scan.campaigns.iter().filter(|c| c.due > 0).count();
+    let sent: usize = scan
+        .campaigns
+        .iter()
+        .map(|c| c.by_state.get(&SendState::AlreadySent).copied().unwrap_or(0))
+        .sum();
+    format!(
+        "Plan: {due} send(s) due now in {due_campaigns} of {} campaign(s); {} not due; {sent} already sent.",
+        plan.campaigns.len(),
+        total - due,
+    )
+}
+
+/// The JSON plan, streamed: sends are written as they are rendered, never all held.
+pub fn write_json(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+    writeln!(out, "{{")?;
+    writeln!(out, "  \"format_version\": 1,")?;
+    writeln!(out, "  \"now\": {},", json!(rfc3339(plan.now)))?;
+    writeln!(out, "  \"campaigns\": [")?;
+    for (index, campaign_plan) in plan.campaigns.iter().enumerate() {
+        let c = &campaign_plan.campaign;
+        let schedule = c.schedule.as_ref().map(|s| {
+            let mut v = match &s.when {
+                When::Cron(cron) => json!({"cron": cron.expr()}),
+                When::At(at) => json!({"at": rfc3339(*at)}),
+            };
+            v["timezone"] = json!(s.timezone.name());
+            v["catch_up"] = json!(format_duration(s.catch_up));
+            v["next_runs"] = json!(campaign_plan.next_runs.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>());
+            v
+        });
+        let header = json!({
+            "name": c.name,
+            "file": c.file.display().to_string(),
+            "kind": c.kind().as_str(),
+            "enabled": c.enabled,
+            "template": c.template,
+            "language": c.language,
+            "schedule": schedule,
+            "occurrence": campaign_plan.occurrence.to_string(),
+            "timing": campaign_plan.timing,
+        });
+        // The header without its closing brace, then the sends array.
+        let header = serde_json::to_string(&header).unwrap_or_default();
+        write!(out, "    {}, \"sends\": [", &header[..header.len() - 1])?;
+        let mut first = true;
+        for item in plan.sends(index) {
+            let SendItem::Send(send) = item else { continue };
+            let line = json!({
+                "key": send.key,
+                "occurrence": send.occurrence.to_string(),
+                "due": send.due,
+                "state": send.state,
+                "endpoint": send.kind.as_str(),
+            });
+            let line = serde_json::to_string(&line).unwrap_or_default();
+            // The body is already exact compact JSON: splice it in unchanged.
+            write!(
+                out,
+                "{}\n      {}, \"request\": {}}}",
+                if first { "" } else { "," },
+                &line[..line.len() - 1],
+                send.body
+            )?;
+            first = false;
+        }
+        let comma = if index + 1 < plan.campaigns.len() { "," } else { "" };
+        writeln!(out, "{}]}}{comma}", if first { "" } else { "\n    " })?;
+    }
+    writeln!(out, "  ],")?;
+    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
+    let total: usize = scan.campaigns.iter().map(|c| c.total).sum();
+    let mut by_state = std::collections::BTreeMap::new();
+    for c in &scan.campaigns {
+        for (state, n) in &c.by_state {
+            *by_state.entry(*state).or_insert(0) += n;
+        }
+    }
+    let summary = json!({
+        "campaigns": plan.campaigns.len(),
+        "sends": total,
+        "due": due,
+        "by_state": by_state,
+    });
+    writeln!(out, "  \"summary\": {summary}")?;
+    writeln!(out, "}}")
+}

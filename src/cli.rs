@@ -95,7 +95,10 @@ impl Cli {
 fn check(
     args: &FilesArgs,
     keep: usize,
-    recorded: impl FnMut(&crate::campaign::Campaign, crate::schedule::Occurrence) -> Result<RecordedSends, Error>,
+    recorded: impl FnMut(
+        &crate::campaign::Campaign,
+        crate::schedule::Occurrence,
+    ) -> Result<RecordedSends, Error>,
     options: PlanOptions,
 ) -> Result<(Plan, Scan, usize), Error> {
     let now = args.now.unwrap_or_else(Utc::now);
@@ -118,6 +121,7 @@ fn check(
 }
 
 fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()> {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let (errors, warnings) = (diagnostics.error_count(), diagnostics.warning_count());
     let mut err = io::stderr().lock();
     for d in diagnostics.sorted() {
@@ -127,19 +131,33 @@ fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()>
         writeln!(err, "… and {omitted} more problem(s) not shown")?;
     }
     if errors > 0 {
-        writeln!(err, "{errors} error(s), {warnings} warning(s); nothing is sent from an invalid set")?;
+        writeln!(
+            err,
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )?;
     }
     Ok(())
 }
 
 fn validate(args: &FilesArgs) -> Result<Outcome, Error> {
-    let (plan, scan, files) = check(args, 0, |_, _| Ok(RecordedSends::new()), PlanOptions::default())?;
+    let (plan, scan, files) = check(
+        args,
+        0,
+        |_, _| Ok(RecordedSends::new()),
+        PlanOptions::default(),
+    )?;
     let sends: usize = scan.campaigns.iter().map(|c| c.total).sum();
     let warnings = scan.diagnostics.warning_count();
     println!(
         "{files} file(s) valid: {} campaign(s), {sends} send(s) rendered{}",
         plan.campaigns.len(),
-        if warnings > 0 { format!(", {warnings} warning(s)") } else { String::new() }
+        if warnings > 0 {
+            format!(", {warnings} warning(s)")
+        } else {
+            String::new()
+        }
     );
     Ok(Outcome::Success)
 }
@@ -149,7 +167,12 @@ fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
         Format::Text => report::TEXT_SENDS_SHOWN,
         Format::Json => 0,
     };
-    let (plan, scan, _) = check(&args.files, keep, |_, _| Ok(RecordedSends::new()), PlanOptions::default())?;
+    let (plan, scan, _) = check(
+        &args.files,
+        keep,
+        |_, _| Ok(RecordedSends::new()),
+        PlanOptions::default(),
+    )?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
         Format::Text => report::write_text(&mut out, &plan, &scan)?,

@@ -2,7 +2,8 @@
 //! `FILE:LINE:COL: error: MESSAGE`, then the offending line with a caret.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -46,7 +47,7 @@ impl Pos {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub severity: Severity,
-    pub file: PathBuf,
+    pub file: Arc<Path>,
     pub pos: Pos,
     pub message: String,
     pub help: Option<String>,
@@ -55,7 +56,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(file: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+    pub fn error(file: impl Into<Arc<Path>>, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             file: file.into(),
@@ -66,7 +67,7 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(file: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+    pub fn warning(file: impl Into<Arc<Path>>, pos: Pos, message: impl Into<String>) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(file, pos, message)
@@ -127,7 +128,10 @@ impl fmt::Display for Diagnostic {
                 .take(self.pos.column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
-            let rest = snippet.chars().count().saturating_sub(indent.chars().count());
+            let rest = snippet
+                .chars()
+                .count()
+                .saturating_sub(indent.chars().count());
             let width = self.pos.len.clamp(1, rest.max(1));
             writeln!(f, "{gutter} |")?;
             writeln!(f, "{} | {snippet}", self.pos.line)?;
@@ -199,9 +203,13 @@ mod tests {
     #[test]
     fn renders_location_line_and_caret() {
         let text = "name: x\ntempalte: hi\n";
-        let d = Diagnostic::error("c.yaml", Pos::new(2, 1, 8), "unknown key `tempalte`")
-            .with_help("did you mean `template`?")
-            .with_source(text);
+        let d = Diagnostic::error(
+            Path::new("c.yaml"),
+            Pos::new(2, 1, 8),
+            "unknown key `tempalte`",
+        )
+        .with_help("did you mean `template`?")
+        .with_source(text);
         assert_eq!(
             d.to_string(),
             "c.yaml:2:1: error: unknown key `tempalte`\n  |\n2 | tempalte: hi\n  | ^^^^^^^^\n  = help: did you mean `template`?\n"
@@ -210,13 +218,14 @@ mod tests {
 
     #[test]
     fn csv_rows_print_without_column() {
-        let d = Diagnostic::error("data/a.csv", Pos::line(7), "bad mobile");
+        let d = Diagnostic::error(Path::new("data/a.csv"), Pos::line(7), "bad mobile");
         assert_eq!(d.to_string(), "data/a.csv:7: error: bad mobile\n");
     }
 
     #[test]
     fn caret_is_clamped_to_the_line() {
-        let d = Diagnostic::error("c.yaml", Pos::new(1, 7, 500), "m").with_source("cron: x");
+        let d =
+            Diagnostic::error(Path::new("c.yaml"), Pos::new(1, 7, 500), "m").with_source("cron: x");
         assert!(d.to_string().ends_with("  |       ^\n"), "{d}");
     }
 }

@@ -44,15 +44,12 @@ impl Document {
         };
         let root: Spanned<Node> =
             serde_saphyr::from_str_with_options(text, options).map_err(|err| {
-                let pos = err
-                    .location()
-                    .map(|loc| pos_of(&loc))
-                    .unwrap_or_default();
+                let pos = err.location().map(|loc| pos_of(&loc)).unwrap_or_default();
                 let message = serde_saphyr::MessageFormatter::format_message(
                     &serde_saphyr::UserMessageFormatter,
                     &err,
                 )
-                    .into_owned();
+                .into_owned();
                 ParseError {
                     pos,
                     message: format!("invalid YAML: {message}"),
@@ -276,7 +273,11 @@ mod tests {
     fn duplicate_keys_are_errors_with_position() {
         let err = Document::parse("a: 1\na: 2\n").unwrap_err();
         assert_eq!(err.pos.line, 2);
-        assert!(err.message.contains("duplicate mapping key `a`"), "{}", err.message);
+        assert!(
+            err.message.contains("duplicate mapping key `a`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -288,7 +289,10 @@ mod tests {
     #[test]
     fn yaml11_booleans_and_leading_zeros_stay_strings() {
         let doc = Document::parse("a: no\nb: y\nc: 0755\nd: true\n").unwrap();
-        assert_eq!(doc.value, json!({"a": "no", "b": "y", "c": "0755", "d": true}));
+        assert_eq!(
+            doc.value,
+            json!({"a": "no", "b": "y", "c": "0755", "d": true})
+        );
     }
 
     #[test]

@@ -29,10 +29,10 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
                 if let Err(e) = walk(path, &mut files) {
-                    problems.push(Diagnostic::error(path, Pos::default(), e));
+                    problems.push(Diagnostic::error(path.as_path(), Pos::default(), e));
                 } else if files.len() == before {
                     problems.push(Diagnostic::error(
-                        path,
+                        path.as_path(),
                         Pos::default(),
                         "no campaign files (*.yaml, *.yml) in this directory",
                     ));
@@ -40,7 +40,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
             }
             Ok(_) => files.push(path.clone()),
             Err(e) => problems.push(Diagnostic::error(
-                path,
+                path.as_path(),
                 Pos::default(),
                 format!("cannot read: {}", io_reason(&e)),
             )),
@@ -64,17 +64,24 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {}", io_reason(&e)))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {}", io_reason(&e)))?;
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     paths.sort();
     for path in paths {
         if path.is_dir() {
             walk(&path, files)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             files.push(path);
         }
     }
@@ -83,14 +90,19 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
 
 fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
     let fail = |pos: Pos, message: String| Box::new(Diagnostic::error(path, pos, message));
-    let meta = std::fs::metadata(path).map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(fail(
             Pos::default(),
-            format!("file is {} bytes; campaign files are limited to {MAX_FILE_BYTES} (put recipients in a CSV file)", meta.len()),
+            format!(
+                "file is {} bytes; campaign files are limited to {MAX_FILE_BYTES} (put recipients in a CSV file)",
+                meta.len()
+            ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let valid = std::str::from_utf8(valid).unwrap_or_default();
@@ -122,7 +134,10 @@ mod tests {
             .iter()
             .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
             .collect();
-        assert_eq!(names, [PathBuf::from("a.yaml"), PathBuf::from("b/nested/z.yml")]);
+        assert_eq!(
+            names,
+            [PathBuf::from("a.yaml"), PathBuf::from("b/nested/z.yml")]
+        );
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].pos, Pos::new(2, 11, 1));
         assert!(problems[0].message.contains("not valid UTF-8"));
@@ -134,7 +149,10 @@ mod tests {
         let (sources, problems) = load(&[dir.path().join("nope.yaml"), dir.path().to_owned()]);
         assert!(sources.is_empty());
         assert_eq!(problems.len(), 2);
-        assert_eq!(problems[0].message, "cannot read: No such file or directory");
+        assert_eq!(
+            problems[0].message,
+            "cannot read: No such file or directory"
+        );
         assert!(problems[1].message.starts_with("no campaign files"));
     }
 }

@@ -172,7 +172,11 @@ impl CampaignPlan {
                 }
             }
         };
-        let timing = if campaign.enabled { timing } else { Timing::Disabled };
+        let timing = if campaign.enabled {
+            timing
+        } else {
+            Timing::Disabled
+        };
         let run = match (&campaign.schedule, occurrence) {
             (Some(schedule), Occurrence::At(at)) => {
                 renderer.run_context(occurrence, schedule.local(at))
@@ -223,22 +227,26 @@ impl CampaignPlan {
             }
             Audience::Recipients(sources) => {
                 let mut seen = Dedup::default();
-                Box::new(recipients::stream(sources).filter_map(move |row| {
+                Box::new(recipients::stream(sources).map(move |row| {
                     let (recipient, origin) = match row {
                         Ok(row) => row,
-                        Err(d) => return Some(SendItem::Problem(d)),
+                        Err(d) => return SendItem::Problem(d),
                     };
                     if let Some(first) = seen.first_seen(&recipient, &origin) {
-                        return Some(SendItem::Problem(
-                            Diagnostic::warning(&*origin.file, origin.pos, format!(
-                                "{} is listed more than once in campaign `{}`; it is sent once",
-                                recipient.mobile, campaign.name
-                            ))
+                        return SendItem::Problem(
+                            Diagnostic::warning(
+                                &*origin.file,
+                                origin.pos,
+                                format!(
+                                    "{} is listed more than once in campaign `{}`; it is sent once",
+                                    recipient.mobile, campaign.name
+                                ),
+                            )
                             .with_help(format!("first listed at {first}"))
                             .with_source_if(&origin, campaign),
-                        ));
+                        );
                     }
-                    Some(match self.renderer.render(&self.run, Some(&recipient)) {
+                    match self.renderer.render(&self.run, Some(&recipient)) {
                         Ok(params) => {
                             let body = serde_json::to_string(&SingleBody {
                                 to: To {
@@ -261,8 +269,10 @@ impl CampaignPlan {
                                 options,
                             ))
                         }
-                        Err(e) => SendItem::Problem(self.render_problem(e, Some((&recipient, &origin)))),
-                    })
+                        Err(e) => {
+                            SendItem::Problem(self.render_problem(e, Some((&recipient, &origin))))
+                        }
+                    }
                 }))
             }
         }
@@ -308,9 +318,16 @@ impl CampaignPlan {
         }
     }
 
-    fn render_problem(&self, e: RenderError, recipient: Option<(&Recipient, &Origin)>) -> Diagnostic {
+    fn render_problem(
+        &self,
+        e: RenderError,
+        recipient: Option<(&Recipient, &Origin)>,
+    ) -> Diagnostic {
         let campaign = &self.campaign;
-        let pos = campaign.params.get(e.index).map_or(Pos::default(), |p| p.pos);
+        let pos = campaign
+            .params
+            .get(e.index)
+            .map_or(Pos::default(), |p| p.pos);
         let message = match recipient {
             Some((r, origin)) => format!(
                 "param {} for recipient {} ({origin}): {}",

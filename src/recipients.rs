@@ -130,7 +130,12 @@ impl CsvSource {
         let mut reader = csv_reader(&path)?;
         let headers = reader
             .headers()
-            .map_err(|e| format!("cannot read the header row of CSV file `{}`: {e}", path.display()))?
+            .map_err(|e| {
+                format!(
+                    "cannot read the header row of CSV file `{}`: {e}",
+                    path.display()
+                )
+            })?
             .clone();
         let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
         let Some(mobile_column) = find("mobile") else {
@@ -138,7 +143,11 @@ impl CsvSource {
             return Err(format!(
                 "CSV file `{}` has no `mobile` column (header row: {})",
                 path.display(),
-                if columns.is_empty() { "empty".to_owned() } else { columns.join(", ") }
+                if columns.is_empty() {
+                    "empty".to_owned()
+                } else {
+                    columns.join(", ")
+                }
             ));
         };
         let name_column = find("name");
@@ -175,7 +184,11 @@ impl CsvSource {
             if first {
                 first = false;
                 if let Err(e) = reader.headers() {
-                    return Some(Err(Diagnostic::error(&*self.path, Pos::line(1), e.to_string())));
+                    return Some(Err(Diagnostic::error(
+                        &*self.path,
+                        Pos::line(1),
+                        e.to_string(),
+                    )));
                 }
             }
             match reader.read_record(&mut record) {
@@ -193,7 +206,11 @@ impl CsvSource {
                         } => format!("row has {len} fields, the header has {expected_len}"),
                         _ => e.to_string(),
                     };
-                    Some(Err(Diagnostic::error(&*self.path, Pos::line(line), message)))
+                    Some(Err(Diagnostic::error(
+                        &*self.path,
+                        Pos::line(line),
+                        message,
+                    )))
                 }
             }
         }))
@@ -240,8 +257,13 @@ fn either_error<'a>(diagnostic: Diagnostic) -> Rows<'a> {
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>, String> {
-    let file = File::open(path)
-        .map_err(|e| format!("cannot read CSV file `{}`: {}", path.display(), io_reason(&e)))?;
+    let file = File::open(path).map_err(|e| {
+        format!(
+            "cannot read CSV file `{}`: {}",
+            path.display(),
+            io_reason(&e)
+        )
+    })?;
     Ok(csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(BufReader::with_capacity(256 * 1024, file)))
@@ -257,7 +279,9 @@ pub fn io_reason(e: &std::io::Error) -> String {
 }
 
 /// Every recipient of a campaign in file order: inline entries and CSV rows.
-pub fn stream(sources: &[RecipientSource]) -> impl Iterator<Item = Result<(Recipient, Origin), Diagnostic>> + '_ {
+pub fn stream(
+    sources: &[RecipientSource],
+) -> impl Iterator<Item = Result<(Recipient, Origin), Diagnostic>> + '_ {
     sources.iter().flat_map(|source| -> Rows<'_> {
         match source {
             RecipientSource::Inline(recipient, origin) => {
@@ -275,13 +299,30 @@ mod tests {
 
     #[test]
     fn mobile_normalisation() {
-        assert_eq!(Mobile::parse("919739978284").unwrap().to_string(), "919739978284");
-        assert_eq!(Mobile::parse("+91 97399-78284").unwrap().to_string(), "919739978284");
-        assert_eq!(Mobile::parse("(91) 973.997.8284").unwrap().to_string(), "919739978284");
+        assert_eq!(
+            Mobile::parse("919739978284").unwrap().to_string(),
+            "919739978284"
+        );
+        assert_eq!(
+            Mobile::parse("+91 97399-78284").unwrap().to_string(),
+            "919739978284"
+        );
+        assert_eq!(
+            Mobile::parse("(91) 973.997.8284").unwrap().to_string(),
+            "919739978284"
+        );
         assert!(Mobile::parse("++919739978284").unwrap_err().contains("`+`"));
         assert!(Mobile::parse("1234567").unwrap_err().contains("7 digits"));
-        assert!(Mobile::parse("1234567890123456").unwrap_err().contains("16 digits"));
-        assert!(Mobile::parse("09739978284").unwrap_err().contains("starts with 0"));
+        assert!(
+            Mobile::parse("1234567890123456")
+                .unwrap_err()
+                .contains("16 digits")
+        );
+        assert!(
+            Mobile::parse("09739978284")
+                .unwrap_err()
+                .contains("starts with 0")
+        );
         assert!(Mobile::parse("91973x978284").unwrap_err().contains("`x`"));
         assert!(Mobile::parse("").is_err());
     }
@@ -294,7 +335,8 @@ mod tests {
 
     #[test]
     fn csv_rows_become_recipients_with_fields() {
-        let file = csv_file(b"Name,mobile,city\nPartha,+91 97399 78284,Bengaluru\n,919800000001,Pune\n");
+        let file =
+            csv_file(b"Name,mobile,city\nPartha,+91 97399 78284,Bengaluru\n,919800000001,Pune\n");
         let source = CsvSource::open(file.path().to_owned()).unwrap();
         let rows: Vec<_> = source.rows().collect::<Result<_, _>>().unwrap();
         assert_eq!(rows.len(), 2);
@@ -308,7 +350,8 @@ mod tests {
 
     #[test]
     fn csv_problems_name_the_row() {
-        let file = csv_file(b"mobile,name\n919739978284,A\n123,B\n919739978285\n91973997\xff8286,C\n");
+        let file =
+            csv_file(b"mobile,name\n919739978284,A\n123,B\n919739978285\n91973997\xff8286,C\n");
         let source = CsvSource::open(file.path().to_owned()).unwrap();
         let results: Vec<_> = source.rows().collect();
         assert!(results[0].is_ok());
@@ -317,7 +360,11 @@ mod tests {
         assert_eq!(errors[0].pos, Pos::line(3));
         assert!(errors[0].message.contains("3 digits"));
         assert_eq!(errors[1].pos, Pos::line(4));
-        assert!(errors[1].message.contains("1 fields"), "{}", errors[1].message);
+        assert!(
+            errors[1].message.contains("1 fields"),
+            "{}",
+            errors[1].message
+        );
         assert_eq!(errors[2].pos, Pos::line(5));
         assert!(errors[2].message.contains("UTF-8"));
     }
@@ -326,7 +373,10 @@ mod tests {
     fn csv_without_mobile_column_is_rejected() {
         let file = csv_file(b"phone,name\n919739978284,A\n");
         let err = CsvSource::open(file.path().to_owned()).unwrap_err();
-        assert!(err.contains("no `mobile` column (header row: `phone`, `name`)"), "{err}");
+        assert!(
+            err.contains("no `mobile` column (header row: `phone`, `name`)"),
+            "{err}"
+        );
         let err = CsvSource::open(PathBuf::from("/nonexistent/x.csv")).unwrap_err();
         assert!(err.ends_with("No such file or directory"), "{err}");
     }

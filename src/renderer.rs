@@ -105,7 +105,9 @@ impl Renderer {
                 ));
                 continue;
             }
-            let Ok(template) = env.get_template(&id) else { continue };
+            let Ok(template) = env.get_template(&id) else {
+                continue;
+            };
             let mut recipient_fields = BTreeSet::new();
             let used: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
             for path in &used {
@@ -145,7 +147,10 @@ impl Renderer {
                     }
                 }
             }
-            params.push(ParamInfo { id, recipient_fields });
+            params.push(ParamInfo {
+                id,
+                recipient_fields,
+            });
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -170,11 +175,7 @@ impl Renderer {
 
     /// `run.at` is the occurrence time in the schedule's zone (for unscheduled campaigns,
     /// `now` in UTC); `run.occurrence` is the occurrence as in send keys.
-    pub fn run_context(
-        &self,
-        occurrence: Occurrence,
-        at: DateTime<chrono_tz::Tz>,
-    ) -> RunContext {
+    pub fn run_context(&self, occurrence: Occurrence, at: DateTime<chrono_tz::Tz>) -> RunContext {
         RunContext(Value::from_serde(BTreeMap::from([
             ("at", at.to_rfc3339()),
             ("occurrence", occurrence.to_string()),
@@ -223,13 +224,19 @@ pub fn check_param(value: &str) -> Result<(), String> {
         return Err("renders to an empty value; WhatsApp rejects empty parameters".to_owned());
     }
     if value.contains(['\n', '\r']) {
-        return Err(format!("renders to {value:?}, which contains a newline; WhatsApp rejects newlines in parameters"));
+        return Err(format!(
+            "renders to {value:?}, which contains a newline; WhatsApp rejects newlines in parameters"
+        ));
     }
     if value.contains('\t') {
-        return Err(format!("renders to {value:?}, which contains a tab; WhatsApp rejects tabs in parameters"));
+        return Err(format!(
+            "renders to {value:?}, which contains a tab; WhatsApp rejects tabs in parameters"
+        ));
     }
     if value.contains("     ") {
-        return Err(format!("renders to {value:?}, which has more than 4 spaces in a row; WhatsApp rejects that"));
+        return Err(format!(
+            "renders to {value:?}, which has more than 4 spaces in a row; WhatsApp rejects that"
+        ));
     }
     Ok(())
 }
@@ -238,11 +245,14 @@ fn explain(error: &minijinja::Error, param: &ParamInfo, recipient: Option<&Recip
     if error.kind() == ErrorKind::UndefinedError
         && let Some(recipient) = recipient
     {
-        let missing = param.recipient_fields.iter().find(|field| match field.as_str() {
-            "mobile" => false,
-            "name" => recipient.name.is_none(),
-            other => recipient.fields.get(other).is_none(),
-        });
+        let missing = param
+            .recipient_fields
+            .iter()
+            .find(|field| match field.as_str() {
+                "mobile" => false,
+                "name" => recipient.name.is_none(),
+                other => recipient.fields.get(other).is_none(),
+            });
         if let Some(field) = missing {
             return format!("`recipient.{field}` is not set for this recipient");
         }
@@ -302,7 +312,12 @@ impl Object for Root {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        let mut keys: Vec<Value> = self.globals.vars.keys().map(|k| Value::from(k.as_str())).collect();
+        let mut keys: Vec<Value> = self
+            .globals
+            .vars
+            .keys()
+            .map(|k| Value::from(k.as_str()))
+            .collect();
         keys.extend(["run", "campaign"].map(Value::from));
         if self.recipient.is_some() {
             keys.push(Value::from("recipient"));
@@ -345,7 +360,8 @@ struct ContactPlaceholders;
 
 impl Object for ContactPlaceholders {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        key.as_str().map(|field| Value::from(format!("{{{{{field}}}}}")))
+        key.as_str()
+            .map(|field| Value::from(format!("{{{{{field}}}}}")))
     }
 }
 
@@ -357,7 +373,10 @@ mod tests {
     fn date_filter_formats_and_rejects_bad_formats() {
         let at = "2026-11-24T09:00:00+05:30".to_owned();
         assert_eq!(date_filter(at.clone(), None).unwrap(), "2026-11-24");
-        assert_eq!(date_filter(at.clone(), Some("%d %b".into())).unwrap(), "24 Nov");
+        assert_eq!(
+            date_filter(at.clone(), Some("%d %b".into())).unwrap(),
+            "24 Nov"
+        );
         assert!(date_filter(at, Some("%Q".into())).is_err());
         assert!(date_filter("yesterday".into(), None).is_err());
     }
@@ -370,6 +389,10 @@ mod tests {
         assert!(check_param("   ").unwrap_err().contains("empty"));
         assert!(check_param("a\nb").unwrap_err().contains("newline"));
         assert!(check_param("a\tb").unwrap_err().contains("tab"));
-        assert!(check_param("a     b").unwrap_err().contains("more than 4 spaces"));
+        assert!(
+            check_param("a     b")
+                .unwrap_err()
+                .contains("more than 4 spaces")
+        );
     }
 }

@@ -16,7 +16,12 @@ pub const TEXT_SENDS_SHOWN: usize = 20;
 
 /// The text plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
 pub fn write_text(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
-    writeln!(out, "Plan at {} for {} campaign(s)", rfc3339(plan.now), plan.campaigns.len())?;
+    writeln!(
+        out,
+        "Plan at {} for {} campaign(s)",
+        rfc3339(plan.now),
+        plan.campaigns.len()
+    )?;
     for (campaign_plan, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
         writeln!(out)?;
         write_campaign(out, campaign_plan, counts)?;
@@ -25,7 +30,11 @@ pub fn write_text(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<
     writeln!(out, "{}", summary_line(plan, scan))
 }
 
-fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignScan) -> io::Result<()> {
+fn write_campaign(
+    out: &mut impl Write,
+    plan: &CampaignPlan,
+    counts: &CampaignScan,
+) -> io::Result<()> {
     let c = &plan.campaign;
     writeln!(out, "campaign {} ({})", c.name, c.file.display())?;
     if let Some(description) = &c.description {
@@ -39,7 +48,9 @@ fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignSc
         writeln!(out, "  tag          {tag}")?;
     }
     match &c.audience {
-        Audience::Recipients(_) => writeln!(out, "  audience     recipients (one `single` request each)")?,
+        Audience::Recipients(_) => {
+            writeln!(out, "  audience     recipients (one `single` request each)")?
+        }
         Audience::Search(spec) => writeln!(
             out,
             "  audience     search {} (one `blast` request)",
@@ -51,23 +62,26 @@ fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignSc
         Some(schedule) => {
             writeln!(out, "  schedule     {}", describe_schedule(schedule))?;
             if !plan.next_runs.is_empty() {
-                let runs: Vec<String> = plan.next_runs.iter().map(|t| local(schedule, *t)).collect();
+                let runs: Vec<String> =
+                    plan.next_runs.iter().map(|t| local(schedule, *t)).collect();
                 writeln!(out, "  next runs    {}", runs.join(", "))?;
             }
         }
     }
     let occurrence = match (plan.occurrence, &c.schedule) {
-        (Occurrence::At(at), Some(schedule)) => format!("{} ({})", rfc3339(at), local(schedule, at)),
+        (Occurrence::At(at), Some(schedule)) => {
+            format!("{} ({})", rfc3339(at), local(schedule, at))
+        }
         (occurrence, _) => occurrence.to_string(),
     };
     let timing = match plan.timing {
-        Timing::Once => "due: sent once, by apply".to_owned(),
-        Timing::Due => "due now (within catch-up)".to_owned(),
-        Timing::Upcoming => "next occurrence, not due yet".to_owned(),
-        Timing::Expired => "passed more than catch_up ago; will not be sent".to_owned(),
-        Timing::Disabled => "disabled (`enabled: false`); will not be sent".to_owned(),
+        Timing::Once => "due now",
+        Timing::Due => "due now (within catch-up)",
+        Timing::Upcoming => "not due yet",
+        Timing::Expired => "missed: passed more than catch_up ago, will not be sent",
+        Timing::Disabled => "disabled (`enabled: false`), will not be sent",
     };
-    writeln!(out, "  occurrence   {occurrence}: {timing}")?;
+    writeln!(out, "  occurrence   {occurrence}, {timing}")?;
     let states: Vec<String> = counts
         .by_state
         .iter()
@@ -78,11 +92,21 @@ fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignSc
         Kind::Single => "single",
         Kind::Blast => "blast",
     };
-    write!(out, "  sends        {} {kind}, {} due", counts.total, counts.due)?;
+    write!(
+        out,
+        "  sends        {} {kind}, {} due",
+        counts.total, counts.due
+    )?;
     if !states.is_empty() {
         write!(out, ", {}", states.join(", "))?;
     }
     writeln!(out)?;
+    let name_width = counts
+        .first
+        .iter()
+        .map(|s| s.name.as_deref().map_or(0, |n| n.chars().count()))
+        .max()
+        .unwrap_or(0);
     for send in &counts.first {
         let marker = match (send.due, send.state) {
             (true, _) => '+',
@@ -91,10 +115,13 @@ fn write_campaign(out: &mut impl Write, plan: &CampaignPlan, counts: &CampaignSc
             (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',
             (false, _) => ' ',
         };
-        let who = match (send.mobile, &send.name) {
-            (Some(mobile), Some(name)) => format!("{mobile} {name}"),
-            (Some(mobile), None) => mobile.to_string(),
-            (None, _) => "blast".to_owned(),
+        let who = match send.mobile {
+            Some(mobile) => format!(
+                "{:<15} {:<name_width$}",
+                mobile.to_string(),
+                send.name.as_deref().unwrap_or("")
+            ),
+            None => "blast".to_owned(),
         };
         let params = serde_json::to_string(&send.params).unwrap_or_default();
         let state = match send.state {
@@ -131,7 +158,12 @@ fn summary_line(plan: &Plan, scan: &Scan) -> String {
     let sent: usize = scan
         .campaigns
         .iter()
-        .map(|c| c.by_state.get(&SendState::AlreadySent).copied().unwrap_or(0))
+        .map(|c| {
+            c.by_state
+                .get(&SendState::AlreadySent)
+                .copied()
+                .unwrap_or(0)
+        })
         .sum();
     format!(
         "Plan: {due} send(s) due now in {due_campaigns} of {} campaign(s); {} not due; {sent} already sent.",
@@ -155,7 +187,13 @@ pub fn write_json(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<
             };
             v["timezone"] = json!(s.timezone.name());
             v["catch_up"] = json!(format_duration(s.catch_up));
-            v["next_runs"] = json!(campaign_plan.next_runs.iter().map(|t| rfc3339(*t)).collect::<Vec<_>>());
+            v["next_runs"] = json!(
+                campaign_plan
+                    .next_runs
+                    .iter()
+                    .map(|t| rfc3339(*t))
+                    .collect::<Vec<_>>()
+            );
             v
         });
         let header = json!({
@@ -193,7 +231,11 @@ pub fn write_json(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<
             )?;
             first = false;
         }
-        let comma = if index + 1 < plan.campaigns.len() { "," } else { "" };
+        let comma = if index + 1 < plan.campaigns.len() {
+            ","
+        } else {
+            ""
+        };
         writeln!(out, "{}]}}{comma}", if first { "" } else { "\n    " })?;
     }
     writeln!(out, "  ],")?;

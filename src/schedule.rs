@@ -19,7 +19,7 @@ pub struct Schedule {
 
 #[derive(Debug, Clone)]
 pub enum When {
-    Cron(Cron),
+    Cron(Box<Cron>),
     At(DateTime<Utc>),
 }
 
@@ -149,7 +149,15 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(TimeDelta::minutes(15)));
         assert_eq!(parse_duration("1h30m"), Some(TimeDelta::minutes(90)));
         assert_eq!(parse_duration("2h"), Some(TimeDelta::hours(2)));
-        for bad in ["", "15", "m", "1x", "1h 30m", "-5m", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "15",
+            "m",
+            "1x",
+            "1h 30m",
+            "-5m",
+            "99999999999999999999h",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
         assert_eq!(format_duration(TimeDelta::minutes(90)), "1h30m");
@@ -168,7 +176,10 @@ mod tests {
         assert_eq!(schedule.next_after(at - TimeDelta::seconds(1)), Some(at));
         assert_eq!(schedule.next_after(at), None);
         assert_eq!(schedule.latest_at_or_before(at), Some(at));
-        assert_eq!(schedule.latest_at_or_before(at - TimeDelta::seconds(1)), None);
+        assert_eq!(
+            schedule.latest_at_or_before(at - TimeDelta::seconds(1)),
+            None
+        );
         assert!(schedule.in_catch_up_window(at, at + TimeDelta::minutes(15)));
         assert!(!schedule.in_catch_up_window(at, at + TimeDelta::minutes(16)));
         assert!(!schedule.in_catch_up_window(at, at - TimeDelta::minutes(1)));

@@ -105,7 +105,11 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
         ValidationErrorKind::Enum { options } => {
             let choices: Vec<String> = options
                 .as_array()
-                .map(|a| a.iter().map(|v| v.as_str().unwrap_or("?").to_owned()).collect())
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().unwrap_or("?").to_owned())
+                        .collect()
+                })
                 .unwrap_or_default();
             vec![problem(format!(
                 "`{field}` must be one of {}, found {}",
@@ -139,11 +143,16 @@ fn explain_pattern(pointer: &str, instance: &Value) -> SchemaProblem {
         }
         "/name" => (
             format!("invalid campaign name `{value}`"),
-            Some("use lowercase letters, digits, `-` and `_`, starting with a letter or digit".to_owned()),
+            Some(
+                "use lowercase letters, digits, `-` and `_`, starting with a letter or digit"
+                    .to_owned(),
+            ),
         ),
         "/template" => (
             format!("invalid template name `{value}`"),
-            Some("WhatsApp template names are lowercase letters, digits and underscores".to_owned()),
+            Some(
+                "WhatsApp template names are lowercase letters, digits and underscores".to_owned(),
+            ),
         ),
         "/media/link" => (
             format!("media link `{value}` is not an https:// URL"),
@@ -173,7 +182,8 @@ fn suggest_language(value: &str) -> Option<String> {
         None => (value, None),
     };
     let lang_ok = (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_alphabetic());
-    let region_ok = region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_alphabetic()));
+    let region_ok =
+        region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_alphabetic()));
     if !lang_ok || !region_ok {
         return None;
     }
@@ -304,7 +314,10 @@ mod tests {
         let unknown = p.iter().find(|p| p.at_key).unwrap();
         assert_eq!(unknown.pointer, "/tempalte");
         assert_eq!(unknown.help.as_deref(), Some("did you mean `template`?"));
-        assert!(p.iter().any(|p| p.message == "missing required key `template`"));
+        assert!(
+            p.iter()
+                .any(|p| p.message == "missing required key `template`")
+        );
     }
 
     #[test]
@@ -318,8 +331,16 @@ mod tests {
     #[test]
     fn language_with_hyphen_suggests_underscore() {
         let p = problems("template: t\nlanguage: en-US\nparams: []\n");
-        assert_eq!(p[0].message, "`en-US` is not a WhatsApp template language code");
-        assert!(p[0].help.as_deref().unwrap().starts_with("did you mean `en_US`?"));
+        assert_eq!(
+            p[0].message,
+            "`en-US` is not a WhatsApp template language code"
+        );
+        assert!(
+            p[0].help
+                .as_deref()
+                .unwrap()
+                .starts_with("did you mean `en_US`?")
+        );
     }
 
     #[test]
@@ -329,15 +350,24 @@ mod tests {
         );
         let messages: Vec<_> = p.iter().map(|p| p.message.as_str()).collect();
         assert!(messages.contains(&"`media.type` must be one of `image`, `video`, `document`, found the string \"gif\""), "{messages:?}");
-        assert!(messages.contains(&"media link `http://x/y.png` is not an https:// URL"), "{messages:?}");
+        assert!(
+            messages.contains(&"media link `http://x/y.png` is not an https:// URL"),
+            "{messages:?}"
+        );
     }
 
     #[test]
     fn wrong_types_name_the_field() {
         let p = problems("template: t\nlanguage: en\nparams: hello\n");
-        assert_eq!(p[0].message, "`params` must be a list, found the string \"hello\"");
+        assert_eq!(
+            p[0].message,
+            "`params` must be a list, found the string \"hello\""
+        );
         let p = problems("- a\n- b\n");
-        assert!(p[0].message.starts_with("a campaign file must be a mapping"));
+        assert!(
+            p[0].message
+                .starts_with("a campaign file must be a mapping")
+        );
     }
 
     #[test]

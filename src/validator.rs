@@ -49,7 +49,9 @@ pub fn validate(sources: &[Source]) -> Validated {
         let campaign = check_file(source, &mut problems);
         if let Some((campaign, doc)) = campaign {
             if let Some(first) = names.get(&campaign.name) {
-                let pos = doc.as_ref().map_or(Pos::new(1, 1, 1), |d| d.value_pos("/name"));
+                let pos = doc
+                    .as_ref()
+                    .map_or(Pos::new(1, 1, 1), |d| d.value_pos("/name"));
                 problems.error_at(
                     pos,
                     format!(
@@ -151,7 +153,10 @@ fn lenient_parse(doc: &Document, bad: &[&str]) -> Option<CampaignFile> {
         remove(&mut value, pointer);
     }
     let object = value.as_object_mut()?;
-    let mut keys: Vec<String> = bad.iter().filter_map(|p| tokens(p).into_iter().next()).collect();
+    let mut keys: Vec<String> = bad
+        .iter()
+        .filter_map(|p| tokens(p).into_iter().next())
+        .collect();
     keys.dedup();
     for key in keys {
         if let Some(rest) = object.get(&key) {
@@ -192,7 +197,9 @@ fn remove(value: &mut Value, pointer: &str) {
             None => break,
         }
     }
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut parent = &mut *value;
     for token in parents {
         match parent.get_mut(token) {
@@ -214,7 +221,8 @@ fn recipient_entries(doc: &Document, bad: &[&str]) -> Option<Vec<(usize, Recipie
             .enumerate()
             .filter(|(i, _)| {
                 let prefix = format!("/recipients/{i}");
-                !bad.iter().any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
+                !bad.iter()
+                    .any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
             })
             .filter_map(|(i, item)| Some((i, serde_json::from_value(item.clone()).ok()?)))
             .collect(),
@@ -232,9 +240,17 @@ fn build(
     let name = match file.name {
         Some(name) => name,
         None => {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let valid = stem.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                && stem.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let valid = stem
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && stem
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
             if !valid {
                 problems.error_at(
                     Pos::new(1, 1, 1),
@@ -261,12 +277,19 @@ fn build(
     for key in file.vars.keys() {
         let pos = doc.key_pos(&pointer_push("/vars", key));
         if RESERVED.contains(&key.as_str()) {
-            problems.error_at(pos, format!("`vars.{key}` would hide the built-in `{key}` variable"), Some("rename it".to_owned()));
+            problems.error_at(
+                pos,
+                format!("`vars.{key}` would hide the built-in `{key}` variable"),
+                Some("rename it".to_owned()),
+            );
         } else if !is_identifier(key) {
             problems.error_at(
                 pos,
                 format!("`vars.{key}` cannot be used in a template"),
-                Some("variable names are letters, digits and `_`, not starting with a digit".to_owned()),
+                Some(
+                    "variable names are letters, digits and `_`, not starting with a digit"
+                        .to_owned(),
+                ),
             );
         }
     }
@@ -310,7 +333,9 @@ fn build(
             );
             None
         }
-        (None, None) if doc.value.get("recipients").is_none() && doc.value.get("search").is_none() => {
+        (None, None)
+            if doc.value.get("recipients").is_none() && doc.value.get("search").is_none() =>
+        {
             problems.error_at(
                 Pos::new(1, 1, 1),
                 "missing `recipients` or `search`: a campaign needs an audience".to_owned(),
@@ -319,11 +344,15 @@ fn build(
             None
         }
         (None, None) => None,
-        (Some(entries), None) => Some(Audience::Recipients(recipients(path, doc, entries, problems))),
+        (Some(entries), None) => Some(Audience::Recipients(recipients(
+            path, doc, entries, problems,
+        ))),
         (None, Some(search)) => Some(Audience::Search(search)),
     };
 
-    let schedule = file.schedule.and_then(|spec| schedule(&spec, doc, problems));
+    let schedule = file
+        .schedule
+        .and_then(|spec| schedule(&spec, doc, problems));
 
     let campaign = Campaign {
         name,
@@ -336,7 +365,11 @@ fn build(
         vars: file.vars,
         params,
         audience: audience?,
-        schedule: if doc.value.get("schedule").is_some() { Some(schedule?) } else { None },
+        schedule: if doc.value.get("schedule").is_some() {
+            Some(schedule?)
+        } else {
+            None
+        },
         enabled: file.enabled,
         source: source.text.clone(),
     };
@@ -344,7 +377,9 @@ fn build(
 }
 
 fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -411,14 +446,22 @@ fn recipients(
     out
 }
 
-fn schedule(spec: &ScheduleSpec, doc: &Document, problems: &mut FileProblems<'_>) -> Option<Schedule> {
+fn schedule(
+    spec: &ScheduleSpec,
+    doc: &Document,
+    problems: &mut FileProblems<'_>,
+) -> Option<Schedule> {
     let timezone = match &spec.timezone {
         None => Some(Tz::UTC),
-        Some(name) => match Tz::from_str(name) {
-            Ok(tz) => Some(tz),
-            Err(_) => {
-                let names: Vec<String> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_owned()).collect();
-                let help = names
+        Some(name) => {
+            match Tz::from_str(name) {
+                Ok(tz) => Some(tz),
+                Err(_) => {
+                    let names: Vec<String> = chrono_tz::TZ_VARIANTS
+                        .iter()
+                        .map(|tz| tz.name().to_owned())
+                        .collect();
+                    let help = names
                     .iter()
                     .find(|n| n.eq_ignore_ascii_case(name))
                     .map(String::as_str)
@@ -427,17 +470,26 @@ fn schedule(spec: &ScheduleSpec, doc: &Document, problems: &mut FileProblems<'_>
                         || "use an IANA time zone name such as Asia/Kolkata, Europe/London or UTC".to_owned(),
                         |best| format!("did you mean `{best}`?"),
                     );
-                problems.error_at(doc.value_pos("/schedule/timezone"), format!("unknown time zone `{name}`"), Some(help));
-                None
+                    problems.error_at(
+                        doc.value_pos("/schedule/timezone"),
+                        format!("unknown time zone `{name}`"),
+                        Some(help),
+                    );
+                    None
+                }
             }
-        },
+        }
     };
     let catch_up = match &spec.catch_up {
         None => Some(DEFAULT_CATCH_UP),
         Some(text) => match parse_duration(text) {
             Some(d) if d >= TimeDelta::seconds(1) => Some(d),
             Some(_) => {
-                problems.error_at(doc.value_pos("/schedule/catch_up"), "`catch_up` must be at least 1s".to_owned(), None);
+                problems.error_at(
+                    doc.value_pos("/schedule/catch_up"),
+                    "`catch_up` must be at least 1s".to_owned(),
+                    None,
+                );
                 None
             }
             None => {
@@ -467,13 +519,23 @@ fn schedule(spec: &ScheduleSpec, doc: &Document, problems: &mut FileProblems<'_>
             );
             None
         }
-        (Some(expr), None) => match Cron::parse(expr) {
-            Ok(cron) => Some(When::Cron(cron)),
-            Err(e) => {
-                problems.error_at(doc.value_pos("/schedule/cron"), e.to_string(), None);
-                None
+        (Some(expr), None) => {
+            match Cron::parse(expr) {
+                Ok(cron) if cron.next_after(DateTime::UNIX_EPOCH, Tz::UTC).is_none() => {
+                    problems.error_at(
+                    doc.value_pos("/schedule/cron"),
+                    format!("cron expression `{expr}` never fires"),
+                    Some("check the day of month against the month (e.g. there is no 30 February)".to_owned()),
+                );
+                    None
+                }
+                Ok(cron) => Some(When::Cron(Box::new(cron))),
+                Err(e) => {
+                    problems.error_at(doc.value_pos("/schedule/cron"), e.to_string(), None);
+                    None
+                }
             }
-        },
+        }
         (None, Some(at)) => match DateTime::parse_from_rfc3339(at) {
             Ok(t) => Some(When::At(t.with_timezone(&Utc))),
             Err(_) => {

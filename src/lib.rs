@@ -11,6 +11,7 @@ pub mod cron;
 pub mod diagnostic;
 pub mod document;
 pub mod error;
+pub mod ledger;
 pub mod loader;
 pub mod planner;
 pub mod recipients;
@@ -18,6 +19,7 @@ pub mod renderer;
 pub mod report;
 pub mod schedule;
 pub mod schema;
+pub mod sqlite_ledger;
 pub mod validator;
 
 use std::process::ExitCode;

@@ -1,0 +1,452 @@
+//! The send ledger: one row per send key, committed as `in_flight` before its request leaves
+//! and updated with the outcome after, so nothing is ever sent twice or silently lost.
+//! One interface, two backends: a local SQLite file and (for CI runners and replicated
+//! daemons) PostgreSQL.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::planner::{RecordedSends, Status};
+use crate::schedule::Occurrence;
+
+pub use crate::sqlite_ledger::SqliteLedger;
+
+/// Default SQLite ledger, relative to the working directory.
+pub const DEFAULT_STATE: &str = ".campaignctl/state.db";
+
+/// Responses are kept for diagnosis, not archived: longer bodies are cut here.
+pub const MAX_RESPONSE_BYTES: usize = 4096;
+
+/// Who holds a ledger's lock: shown to whoever is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holder {
+    pub pid: u32,
+    pub host: String,
+    pub since: DateTime<Utc>,
+    pub command: String,
+}
+
+impl Holder {
+    /// This process, running `command` (e.g. `apply`).
+    pub fn current(command: &str) -> Holder {
+        Holder {
+            pid: std::process::id(),
+            host: hostname(),
+            since: Utc::now(),
+            command: command.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Holder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`campaignctl {}` (pid {} on {}, since {})",
+            self.command,
+            self.pid,
+            self.host,
+            self.since.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error(
+        "the ledger {ledger} is in use by {holder}; only one apply or run may use a ledger at a time"
+    )]
+    Locked { ledger: String, holder: Holder },
+
+    #[error("the ledger {ledger} is locked by another process (holder unknown: {detail})")]
+    LockedUnknown { ledger: String, detail: String },
+
+    #[error("ledger {ledger}: {message}")]
+    Storage { ledger: String, message: String },
+
+    #[error(
+        "ledger {ledger} has schema version {found}, newer than this campaignctl knows ({known}); upgrade campaignctl"
+    )]
+    TooNew {
+        ledger: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+/// A send about to be attempted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSend {
+    pub key: String,
+    pub campaign: String,
+    pub file: String,
+    pub occurrence: String,
+    /// The normalised mobile number, or `blast`.
+    pub recipient: String,
+    /// `single` or `blast`.
+    pub endpoint: String,
+    pub request: String,
+    pub request_hash: String,
+}
+
+/// The result of a claim: the send may go out (and what the row was before, to put it back
+/// if the send never starts), or another run already has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed; `None` when the row is new, else the status it was retried from.
+    Claimed(Option<Status>),
+    /// Someone else recorded this send (sent, in flight, or not to be retried).
+    Taken,
+}
+
+/// The outcome of a send, recorded after its last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    pub key: String,
+    /// `sent`, `failed` or `unknown`.
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+/// One ledger row, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SendRow {
+    pub key: String,
+    pub campaign: String,
+    pub file: String,
+    pub occurrence: String,
+    pub recipient: String,
+    pub endpoint: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub response: Option<String>,
+    pub error: Option<String>,
+    pub request_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An occurrence that was not sent because it was found more than `catch_up` late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissedRow {
+    pub campaign: String,
+    pub file: String,
+    pub occurrence: String,
+    pub recorded_at: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub campaign: Option<String>,
+    pub status: Option<Status>,
+}
+
+/// The ledger operations. Implementations commit each call durably before returning.
+pub trait Ledger: Send {
+    /// Where the ledger is, for messages (a path, or a URL without its password).
+    fn location(&self) -> &str;
+
+    /// Takes the single-writer lock for this process, or fails at once naming the holder.
+    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError>;
+
+    /// Marks rows left `in_flight` (a process died mid-send) as `unknown`; returns how many.
+    fn recover(&mut self) -> Result<usize, LedgerError>;
+
+    /// What is recorded for one occurrence of one campaign, by recipient.
+    fn recorded(
+        &mut self,
+        campaign: &str,
+        occurrence: Occurrence,
+    ) -> Result<RecordedSends, LedgerError>;
+
+    /// Commits each send as `in_flight` unless it is already recorded with a status not in
+    /// `retry`. Exactly one caller can claim a send.
+    fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError>;
+
+    /// Puts back claims whose requests never left (the run was stopped first).
+    fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError>;
+
+    /// Records outcomes.
+    fn finish(&mut self, results: &[Finished]) -> Result<(), LedgerError>;
+
+    /// Records an occurrence as missed; false if it was recorded already.
+    fn record_missed(
+        &mut self,
+        campaign: &str,
+        file: &str,
+        occurrence: Occurrence,
+    ) -> Result<bool, LedgerError>;
+
+    /// Rows matching `filter`, by campaign, occurrence and recipient.
+    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError>;
+
+    /// Missed occurrences, by campaign and occurrence.
+    fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError>;
+}
+
+/// Where the ledger lives: `--state`, `CAMPAIGNCTL_STATE`, or the default file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    Sqlite(PathBuf),
+}
+
+impl StateLocation {
+    pub fn parse(text: &str) -> StateLocation {
+        StateLocation::Sqlite(PathBuf::from(text))
+    }
+
+    /// Opens the ledger for writing, creating and migrating it as needed.
+    pub fn open(&self) -> Result<Box<dyn Ledger>, LedgerError> {
+        match self {
+            StateLocation::Sqlite(path) => Ok(Box::new(SqliteLedger::open(path)?)),
+        }
+    }
+
+    /// Opens the ledger for reading (`plan`, `status`); `None` when it does not exist yet.
+    /// Never creates or changes anything.
+    pub fn open_read_only(&self) -> Result<Option<Box<dyn Ledger>>, LedgerError> {
+        match self {
+            StateLocation::Sqlite(path) => {
+                Ok(SqliteLedger::open_read_only(path)?.map(|l| Box::new(l) as Box<dyn Ledger>))
+            }
+        }
+    }
+}
+
+impl fmt::Display for StateLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StateLocation::Sqlite(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+/// RFC 3339 with milliseconds, the ledger's timestamp format (sorts as text).
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Cuts a response body to [`MAX_RESPONSE_BYTES`] on a character boundary.
+pub fn truncate_response(mut body: String) -> String {
+    if body.len() > MAX_RESPONSE_BYTES {
+        let mut end = MAX_RESPONSE_BYTES;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+        body.push('…');
+    }
+    body
+}
+
+/// The behaviour every backend must have; each backend's tests run all of it.
+#[cfg(test)]
+pub(crate) mod contract {
+    use super::*;
+    use crate::planner::Recorded;
+
+    fn send(key: &str) -> NewSend {
+        let (campaign, rest) = key.split_once('/').unwrap();
+        let (occurrence, recipient) = rest.rsplit_once('/').unwrap();
+        NewSend {
+            key: key.to_owned(),
+            campaign: campaign.to_owned(),
+            file: format!("campaigns/{campaign}.yaml"),
+            occurrence: occurrence.to_owned(),
+            recipient: recipient.to_owned(),
+            endpoint: "single".to_owned(),
+            request: format!("{{\"to\":{{\"mobile\":\"{recipient}\"}}}}"),
+            request_hash: format!("hash-{key}"),
+        }
+    }
+
+    fn finished(key: &str, status: Status) -> Finished {
+        Finished {
+            key: key.to_owned(),
+            status,
+            attempts: 1,
+            http_status: Some(if status == Status::Sent { 200 } else { 400 }),
+            response: Some("{\"ok\":true}".to_owned()),
+            error: None,
+        }
+    }
+
+    /// Runs every contract test. `open(name)` opens the ledger called `name`, empty on its
+    /// first opening; opening a name again gives a second handle on the same ledger.
+    pub fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
+        claim_is_exactly_once(open("claim"));
+        outcomes_are_recorded_and_listed(open("outcomes"));
+        retry_only_what_is_asked(open("retry"));
+        release_puts_back(open("release"));
+        recover_marks_in_flight_unknown(open("recover"));
+        missed_is_recorded_once(open("missed"));
+        single_writer_lock(open("lock"), open("lock"));
+    }
+
+    fn claim_is_exactly_once(mut l: Box<dyn Ledger>) {
+        let a = send("c/once/919000000001");
+        let b = send("c/once/919000000002");
+        assert_eq!(
+            l.claim(&[a.clone(), b.clone()], &[]).unwrap(),
+            vec![Claim::Claimed(None); 2]
+        );
+        assert_eq!(
+            l.claim(&[a, b], &[Status::Failed, Status::Unknown])
+                .unwrap(),
+            vec![Claim::Taken; 2]
+        );
+        let recorded = l.recorded("c", Occurrence::Once).unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(recorded["919000000001"].status, Status::InFlight);
+    }
+
+    fn outcomes_are_recorded_and_listed(mut l: Box<dyn Ledger>) {
+        let keys = [
+            "c/once/919000000001",
+            "c/once/919000000002",
+            "d/once/919000000001",
+        ];
+        let sends: Vec<_> = keys.iter().map(|k| send(k)).collect();
+        l.claim(&sends, &[]).unwrap();
+        l.finish(&[
+            finished(keys[0], Status::Sent),
+            Finished {
+                response: Some("x".repeat(MAX_RESPONSE_BYTES + 10)),
+                ..finished(keys[1], Status::Failed)
+            },
+            finished(keys[2], Status::Sent),
+        ])
+        .unwrap();
+        let recorded = l.recorded("c", Occurrence::Once).unwrap();
+        assert_eq!(
+            recorded["919000000001"],
+            Recorded {
+                status: Status::Sent,
+                body_hash: format!("hash-{}", keys[0])
+            }
+        );
+        let all = l.sends(&Filter::default()).unwrap();
+        assert_eq!(all.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), keys);
+        let failed = l
+            .sends(&Filter {
+                campaign: Some("c".to_owned()),
+                status: Some(Status::Failed),
+            })
+            .unwrap();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].http_status, Some(400));
+        assert_eq!(failed[0].attempts, 1);
+        assert!(failed[0].response.as_ref().unwrap().len() <= MAX_RESPONSE_BYTES + 3);
+    }
+
+    fn retry_only_what_is_asked(mut l: Box<dyn Ledger>) {
+        let (f, u) = (send("c/once/919000000001"), send("c/once/919000000002"));
+        l.claim(&[f.clone(), u.clone()], &[]).unwrap();
+        l.finish(&[
+            finished(&f.key, Status::Failed),
+            finished(&u.key, Status::Unknown),
+        ])
+        .unwrap();
+        assert_eq!(
+            l.claim(&[f.clone(), u.clone()], &[]).unwrap(),
+            vec![Claim::Taken; 2]
+        );
+        assert_eq!(
+            l.claim(&[f.clone(), u.clone()], &[Status::Failed]).unwrap(),
+            vec![Claim::Claimed(Some(Status::Failed)), Claim::Taken]
+        );
+        l.finish(&[finished(&f.key, Status::Sent)]).unwrap();
+        let row = l
+            .sends(&Filter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.key == f.key)
+            .unwrap();
+        assert_eq!((row.status, row.attempts), (Status::Sent, 2));
+        assert_eq!(
+            l.claim(&[f, u], &[Status::Failed, Status::Unknown])
+                .unwrap(),
+            vec![Claim::Taken, Claim::Claimed(Some(Status::Unknown))]
+        );
+    }
+
+    fn release_puts_back(mut l: Box<dyn Ledger>) {
+        let (new, retried) = (send("c/once/919000000001"), send("c/once/919000000002"));
+        l.claim(&[retried.clone()], &[]).unwrap();
+        l.finish(&[finished(&retried.key, Status::Failed)]).unwrap();
+        let claims = l
+            .claim(&[new.clone(), retried.clone()], &[Status::Failed])
+            .unwrap();
+        assert_eq!(
+            claims,
+            vec![Claim::Claimed(None), Claim::Claimed(Some(Status::Failed))]
+        );
+        l.release(&[
+            (new.key.clone(), None),
+            (retried.key.clone(), Some(Status::Failed)),
+        ])
+        .unwrap();
+        let recorded = l.recorded("c", Occurrence::Once).unwrap();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(recorded["919000000002"].status, Status::Failed);
+    }
+
+    fn recover_marks_in_flight_unknown(mut l: Box<dyn Ledger>) {
+        let sends = [send("c/once/919000000001"), send("c/once/919000000002")];
+        l.claim(&sends, &[]).unwrap();
+        l.finish(&[finished(&sends[0].key, Status::Sent)]).unwrap();
+        assert_eq!(l.recover().unwrap(), 1);
+        assert_eq!(l.recover().unwrap(), 0);
+        let row = l
+            .sends(&Filter {
+                status: Some(Status::Unknown),
+                ..Filter::default()
+            })
+            .unwrap();
+        assert_eq!(row.len(), 1);
+        assert!(row[0].error.as_ref().unwrap().contains("may or may not"));
+    }
+
+    fn missed_is_recorded_once(mut l: Box<dyn Ledger>) {
+        let at = Occurrence::At("2026-11-30T03:30:00Z".parse().unwrap());
+        assert!(l.record_missed("c", "campaigns/c.yaml", at).unwrap());
+        assert!(!l.record_missed("c", "campaigns/c.yaml", at).unwrap());
+        let missed = l.missed(Some("c")).unwrap();
+        assert_eq!(missed.len(), 1);
+        assert_eq!(missed[0].occurrence, "2026-11-30T03:30:00Z");
+        assert!(l.missed(Some("other")).unwrap().is_empty());
+    }
+
+    fn single_writer_lock(mut first: Box<dyn Ledger>, mut second: Box<dyn Ledger>) {
+        let holder = Holder {
+            pid: 4242,
+            host: "runner-1".to_owned(),
+            since: "2026-11-27T05:00:00Z".parse().unwrap(),
+            command: "apply".to_owned(),
+        };
+        first.lock(&holder).unwrap();
+        match second.lock(&Holder::current("apply")) {
+            Err(LedgerError::Locked { holder: found, .. }) => assert_eq!(found, holder),
+            other => panic!("expected Locked, got {other:?}"),
+        }
+        drop(first);
+        second.lock(&Holder::current("apply")).unwrap();
+    }
+}

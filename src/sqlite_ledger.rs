@@ -1,0 +1,504 @@
+//! The embedded ledger: one SQLite file in WAL mode. The single-writer lock is an OS file lock
+//! on `STATE.lock` beside it, so a process killed with SIGKILL never leaves a stale lock; the
+//! lock file holds the holder's pid, host and start time for the refusal message.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use crate::ledger::{
+    Claim, Filter, Finished, Holder, Ledger, LedgerError, MissedRow, NewSend, SendRow, timestamp,
+    truncate_response,
+};
+use crate::planner::{Recorded, RecordedSends, Status};
+use crate::schedule::Occurrence;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` is the number applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: sends and missed occurrences.
+    "CREATE TABLE sends (
+        key          TEXT PRIMARY KEY,
+        campaign     TEXT NOT NULL,
+        file         TEXT NOT NULL,
+        occurrence   TEXT NOT NULL,
+        recipient    TEXT NOT NULL,
+        endpoint     TEXT NOT NULL,
+        request      TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('in_flight', 'sent', 'failed', 'unknown')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        http_status  INTEGER,
+        response     TEXT,
+        error        TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX sends_by_occurrence ON sends (campaign, occurrence);
+    CREATE INDEX sends_by_status ON sends (status);
+    CREATE TABLE missed (
+        campaign    TEXT NOT NULL,
+        occurrence  TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (campaign, occurrence)
+    );",
+];
+
+pub struct SqliteLedger {
+    conn: Connection,
+    location: String,
+    path: PathBuf,
+    /// Held while this process has the single-writer lock.
+    lock: Option<File>,
+}
+
+impl SqliteLedger {
+    /// Opens (creating the file and its directory if needed) and migrates.
+    pub fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let location = path.display().to_string();
+        let err = |message: String| LedgerError::Storage {
+            ledger: location.clone(),
+            message,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| err(e.to_string()))?;
+        let mut ledger = SqliteLedger {
+            conn,
+            location,
+            path: path.to_owned(),
+            lock: None,
+        };
+        ledger.configure()?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger without writing to it; `None` if there is none.
+    pub fn open_read_only(path: &Path) -> Result<Option<SqliteLedger>, LedgerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let location = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| LedgerError::Storage {
+            ledger: location.clone(),
+            message: e.to_string(),
+        })?;
+        let ledger = SqliteLedger {
+            conn,
+            location,
+            path: path.to_owned(),
+            lock: None,
+        };
+        ledger
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| ledger.error(e))?;
+        let version = ledger.version()?;
+        ledger.check_version(version)?;
+        Ok(Some(ledger))
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> LedgerError {
+        LedgerError::Storage {
+            ledger: self.location.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn configure(&self) -> Result<(), LedgerError> {
+        // WAL: readers (`plan`, `status`) never block the writer. synchronous=FULL: a
+        // claim is on disk before its request leaves, even across a power cut.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| self.error(e))?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.error(e))
+    }
+
+    fn version(&self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| self.error(e))
+    }
+
+    fn check_version(&self, version: i64) -> Result<(), LedgerError> {
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(LedgerError::TooNew {
+                ledger: self.location.clone(),
+                found: version,
+                known,
+            });
+        }
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let tx = self.conn.transaction().map_err(|e| LedgerError::Storage {
+            ledger: self.location.clone(),
+            message: e.to_string(),
+        })?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| storage(&self.location, e))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(LedgerError::TooNew {
+                ledger: self.location.clone(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| storage(&self.location, format!("migration {}: {e}", i + 1)))?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(|e| storage(&self.location, e))?;
+        }
+        tx.commit().map_err(|e| storage(&self.location, e))
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+}
+
+fn storage(location: &str, e: impl std::fmt::Display) -> LedgerError {
+    LedgerError::Storage {
+        ledger: location.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+impl Ledger for SqliteLedger {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError> {
+        let path = self.lock_path();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| self.error(format!("cannot open lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let text = serde_json::to_string(holder).unwrap_or_default();
+                file.set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| file.write_all(text.as_bytes()))
+                    .and_then(|()| file.flush())
+                    .map_err(|e| {
+                        self.error(format!("cannot write lock file {}: {e}", path.display()))
+                    })?;
+                self.lock = Some(file);
+                Ok(())
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                match serde_json::from_str::<Holder>(&text) {
+                    Ok(holder) => Err(LedgerError::Locked {
+                        ledger: self.location.clone(),
+                        holder,
+                    }),
+                    Err(_) => Err(LedgerError::LockedUnknown {
+                        ledger: self.location.clone(),
+                        detail: format!("{} is locked", path.display()),
+                    }),
+                }
+            }
+            Err(TryLockError::Error(e)) => {
+                Err(self.error(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
+
+    fn recover(&mut self) -> Result<usize, LedgerError> {
+        let now = timestamp(Utc::now());
+        self.conn
+            .execute(
+                "UPDATE sends SET status = 'unknown', updated_at = ?1,
+                     error = 'the process stopped while this send was in flight: it may or may not have been sent'
+                 WHERE status = 'in_flight'",
+                params![now],
+            )
+            .map_err(|e| self.error(e))
+    }
+
+    fn recorded(
+        &mut self,
+        campaign: &str,
+        occurrence: Occurrence,
+    ) -> Result<RecordedSends, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT recipient, status, request_hash FROM sends WHERE campaign = ?1 AND occurrence = ?2",
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(params![campaign, occurrence.to_string()], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| storage(&self.location, e))?;
+        let mut out = RecordedSends::new();
+        for row in rows {
+            let (recipient, status, body_hash) = row.map_err(|e| storage(&self.location, e))?;
+            let status = Status::parse(&status).ok_or_else(|| {
+                storage(
+                    &self.location,
+                    format!("unknown status `{status}` in the sends table"),
+                )
+            })?;
+            out.insert(recipient, Recorded { status, body_hash });
+        }
+        Ok(out)
+    }
+
+    fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError> {
+        let location = self.location.clone();
+        let now = timestamp(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        let mut claims = Vec::with_capacity(sends.len());
+        {
+            let mut current = tx
+                .prepare_cached("SELECT status FROM sends WHERE key = ?1")
+                .map_err(|e| storage(&location, e))?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                        request_hash, status, attempts, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9)",
+                )
+                .map_err(|e| storage(&location, e))?;
+            let mut reclaim = tx
+                .prepare_cached(
+                    "UPDATE sends SET status = 'in_flight', request = ?2, request_hash = ?3, file = ?4,
+                                      updated_at = ?5, error = NULL
+                     WHERE key = ?1 AND status = ?6",
+                )
+                .map_err(|e| storage(&location, e))?;
+            for send in sends {
+                let status: Option<String> = current
+                    .query_row(params![send.key], |row| row.get(0))
+                    .optional()
+                    .map_err(|e| storage(&location, e))?;
+                let claim = match status.as_deref().map(Status::parse) {
+                    None => {
+                        insert
+                            .execute(params![
+                                send.key,
+                                send.campaign,
+                                send.file,
+                                send.occurrence,
+                                send.recipient,
+                                send.endpoint,
+                                send.request,
+                                send.request_hash,
+                                now
+                            ])
+                            .map_err(|e| storage(&location, e))?;
+                        Claim::Claimed(None)
+                    }
+                    Some(Some(previous)) if retry.contains(&previous) => {
+                        reclaim
+                            .execute(params![
+                                send.key,
+                                send.request,
+                                send.request_hash,
+                                send.file,
+                                now,
+                                previous.as_str()
+                            ])
+                            .map_err(|e| storage(&location, e))?;
+                        Claim::Claimed(Some(previous))
+                    }
+                    Some(_) => Claim::Taken,
+                };
+                claims.push(claim);
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(claims)
+    }
+
+    fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        for (key, previous) in claims {
+            match previous {
+                None => tx.execute(
+                    "DELETE FROM sends WHERE key = ?1 AND status = 'in_flight'",
+                    params![key],
+                ),
+                Some(status) => tx.execute(
+                    "UPDATE sends SET status = ?2 WHERE key = ?1 AND status = 'in_flight'",
+                    params![key, status.as_str()],
+                ),
+            }
+            .map_err(|e| storage(&location, e))?;
+        }
+        tx.commit().map_err(|e| storage(&location, e))
+    }
+
+    fn finish(&mut self, results: &[Finished]) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let now = timestamp(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE sends SET status = ?2, attempts = attempts + ?3, http_status = ?4,
+                                      response = ?5, error = ?6, updated_at = ?7
+                     WHERE key = ?1",
+                )
+                .map_err(|e| storage(&location, e))?;
+            for r in results {
+                update
+                    .execute(params![
+                        r.key,
+                        r.status.as_str(),
+                        r.attempts,
+                        r.http_status,
+                        r.response.clone().map(truncate_response),
+                        r.error,
+                        now
+                    ])
+                    .map_err(|e| storage(&location, e))?;
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))
+    }
+
+    fn record_missed(
+        &mut self,
+        campaign: &str,
+        file: &str,
+        occurrence: Occurrence,
+    ) -> Result<bool, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![campaign, occurrence.to_string(), file, timestamp(Utc::now())],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.error(e))
+    }
+
+    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
+                        http_status, response, error, request_hash, created_at, updated_at
+                 FROM sends
+                 WHERE (?1 IS NULL OR campaign = ?1) AND (?2 IS NULL OR status = ?2)
+                 ORDER BY campaign, occurrence, recipient",
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(
+                params![filter.campaign, filter.status.map(Status::as_str)],
+                |row| {
+                    let status: String = row.get(6)?;
+                    Ok(SendRow {
+                        key: row.get(0)?,
+                        campaign: row.get(1)?,
+                        file: row.get(2)?,
+                        occurrence: row.get(3)?,
+                        recipient: row.get(4)?,
+                        endpoint: row.get(5)?,
+                        status: Status::parse(&status).unwrap_or(Status::Unknown),
+                        attempts: row.get(7)?,
+                        http_status: row.get(8)?,
+                        response: row.get(9)?,
+                        error: row.get(10)?,
+                        request_hash: row.get(11)?,
+                        created_at: row.get(12)?,
+                        updated_at: row.get(13)?,
+                    })
+                },
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| storage(&self.location, e))
+    }
+
+    fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT campaign, file, occurrence, recorded_at FROM missed
+                 WHERE (?1 IS NULL OR campaign = ?1) ORDER BY campaign, occurrence",
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(params![campaign], |row| {
+                Ok(MissedRow {
+                    campaign: row.get(0)?,
+                    file: row.get(1)?,
+                    occurrence: row.get(2)?,
+                    recorded_at: row.get(3)?,
+                })
+            })
+            .map_err(|e| storage(&self.location, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| storage(&self.location, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_ledger_meets_the_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::ledger::contract::run(&mut |name| {
+            let path = dir.path().join(name).join("state.db");
+            Box::new(SqliteLedger::open(&path).unwrap())
+        });
+    }
+
+    #[test]
+    fn read_only_open_never_creates_and_newer_schemas_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        assert!(SqliteLedger::open_read_only(&path).unwrap().is_none());
+        assert!(!path.exists());
+        drop(SqliteLedger::open(&path).unwrap());
+        assert!(SqliteLedger::open_read_only(&path).unwrap().is_some());
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        assert!(matches!(
+            SqliteLedger::open(&path),
+            Err(LedgerError::TooNew { found: 99, .. })
+        ));
+    }
+}

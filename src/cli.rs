@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
-use crate::planner::{Plan, PlanOptions, RecordedSends, Scan};
+use crate::ledger::{self, Ledger, StateLocation};
+use crate::planner::{Plan, PlanOptions, RecordedSends, Scan, Status};
 use crate::{campaign_file, loader, report, validator};
 
 /// Campaigns as code for WhatsApp messages sent through the ChitChatLabs API.
@@ -28,8 +29,109 @@ pub enum Command {
     Validate(FilesArgs),
     /// Show what `apply` would send at `--now`, without sending or writing anything.
     Plan(PlanArgs),
+    /// Send what `plan` shows as due, recording every send in the ledger.
+    Apply(ApplyArgs),
+    /// List the sends recorded in the ledger, by campaign and state, with failure reasons.
+    Status(StatusArgs),
     /// Print the JSON Schema of a campaign file.
     Schema,
+}
+
+/// The ledger location, shared by every command that reads or writes it.
+#[derive(Debug, clap::Args)]
+pub struct StateArgs {
+    /// The ledger: an SQLite file path.
+    #[arg(long, env = "CAMPAIGNCTL_STATE", default_value = ledger::DEFAULT_STATE, value_name = "FILE")]
+    pub state: String,
+}
+
+impl StateArgs {
+    pub fn location(&self) -> StateLocation {
+        StateLocation::parse(&self.state)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Messages per second over the whole run (0: unlimited).
+    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    pub rate: f64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
+
+    /// Validate, plan against the ledger and show the summary, then stop: nothing is sent or
+    /// written.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Send without asking (required when stdin is not a terminal, as in CI or cron).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Also resend sends the ledger records as `failed`.
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Also resend sends the ledger records as `unknown` (a run died mid-send: they may have
+    /// gone out, so resending may deliver twice).
+    #[arg(long)]
+    pub retry_unknown: bool,
+
+    /// Stop after this many sends fail in a row (0: never).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_failures: usize,
+
+    /// HTTP connect timeout, seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub connect_timeout: f64,
+
+    /// HTTP request timeout, seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Only this campaign.
+    #[arg(long, value_name = "NAME")]
+    pub campaign: Option<String>,
+
+    /// Only sends in this state.
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub status: Option<StatusFilter>,
+
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    InFlight,
+    Sent,
+    Failed,
+    Unknown,
+}
+
+impl From<StatusFilter> for Status {
+    fn from(s: StatusFilter) -> Status {
+        match s {
+            StatusFilter::InFlight => Status::InFlight,
+            StatusFilter::Sent => Status::Sent,
+            StatusFilter::Failed => Status::Failed,
+            StatusFilter::Unknown => Status::Unknown,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -47,6 +149,9 @@ pub struct FilesArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub files: FilesArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 
     /// Output format: `text` for people (and pull-request reviews), `json` for machines.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -82,6 +187,8 @@ impl Cli {
         match self.command {
             Command::Validate(args) => validate(&args),
             Command::Plan(args) => plan(&args),
+            Command::Apply(args) => crate::apply::apply(&args),
+            Command::Status(args) => crate::status::status(&args),
             Command::Schema => {
                 io::stdout().write_all(campaign_file::schema_text().as_bytes())?;
                 Ok(Outcome::Success)
@@ -92,13 +199,10 @@ impl Cli {
 
 /// Loads, validates and plans `paths`, then streams every send once to render and check it.
 /// Every problem is printed; any error fails the whole set.
-fn check(
+pub(crate) fn check(
     args: &FilesArgs,
     keep: usize,
-    recorded: impl FnMut(
-        &crate::campaign::Campaign,
-        crate::schedule::Occurrence,
-    ) -> Result<RecordedSends, Error>,
+    ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
 ) -> Result<(Plan, Scan, usize), Error> {
     let now = args.now.unwrap_or_else(Utc::now);
@@ -107,7 +211,16 @@ fn check(
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(load_problems);
     diagnostics.extend(validated.diagnostics);
-    let plan = Plan::new(validated.campaigns, now, options, recorded)?;
+    let mut ledger = ledger;
+    let plan = Plan::new(
+        validated.campaigns,
+        now,
+        options,
+        |campaign, occurrence| match ledger.as_mut() {
+            Some(ledger) => ledger.recorded(&campaign.name, occurrence),
+            None => Ok(RecordedSends::new()),
+        },
+    )?;
     let scan = plan.scan(keep);
     let errors = diagnostics.has_errors() || scan.has_errors();
     let omitted = scan.omitted_errors + scan.omitted_warnings;
@@ -142,12 +255,7 @@ fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()>
 }
 
 fn validate(args: &FilesArgs) -> Result<Outcome, Error> {
-    let (plan, scan, files) = check(
-        args,
-        0,
-        |_, _| Ok(RecordedSends::new()),
-        PlanOptions::default(),
-    )?;
+    let (plan, scan, files) = check(args, 0, None, PlanOptions::default())?;
     let sends: usize = scan.campaigns.iter().map(|c| c.total).sum();
     let warnings = scan.diagnostics.warning_count();
     println!(
@@ -167,12 +275,9 @@ fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
         Format::Text => report::TEXT_SENDS_SHOWN,
         Format::Json => 0,
     };
-    let (plan, scan, _) = check(
-        &args.files,
-        keep,
-        |_, _| Ok(RecordedSends::new()),
-        PlanOptions::default(),
-    )?;
+    // plan never writes: the ledger is read if it exists, and never created.
+    let mut ledger = args.state.location().open_read_only()?;
+    let (plan, scan, _) = check(&args.files, keep, ledger.as_mut(), PlanOptions::default())?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     match args.format {
         Format::Text => report::write_text(&mut out, &plan, &scan)?,

@@ -2,11 +2,27 @@
 
 use std::io;
 
+use crate::executor::SetupError;
+use crate::ledger::LedgerError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Campaign files have errors; they were printed as diagnostics already.
     #[error("campaign files are invalid")]
     Invalid,
+
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+
+    #[error("{0}")]
+    Refused(String),
+
+    /// Some sends failed or the run stopped early; the summary was printed already.
+    #[error("some sends did not succeed")]
+    SendsFailed,
 
     #[error("{0}")]
     Io(#[from] io::Error),
@@ -19,8 +35,9 @@ impl Error {
         1
     }
 
-    /// Whether the message still needs printing (diagnostics print themselves).
+    /// Whether the message was printed already (diagnostics and send summaries print
+    /// themselves).
     pub fn is_reported(&self) -> bool {
-        matches!(self, Error::Invalid)
+        matches!(self, Error::Invalid | Error::SendsFailed)
     }
 }

@@ -389,7 +389,7 @@ pub(crate) mod contract {
 
     fn release_puts_back(mut l: Box<dyn Ledger>) {
         let (new, retried) = (send("c/once/919000000001"), send("c/once/919000000002"));
-        l.claim(&[retried.clone()], &[]).unwrap();
+        l.claim(std::slice::from_ref(&retried), &[]).unwrap();
         l.finish(&[finished(&retried.key, Status::Failed)]).unwrap();
         let claims = l
             .claim(&[new.clone(), retried.clone()], &[Status::Failed])

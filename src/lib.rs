@@ -4,6 +4,7 @@
 //! positions) → [`schema`] + [`validator`] (every problem, located) → [`planner`] (campaigns +
 //! clock + ledger → plan, rendered by [`renderer`]) → [`report`] (text or JSON).
 
+pub mod apply;
 pub mod campaign;
 pub mod campaign_file;
 pub mod cli;
@@ -11,15 +12,19 @@ pub mod cron;
 pub mod diagnostic;
 pub mod document;
 pub mod error;
+pub mod executor;
 pub mod ledger;
 pub mod loader;
+pub mod pacer;
 pub mod planner;
+pub mod progress;
 pub mod recipients;
 pub mod renderer;
 pub mod report;
 pub mod schedule;
 pub mod schema;
 pub mod sqlite_ledger;
+pub mod status;
 pub mod validator;
 
 use std::process::ExitCode;

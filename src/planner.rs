@@ -131,6 +131,7 @@ pub struct CampaignPlan {
 #[derive(Debug, Clone)]
 pub struct PlannedSend {
     pub key: String,
+    pub campaign: Arc<Campaign>,
     pub occurrence: Occurrence,
     pub kind: Kind,
     pub mobile: Option<Mobile>,
@@ -307,6 +308,7 @@ impl CampaignPlan {
         };
         PlannedSend {
             key: send_key(&self.campaign.name, self.occurrence, &recipient),
+            campaign: self.campaign.clone(),
             occurrence: self.occurrence,
             kind: self.campaign.kind(),
             mobile,

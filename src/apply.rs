@@ -1,0 +1,226 @@
+//! `campaignctl apply`: validate and plan everything first, then send what is due.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::cli::{ApplyArgs, Outcome, check};
+use crate::error::Error;
+use crate::executor::{ApiKey, Endpoints, Executor, Report, Settings, StopReason};
+use crate::ledger::{Holder, Ledger};
+use crate::planner::{Plan, PlanOptions, Scan, SendItem, SendState, Status, Timing};
+use crate::progress::{self, Progress};
+
+/// Failures listed in the summary; the ledger (`campaignctl status`) has them all.
+const LISTED_FAILURES: usize = 20;
+
+pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
+    let location = args.state.location();
+    let mut ledger = location.open()?;
+    ledger.lock(&Holder::current("apply"))?;
+    let recovered = ledger.recover()?;
+    if recovered > 0 {
+        eprintln!(
+            "note: {recovered} send(s) were in flight when an earlier run stopped; they are now recorded as `unknown` \
+             (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
+        );
+    }
+    let options = PlanOptions {
+        retry_failed: args.retry_failed,
+        retry_unknown: args.retry_unknown,
+    };
+    let (plan, scan, _) = check(&args.files, 0, Some(&mut ledger), options)?;
+    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
+    print_plan_summary(&plan, &scan);
+    if due == 0 {
+        println!("Nothing to send.");
+        return Ok(Outcome::Success);
+    }
+    if args.dry_run {
+        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
+        return Ok(Outcome::Success);
+    }
+    let key = ApiKey::from_env()?;
+    let endpoints = Endpoints::from_env()?;
+    confirm(due, args.yes)?;
+
+    let mut retry_statuses = Vec::new();
+    if args.retry_failed {
+        retry_statuses.push(Status::Failed);
+    }
+    if args.retry_unknown {
+        retry_statuses.push(Status::Unknown);
+    }
+    let settings = Settings {
+        rate: args.rate.max(0.0),
+        concurrency: usize::from(args.concurrency),
+        connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.001)),
+        request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
+        max_consecutive_failures: args.max_failures,
+        retry_statuses,
+        ..Settings::default()
+    };
+    let executor = Arc::new(Executor::new(endpoints, key, settings)?);
+    let mode = if io::stderr().is_terminal() {
+        progress::Mode::Bar
+    } else {
+        progress::Mode::Lines
+    };
+    let progress = Arc::new(Progress::new(due, mode));
+    let ledger = Arc::new(Mutex::new(ledger));
+    let report = send(&plan, executor, ledger, progress.clone())?;
+    progress.finish();
+    print_report(&report);
+    let clean = report.failed.is_empty() && report.unknown.is_empty() && report.stopped.is_none();
+    if clean {
+        Ok(Outcome::Success)
+    } else {
+        Err(Error::SendsFailed)
+    }
+}
+
+/// Streams the due sends of `plan` into the executor and runs it to the end (or a stop).
+pub(crate) fn send(
+    plan: &Plan,
+    executor: Arc<Executor>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    progress: Arc<Progress>,
+) -> Result<Report, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (tx, rx) = mpsc::channel(1024);
+    std::thread::scope(|scope| {
+        // Rendering and CSV reading stay on their own thread, feeding the async sender.
+        scope.spawn(move || {
+            for index in 0..plan.campaigns.len() {
+                for item in plan.sends(index) {
+                    if let SendItem::Send(send) = item
+                        && send.due
+                        && tx.blocking_send(send).is_err()
+                    {
+                        return; // the run stopped
+                    }
+                }
+            }
+        });
+        runtime.block_on(async {
+            let (stop_tx, _) = watch::channel(None::<StopReason>);
+            let signals = tokio::spawn(stop_on_signal(stop_tx.clone()));
+            let report = executor.run(rx, ledger, progress, stop_tx).await;
+            signals.abort();
+            report.map_err(Error::from)
+        })
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop starting sends, let those in flight finish.
+pub(crate) async fn stop_on_signal(stop: watch::Sender<Option<StopReason>>) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending().await,
+            }
+        } => {}
+    }
+    eprintln!("stopping: no new sends; waiting for sends in flight (up to 30s)…");
+    stop.send_replace(Some(StopReason::Interrupted));
+}
+
+fn confirm(due: usize, yes: bool) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !io::stdin().is_terminal() {
+        return Err(Error::Refused(format!(
+            "refusing to send {due} message(s) without confirmation: stdin is not a terminal; pass --yes"
+        )));
+    }
+    eprint!("Send {due} message(s)? Type `yes` to confirm: ");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
+        Ok(())
+    } else {
+        Err(Error::Refused("not confirmed; nothing was sent".to_owned()))
+    }
+}
+
+fn print_plan_summary(plan: &Plan, scan: &Scan) {
+    for (campaign, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
+        let mut parts = vec![format!("{} due", counts.due)];
+        for (state, n) in &counts.by_state {
+            if *state != SendState::New {
+                parts.push(format!("{n} {}", state.label()));
+            }
+        }
+        println!(
+            "{}: {} ({} {})",
+            campaign.campaign.name,
+            parts.join(", "),
+            campaign.occurrence,
+            match campaign.timing {
+                Timing::Once | Timing::Due => "due",
+                Timing::Upcoming => "not due yet",
+                Timing::Expired => "missed",
+                Timing::Disabled => "disabled",
+            }
+        );
+    }
+}
+
+fn print_report(report: &Report) {
+    println!(
+        "Applied: {} sent, {} failed, {} unknown{}{}.",
+        report.sent,
+        report.failed.len(),
+        report.unknown.len(),
+        if report.taken > 0 {
+            format!(", {} already recorded by another run", report.taken)
+        } else {
+            String::new()
+        },
+        if report.retries > 0 {
+            format!(" ({} retries)", report.retries)
+        } else {
+            String::new()
+        }
+    );
+    list("Failed", "resend with --retry-failed", &report.failed);
+    list(
+        "Unknown (may or may not have been delivered)",
+        "resend with --retry-unknown",
+        &report.unknown,
+    );
+    if let Some(reason) = &report.stopped {
+        println!("Stopped: {reason}.");
+        if report.released > 0 {
+            println!(
+                "{} claimed send(s) had not started and were put back; apply again to send them.",
+                report.released
+            );
+        }
+    }
+}
+
+fn list(title: &str, hint: &str, items: &[(String, String)]) {
+    if items.is_empty() {
+        return;
+    }
+    println!("{title} ({hint}):");
+    for (key, reason) in items.iter().take(LISTED_FAILURES) {
+        println!("  {key}: {reason}");
+    }
+    if items.len() > LISTED_FAILURES {
+        println!(
+            "  … and {} more (campaignctl status)",
+            items.len() - LISTED_FAILURES
+        );
+    }
+}

@@ -1,0 +1,834 @@
+//! Sends planned requests to the ChitChatLabs API: each send is claimed in the ledger
+//! before its request leaves and recorded after, paced by one token bucket for the whole
+//! run, retried on transient failures, and stopped cleanly on Ctrl-C or too many failures.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::campaign::Kind;
+use crate::ledger::{Claim, Finished, Ledger, LedgerError, NewSend};
+use crate::pacer::Pacer;
+use crate::planner::{PlannedSend, Status, body_hash};
+use crate::progress::Progress;
+use crate::recipients::Mobile;
+
+pub const DEFAULT_BASE_URL: &str = "https://app.chitchatlabs.com";
+pub const API_KEY_ENV: &str = "CHITCHAT_API_KEY";
+pub const BASE_URL_ENV: &str = "CHITCHAT_BASE_URL";
+
+/// The API key. Never printed: `Debug` and `Display` show a placeholder.
+#[derive(Clone)]
+pub struct ApiKey(HeaderValue);
+
+impl ApiKey {
+    /// Reads `CHITCHAT_API_KEY`; the only place a key is ever accepted from.
+    pub fn from_env() -> Result<ApiKey, SetupError> {
+        let key = std::env::var(API_KEY_ENV).unwrap_or_default();
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(SetupError::MissingKey);
+        }
+        let mut value = HeaderValue::from_str(key).map_err(|_| SetupError::InvalidKey)?;
+        value.set_sensitive(true);
+        Ok(ApiKey(value))
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "{API_KEY_ENV} is not set: export the tenant API key (Settings → Account Information) before apply"
+    )]
+    MissingKey,
+    #[error("{API_KEY_ENV} contains characters that cannot be sent in an HTTP header")]
+    InvalidKey,
+    #[error("{BASE_URL_ENV} `{url}` is not a valid URL: {reason}")]
+    InvalidBaseUrl { url: String, reason: String },
+    #[error(
+        "{BASE_URL_ENV} `{0}` uses plain http://, which is refused except on loopback (127.0.0.0/8, ::1, localhost); use https://"
+    )]
+    InsecureBaseUrl(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The API's base URL with its two endpoints.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    single: Url,
+    blast: Url,
+}
+
+impl Endpoints {
+    /// Reads `CHITCHAT_BASE_URL` (default: the production API).
+    pub fn from_env() -> Result<Endpoints, SetupError> {
+        let base = std::env::var(BASE_URL_ENV).unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
+        Endpoints::new(&base)
+    }
+
+    pub fn new(base: &str) -> Result<Endpoints, SetupError> {
+        let invalid = |reason: String| SetupError::InvalidBaseUrl {
+            url: base.to_owned(),
+            reason,
+        };
+        let url = Url::parse(base).map_err(|e| invalid(e.to_string()))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if is_loopback(&url) => {}
+            "http" => return Err(SetupError::InsecureBaseUrl(base.to_owned())),
+            other => return Err(invalid(format!("unsupported scheme `{other}`"))),
+        }
+        let root = base.trim_end_matches('/');
+        let join = |path: &str| {
+            Url::parse(&format!("{root}/chat-service/apis/message/{path}"))
+                .map_err(|e| invalid(e.to_string()))
+        };
+        Ok(Endpoints {
+            single: join("single")?,
+            blast: join("blast")?,
+        })
+    }
+
+    pub fn url(&self, kind: Kind) -> &Url {
+        match kind {
+            Kind::Single => &self.single,
+            Kind::Blast => &self.blast,
+        }
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Retries with exponential backoff and full jitter.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub cap: Duration,
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(500),
+            cap: Duration::from_secs(30),
+            max_attempts: 5,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Wait before attempt `attempt + 1` (after `attempt` failures): random in
+    /// `[0, min(cap, base * 2^(attempt-1))]`, or the server's `Retry-After` when it gave one.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(MAX_RETRY_AFTER);
+        }
+        let ceiling = self
+            .base
+            .saturating_mul(1 << attempt.saturating_sub(1).min(20))
+            .min(self.cap);
+        ceiling.mul_f64(fastrand::f64())
+    }
+}
+
+/// A `Retry-After` longer than this is cut short (the send is then retried or given up).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Sends per second over the whole run; 0 means unlimited.
+    pub rate: f64,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// Stop the run after this many failed sends in a row.
+    pub max_consecutive_failures: usize,
+    /// Minimum time between two sends to one number (WhatsApp's per-user pair limit).
+    pub same_recipient_gap: Duration,
+    /// On stop, how long to wait for requests in flight.
+    pub drain_timeout: Duration,
+    /// Ledger statuses that may be sent again (`--retry-failed`, `--retry-unknown`).
+    pub retry_statuses: Vec<Status>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            rate: 20.0,
+            concurrency: 8,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            max_consecutive_failures: 20,
+            same_recipient_gap: Duration::from_secs(6),
+            drain_timeout: Duration::from_secs(30),
+            retry_statuses: Vec::new(),
+        }
+    }
+}
+
+/// Why a run stopped before sending everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// More than the threshold of sends failed in a row.
+    TooManyFailures(usize),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::TooManyFailures(n) => write!(
+                f,
+                "stopped early: {n} sends failed in a row (is the API or the key wrong?); fix the cause and apply again, adding --retry-failed"
+            ),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub sent: usize,
+    /// Keys and reasons.
+    pub failed: Vec<(String, String)>,
+    pub unknown: Vec<(String, String)>,
+    /// Due sends another run had already recorded (claimed or sent) by the time we got there.
+    pub taken: usize,
+    /// Claimed sends that never started because the run stopped; put back as they were.
+    pub released: usize,
+    pub retries: usize,
+    pub stopped: Option<StopReason>,
+}
+
+/// Sends through one HTTP client (one connection pool, keep-alive).
+pub struct Executor {
+    client: reqwest::Client,
+    endpoints: Endpoints,
+    key: ApiKey,
+    settings: Settings,
+}
+
+/// A send's outcome, from its last attempt.
+struct Outcome {
+    finished: Finished,
+    retries: usize,
+}
+
+impl Executor {
+    pub fn new(
+        endpoints: Endpoints,
+        key: ApiKey,
+        settings: Settings,
+    ) -> Result<Executor, SetupError> {
+        // reqwest is built without a default TLS provider; ring is ours (see Cargo.toml).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .tls_backend_rustls()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            .pool_max_idle_per_host(settings.concurrency.max(1))
+            .tcp_nodelay(true)
+            .user_agent(concat!("campaignctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SetupError::Client(e.to_string()))?;
+        Ok(Executor {
+            client,
+            endpoints,
+            key,
+            settings,
+        })
+    }
+
+    /// Sends every due send received from `sends` and records each in `ledger`. Returns when
+    /// the stream ends or the run stops (`stop` set, or too many failures in a row); sends
+    /// still in flight then get up to `drain_timeout` to finish, and nothing stays
+    /// `in_flight`.
+    pub async fn run(
+        self: Arc<Self>,
+        mut sends: mpsc::Receiver<PlannedSend>,
+        ledger: Arc<Mutex<Box<dyn Ledger>>>,
+        progress: Arc<Progress>,
+        stop: watch::Sender<Option<StopReason>>,
+    ) -> Result<Report, LedgerError> {
+        let settings = &self.settings;
+        let semaphore = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let pacer = Arc::new(Pacer::new(settings.rate));
+        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let last_start: Arc<Mutex<HashMap<Mobile, Instant>>> = Arc::default();
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
+        let recorder = tokio::spawn(record(
+            done_rx,
+            ledger.clone(),
+            progress.clone(),
+            stop.clone(),
+            settings.max_consecutive_failures,
+        ));
+        let mut stopped = stop.subscribe();
+        let mut deferred: BinaryHeap<Reverse<Deferred>> = BinaryHeap::new();
+        let mut sequence = 0u64;
+        let mut report = Report::default();
+        let mut input_open = true;
+        // Claims are made just before sending, in batches small enough that a SIGKILL leaves
+        // few claimed-but-unsent rows behind (they become `unknown`).
+        let batch_size = match settings.rate {
+            r if r > 0.0 => ((r / 4.0).ceil() as usize).clamp(1, 64),
+            _ => 64,
+        }
+        .min(settings.concurrency.max(1) * 2);
+
+        'run: loop {
+            if stopped.borrow().is_some() {
+                break;
+            }
+            // Collect a batch: deferred sends whose gap has passed, then new ones.
+            let mut batch: Vec<PlannedSend> = Vec::new();
+            let now = Instant::now();
+            while batch.len() < batch_size && deferred.peek().is_some_and(|d| d.0.ready <= now) {
+                if let Some(Reverse(d)) = deferred.pop() {
+                    batch.push(d.send);
+                }
+            }
+            while batch.len() < batch_size && input_open {
+                let next = if batch.is_empty() {
+                    let wake = deferred.peek().map(|d| d.0.ready);
+                    tokio::select! {
+                        biased;
+                        _ = stopped.changed() => continue 'run,
+                        _ = sleep_until_opt(wake) => break,
+                        next = sends.recv() => next,
+                    }
+                } else {
+                    match sends.try_recv() {
+                        Ok(send) => Some(send),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    }
+                };
+                match next {
+                    Some(send) => batch.push(send),
+                    None => input_open = false,
+                }
+            }
+            if batch.is_empty() {
+                if !input_open && deferred.is_empty() {
+                    break;
+                }
+                if !input_open {
+                    let wake = deferred.peek().map(|d| d.0.ready);
+                    tokio::select! {
+                        _ = stopped.changed() => {}
+                        _ = sleep_until_opt(wake) => {}
+                    }
+                }
+                continue;
+            }
+            // Hold back sends to a number that was sent to moments ago (another campaign).
+            let now = Instant::now();
+            let mut ready = Vec::with_capacity(batch.len());
+            {
+                let last = last_start.lock().unwrap_or_else(|e| e.into_inner());
+                for send in batch {
+                    let wait_until = send
+                        .mobile
+                        .and_then(|m| last.get(&m))
+                        .map(|t| *t + settings.same_recipient_gap)
+                        .filter(|t| *t > now);
+                    match wait_until {
+                        Some(at) => {
+                            sequence += 1;
+                            deferred.push(Reverse(Deferred {
+                                ready: at,
+                                sequence,
+                                send,
+                            }));
+                        }
+                        None => ready.push(send),
+                    }
+                }
+            }
+            if ready.is_empty() {
+                continue;
+            }
+            let claims = {
+                let new: Vec<NewSend> = ready.iter().map(new_send).collect();
+                let retry = settings.retry_statuses.clone();
+                let ledger = ledger.clone();
+                blocking(move || lock(&ledger).claim(&new, &retry)).await?
+            };
+            let mut claimed: Vec<(PlannedSend, Option<Status>)> = Vec::new();
+            for (send, claim) in ready.into_iter().zip(claims) {
+                match claim {
+                    Claim::Claimed(previous) => claimed.push((send, previous)),
+                    Claim::Taken => {
+                        report.taken += 1;
+                        progress.skipped();
+                    }
+                }
+            }
+            let mut claimed = claimed.into_iter();
+            while let Some((send, previous)) = claimed.next() {
+                let ready_to_go = async {
+                    let permit = semaphore.clone().acquire_owned().await;
+                    pacer.acquire().await;
+                    permit
+                };
+                let permit = tokio::select! {
+                    biased;
+                    _ = stopped.changed() => None,
+                    permit = ready_to_go => permit.ok(),
+                };
+                let Some(permit) = permit else {
+                    // Stopping: these never left; put them back as they were.
+                    let back: Vec<(String, Option<Status>)> =
+                        std::iter::once((send.key.clone(), previous))
+                            .chain(claimed.by_ref().map(|(s, p)| (s.key, p)))
+                            .collect();
+                    report.released += back.len();
+                    let ledger = ledger.clone();
+                    blocking(move || lock(&ledger).release(&back)).await?;
+                    break 'run;
+                };
+                if let Some(mobile) = send.mobile {
+                    last_start
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(mobile, Instant::now());
+                }
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(send.key.clone());
+                let this = self.clone();
+                let (done_tx, pacer, in_flight, stop_rx) = (
+                    done_tx.clone(),
+                    pacer.clone(),
+                    in_flight.clone(),
+                    stop.subscribe(),
+                );
+                tokio::spawn(async move {
+                    let key = send.key.clone();
+                    let outcome = this.deliver(send, &pacer, stop_rx).await;
+                    let _ = done_tx.send(outcome);
+                    in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&key);
+                    drop(permit);
+                });
+            }
+        }
+
+        // Sends still deferred were never claimed: nothing to put back.
+        // Wait for requests in flight, then record any that did not finish in time.
+        let all = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
+        let drained =
+            tokio::time::timeout(settings.drain_timeout, semaphore.acquire_many(all)).await;
+        if drained.is_err() {
+            let abandoned: Vec<String> = in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .drain()
+                .collect();
+            for key in abandoned {
+                let _ = done_tx.send(Outcome {
+                    finished: Finished {
+                        key,
+                        status: Status::Unknown,
+                        attempts: 1,
+                        http_status: None,
+                        response: None,
+                        error: Some("the run stopped while this request was in flight; it may or may not have been sent".to_owned()),
+                    },
+                    retries: 0,
+                });
+            }
+        }
+        drop(done_tx);
+        let recorded = recorder.await.map_err(|e| LedgerError::Storage {
+            ledger: lock(&ledger).location().to_owned(),
+            message: format!("recorder task failed: {e}"),
+        })??;
+        report.sent = recorded.sent;
+        report.failed = recorded.failed;
+        report.unknown = recorded.unknown;
+        report.retries = recorded.retries;
+        report.stopped = stop.borrow().clone();
+        Ok(report)
+    }
+
+    /// One send, with retries; never fails, the outcome says what happened.
+    async fn deliver(
+        &self,
+        send: PlannedSend,
+        pacer: &Pacer,
+        mut stop: watch::Receiver<Option<StopReason>>,
+    ) -> Outcome {
+        let retry = self.settings.retry;
+        let url = self.endpoints.url(send.kind).clone();
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = self
+                .client
+                .post(url.clone())
+                .header("x-tenant-api-key", self.key.0.clone())
+                .header(CONTENT_TYPE, "application/json")
+                .body(send.body.clone())
+                .send()
+                .await;
+            let attempt = match result {
+                Ok(response) => Attempt::from_response(response, pacer).await,
+                Err(e) => Attempt::from_error(&e),
+            };
+            if attempts >= retry.max_attempts || !attempt.retryable || stop.borrow().is_some() {
+                return Outcome {
+                    finished: Finished {
+                        key: send.key,
+                        status: attempt.status,
+                        attempts,
+                        http_status: attempt.http_status,
+                        response: attempt.response,
+                        error: attempt.error,
+                    },
+                    retries: (attempts - 1) as usize,
+                };
+            }
+            let wait = retry.delay(attempts, attempt.retry_after);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// The result of one HTTP attempt.
+struct Attempt {
+    /// What to record if this is the last attempt.
+    status: Status,
+    http_status: Option<u16>,
+    response: Option<String>,
+    error: Option<String>,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+impl Attempt {
+    async fn from_response(response: reqwest::Response, pacer: &Pacer) -> Attempt {
+        let code = response.status();
+        let retry_after = retry_after(response.headers().get(RETRY_AFTER));
+        let body = read_body(response).await;
+        if code == StatusCode::TOO_MANY_REQUESTS {
+            pacer.slow_down();
+        }
+        Attempt {
+            status: if code.is_success() {
+                Status::Sent
+            } else {
+                Status::Failed
+            },
+            http_status: Some(code.as_u16()),
+            response: Some(body),
+            error: None,
+            // Other 4xx are permanent: the request itself is wrong.
+            retryable: code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error(),
+            retry_after,
+        }
+    }
+
+    fn from_error(e: &reqwest::Error) -> Attempt {
+        Attempt {
+            // A refused connection never reached the API; a timeout or a reset after the
+            // request was written may have: the message may or may not have gone out.
+            status: if e.is_connect() {
+                Status::Failed
+            } else {
+                Status::Unknown
+            },
+            http_status: None,
+            response: None,
+            error: Some(error_chain(e)),
+            retryable: true,
+            retry_after: None,
+        }
+    }
+}
+
+/// Reads at most a few KiB of a response body, as text.
+async fn read_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > crate::ledger::MAX_RESPONSE_BYTES {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
+    let text = value?.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    (at.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .ok()
+}
+
+struct Deferred {
+    ready: Instant,
+    sequence: u64,
+    send: PlannedSend,
+}
+
+impl PartialEq for Deferred {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ready, self.sequence) == (other.ready, other.sequence)
+    }
+}
+
+impl Eq for Deferred {}
+
+impl PartialOrd for Deferred {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Deferred {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.ready, self.sequence).cmp(&(other.ready, other.sequence))
+    }
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn new_send(send: &PlannedSend) -> NewSend {
+    NewSend {
+        key: send.key.clone(),
+        campaign: send.campaign.name.clone(),
+        file: send.campaign.file.display().to_string(),
+        occurrence: send.occurrence.to_string(),
+        recipient: send
+            .mobile
+            .map_or_else(|| "blast".to_owned(), |m| m.to_string()),
+        endpoint: send.kind.as_str().to_owned(),
+        request: send.body.clone(),
+        request_hash: body_hash(&send.body),
+    }
+}
+
+pub fn lock(ledger: &Mutex<Box<dyn Ledger>>) -> std::sync::MutexGuard<'_, Box<dyn Ledger>> {
+    ledger.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs ledger I/O off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
+) -> Result<T, LedgerError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(LedgerError::Storage {
+            ledger: String::new(),
+            message: format!("ledger task failed: {e}"),
+        })
+    })
+}
+
+/// Totals kept by the recorder.
+#[derive(Default)]
+struct Recorded {
+    sent: usize,
+    failed: Vec<(String, String)>,
+    unknown: Vec<(String, String)>,
+    retries: usize,
+}
+
+/// Records outcomes in batches, counts them, and stops the run after too many failures in a
+/// row.
+async fn record(
+    mut done: mpsc::UnboundedReceiver<Outcome>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    progress: Arc<Progress>,
+    stop: watch::Sender<Option<StopReason>>,
+    max_consecutive_failures: usize,
+) -> Result<Recorded, LedgerError> {
+    let mut totals = Recorded::default();
+    let mut consecutive = 0usize;
+    let mut batch = Vec::new();
+    while let Some(first) = done.recv().await {
+        batch.push(first);
+        while batch.len() < 512 {
+            match done.try_recv() {
+                Ok(outcome) => batch.push(outcome),
+                Err(_) => break,
+            }
+        }
+        let finished: Vec<Finished> = batch.iter().map(|o| o.finished.clone()).collect();
+        let handle = ledger.clone();
+        blocking(move || lock(&handle).finish(&finished)).await?;
+        for outcome in batch.drain(..) {
+            let f = outcome.finished;
+            totals.retries += outcome.retries;
+            let reason = || describe_failure(&f);
+            match f.status {
+                Status::Sent => {
+                    totals.sent += 1;
+                    consecutive = 0;
+                }
+                Status::Unknown => {
+                    totals.unknown.push((f.key.clone(), reason()));
+                    consecutive += 1;
+                }
+                _ => {
+                    totals.failed.push((f.key.clone(), reason()));
+                    consecutive += 1;
+                }
+            }
+            progress.finished(f.status);
+            if max_consecutive_failures > 0 && consecutive > max_consecutive_failures {
+                stop.send_if_modified(|reason| {
+                    if reason.is_none() {
+                        *reason = Some(StopReason::TooManyFailures(consecutive));
+                        true
+                    } else {
+                        false
+                    }
+                });
+            }
+        }
+    }
+    Ok(totals)
+}
+
+/// `HTTP 400: {"error":"..."}` or the transport error.
+pub fn describe_failure(f: &Finished) -> String {
+    match (f.http_status, &f.response, &f.error) {
+        (Some(code), Some(body), _) if !body.is_empty() => format!("HTTP {code}: {}", body.trim()),
+        (Some(code), _, _) => format!("HTTP {code}"),
+        (None, _, Some(error)) => error.clone(),
+        (None, _, None) => "no response".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let e = Endpoints::new("https://app.chitchatlabs.com/").unwrap();
+        assert_eq!(
+            e.url(Kind::Single).as_str(),
+            "https://app.chitchatlabs.com/chat-service/apis/message/single"
+        );
+        assert_eq!(
+            e.url(Kind::Blast).as_str(),
+            "https://app.chitchatlabs.com/chat-service/apis/message/blast"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1",
+            "http://[::1]:9",
+            "http://localhost:1",
+        ] {
+            assert!(Endpoints::new(ok).is_ok(), "{ok}");
+        }
+        for refused in ["http://example.com", "http://10.0.0.1", "http://[::2]"] {
+            assert!(
+                matches!(Endpoints::new(refused), Err(SetupError::InsecureBaseUrl(_))),
+                "{refused}"
+            );
+        }
+        assert!(matches!(
+            Endpoints::new("ftp://x"),
+            Err(SetupError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            Endpoints::new("not a url"),
+            Err(SetupError::InvalidBaseUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_honours_retry_after() {
+        let policy = RetryPolicy::default();
+        for attempt in 1..10 {
+            let d = policy.delay(attempt, None);
+            let ceiling = Duration::from_millis(500 * (1 << (attempt - 1))).min(policy.cap);
+            assert!(d <= ceiling, "{attempt}: {d:?}");
+        }
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(7))),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(9999))),
+            MAX_RETRY_AFTER
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(
+            retry_after(Some(&HeaderValue::from_static("3"))),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+        let future = (chrono::Utc::now() + chrono::TimeDelta::seconds(60)).to_rfc2822();
+        let d = retry_after(Some(&HeaderValue::from_str(&future).unwrap())).unwrap();
+        assert!(d > Duration::from_secs(50) && d <= Duration::from_secs(60));
+    }
+
+    #[test]
+    fn api_key_is_never_shown() {
+        let key = ApiKey(HeaderValue::from_static("secret-key"));
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+    }
+}

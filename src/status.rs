@@ -1,0 +1,111 @@
+//! `campaignctl status`: what the ledger recorded, by campaign and state, with the reasons
+//! of failures.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use serde_json::json;
+
+use crate::cli::{Format, Outcome, StatusArgs};
+use crate::error::Error;
+use crate::ledger::{Filter, MissedRow, SendRow};
+use crate::planner::Status;
+
+pub fn status(args: &StatusArgs) -> Result<Outcome, Error> {
+    let location = args.state.location();
+    let Some(mut ledger) = location.open_read_only()? else {
+        return Err(Error::Refused(format!(
+            "no ledger at {location}: nothing has been applied with this state yet"
+        )));
+    };
+    let filter = Filter {
+        campaign: args.campaign.clone(),
+        status: args.status.map(Status::from),
+    };
+    let rows = ledger.sends(&filter)?;
+    let missed = if filter.status.is_none() {
+        ledger.missed(args.campaign.as_deref())?
+    } else {
+        Vec::new()
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match args.format {
+        Format::Json => {
+            let value = json!({
+                "format_version": 1,
+                "ledger": ledger.location(),
+                "sends": rows,
+                "missed": missed,
+            });
+            serde_json::to_writer_pretty(&mut out, &value).map_err(io::Error::other)?;
+            writeln!(out)?;
+        }
+        Format::Text => write_text(&mut out, ledger.location(), &rows, &missed)?,
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}
+
+fn write_text(
+    out: &mut impl Write,
+    location: &str,
+    rows: &[SendRow],
+    missed: &[MissedRow],
+) -> io::Result<()> {
+    if rows.is_empty() && missed.is_empty() {
+        return writeln!(out, "No sends recorded in {location} (for this filter).");
+    }
+    // campaign → occurrence → rows
+    let mut by_campaign: BTreeMap<&str, BTreeMap<&str, Vec<&SendRow>>> = BTreeMap::new();
+    for row in rows {
+        by_campaign
+            .entry(&row.campaign)
+            .or_default()
+            .entry(&row.occurrence)
+            .or_default()
+            .push(row);
+    }
+    for missed in missed {
+        by_campaign.entry(&missed.campaign).or_default();
+    }
+    for (campaign, occurrences) in &by_campaign {
+        writeln!(out, "campaign {campaign}")?;
+        for (occurrence, rows) in occurrences {
+            let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
+            for row in rows {
+                *counts.entry(row.status).or_default() += 1;
+            }
+            let counts: Vec<String> = counts
+                .iter()
+                .map(|(s, n)| format!("{n} {}", s.as_str()))
+                .collect();
+            writeln!(out, "  {occurrence}: {}", counts.join(", "))?;
+            for row in rows.iter().filter(|r| r.status != Status::Sent) {
+                let reason = match (&row.http_status, &row.response, &row.error) {
+                    (Some(code), Some(body), _) if !body.is_empty() => {
+                        format!("HTTP {code}: {}", body.trim())
+                    }
+                    (Some(code), _, _) => format!("HTTP {code}"),
+                    (None, _, Some(error)) => error.clone(),
+                    _ => String::new(),
+                };
+                writeln!(
+                    out,
+                    "    {:<9} {:<15} attempts {}, {}  {reason}",
+                    row.status.as_str(),
+                    row.recipient,
+                    row.attempts,
+                    row.updated_at
+                )?;
+            }
+        }
+        for m in missed.iter().filter(|m| m.campaign == *campaign) {
+            writeln!(
+                out,
+                "  {}: missed (found more than catch_up late at {})",
+                m.occurrence, m.recorded_at
+            )?;
+        }
+    }
+    Ok(())
+}

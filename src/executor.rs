@@ -228,12 +228,17 @@ pub struct Report {
     pub stopped: Option<StopReason>,
 }
 
-/// Sends through one HTTP client (one connection pool, keep-alive).
+/// Sends through one HTTP client (one connection pool, keep-alive). The pacer, the limit on
+/// requests in flight and the per-number spacing are shared by every run of one executor
+/// (all campaigns of an apply; all occurrences of a daemon).
 pub struct Executor {
     client: reqwest::Client,
     endpoints: Endpoints,
     key: ApiKey,
     settings: Settings,
+    pacer: Pacer,
+    slots: Arc<Semaphore>,
+    last_start: Mutex<HashMap<Mobile, Instant>>,
 }
 
 /// A send's outcome, from its last attempt.
@@ -263,6 +268,9 @@ impl Executor {
             client,
             endpoints,
             key,
+            pacer: Pacer::new(settings.rate),
+            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            last_start: Mutex::new(HashMap::new()),
             settings,
         })
     }
@@ -279,10 +287,8 @@ impl Executor {
         stop: watch::Sender<Option<StopReason>>,
     ) -> Result<Report, LedgerError> {
         let settings = &self.settings;
-        let semaphore = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-        let pacer = Arc::new(Pacer::new(settings.rate));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
-        let last_start: Arc<Mutex<HashMap<Mobile, Instant>>> = Arc::default();
+        let mut tasks = tokio::task::JoinSet::new();
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
         let recorder = tokio::spawn(record(
             done_rx,
@@ -354,7 +360,7 @@ impl Executor {
             let now = Instant::now();
             let mut ready = Vec::with_capacity(batch.len());
             {
-                let last = last_start.lock().unwrap_or_else(|e| e.into_inner());
+                let last = self.last_start.lock().unwrap_or_else(|e| e.into_inner());
                 for send in batch {
                     let wait_until = send
                         .mobile
@@ -396,8 +402,8 @@ impl Executor {
             let mut claimed = claimed.into_iter();
             while let Some((send, previous)) = claimed.next() {
                 let ready_to_go = async {
-                    let permit = semaphore.clone().acquire_owned().await;
-                    pacer.acquire().await;
+                    let permit = self.slots.clone().acquire_owned().await;
+                    self.pacer.acquire().await;
                     permit
                 };
                 let permit = tokio::select! {
@@ -417,7 +423,7 @@ impl Executor {
                     break 'run;
                 };
                 if let Some(mobile) = send.mobile {
-                    last_start
+                    self.last_start
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .insert(mobile, Instant::now());
@@ -427,31 +433,33 @@ impl Executor {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(send.key.clone());
                 let this = self.clone();
-                let (done_tx, pacer, in_flight, stop_rx) = (
-                    done_tx.clone(),
-                    pacer.clone(),
-                    in_flight.clone(),
-                    stop.subscribe(),
-                );
-                tokio::spawn(async move {
+                let (done_tx, in_flight, stop_rx) =
+                    (done_tx.clone(), in_flight.clone(), stop.subscribe());
+                tasks.spawn(async move {
                     let key = send.key.clone();
-                    let outcome = this.deliver(send, &pacer, stop_rx).await;
-                    let _ = done_tx.send(outcome);
+                    let outcome = this.deliver(send, stop_rx).await;
+                    // Unlisted before reporting: whatever is still listed after the drain
+                    // timeout was never reported.
                     in_flight
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .remove(&key);
+                    let _ = done_tx.send(outcome);
                     drop(permit);
                 });
+                // Reap finished tasks so the set does not grow with the run.
+                while tasks.try_join_next().is_some() {}
             }
         }
 
         // Sends still deferred were never claimed: nothing to put back.
         // Wait for requests in flight, then record any that did not finish in time.
-        let all = u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
-        let drained =
-            tokio::time::timeout(settings.drain_timeout, semaphore.acquire_many(all)).await;
+        let drained = tokio::time::timeout(settings.drain_timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
+            tasks.abort_all();
             let abandoned: Vec<String> = in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -485,12 +493,7 @@ impl Executor {
     }
 
     /// One send, with retries; never fails, the outcome says what happened.
-    async fn deliver(
-        &self,
-        send: PlannedSend,
-        pacer: &Pacer,
-        mut stop: watch::Receiver<Option<StopReason>>,
-    ) -> Outcome {
+    async fn deliver(&self, send: PlannedSend, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
         let url = self.endpoints.url(send.kind).clone();
         let mut attempts = 0;
@@ -505,7 +508,7 @@ impl Executor {
                 .send()
                 .await;
             let attempt = match result {
-                Ok(response) => Attempt::from_response(response, pacer).await,
+                Ok(response) => Attempt::from_response(response, &self.pacer).await,
                 Err(e) => Attempt::from_error(&e),
             };
             if attempts >= retry.max_attempts || !attempt.retryable || stop.borrow().is_some() {

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
-use crate::ledger::{self, Ledger, StateLocation};
+use crate::ledger::{self, Ledger, LedgerError, StateLocation};
 use crate::planner::{Plan, PlanOptions, RecordedSends, Scan, Status};
 use crate::{campaign_file, loader, report, validator};
 
@@ -31,6 +31,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Send what `plan` shows as due, recording every send in the ledger.
     Apply(ApplyArgs),
+    /// Run as a daemon: send every scheduled campaign at its cron or `at` times.
+    Run(RunArgs),
     /// List the sends recorded in the ledger, by campaign and state, with failure reasons.
     Status(StatusArgs),
     /// Print the JSON Schema of a campaign file.
@@ -96,6 +98,38 @@ pub struct ApplyArgs {
     /// HTTP request timeout, seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Campaign files, or directories to search for *.yaml / *.yml files (watched for changes).
+    #[arg(default_value = "campaigns")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Messages per second over all campaigns (0: unlimited).
+    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    pub rate: f64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
+
+    /// Serve GET /healthz and GET /metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -188,6 +222,7 @@ impl Cli {
             Command::Validate(args) => validate(&args),
             Command::Plan(args) => plan(&args),
             Command::Apply(args) => crate::apply::apply(&args),
+            Command::Run(args) => crate::daemon::run(&args),
             Command::Status(args) => crate::status::status(&args),
             Command::Schema => {
                 io::stdout().write_all(campaign_file::schema_text().as_bytes())?;
@@ -197,21 +232,32 @@ impl Cli {
     }
 }
 
-/// Loads, validates and plans `paths`, then streams every send once to render and check it.
-/// Every problem is printed; any error fails the whole set.
-pub(crate) fn check(
-    args: &FilesArgs,
+/// A set of campaign files, validated and planned, with every send rendered once.
+pub(crate) struct Checked {
+    pub plan: Plan,
+    pub scan: Scan,
+    pub files: usize,
+    /// Every problem: loading, validation and rendering.
+    pub diagnostics: Diagnostics,
+    /// Problems beyond the per-campaign cap, counted only.
+    pub omitted: usize,
+    pub errors: bool,
+}
+
+/// Loads, validates and plans `paths` at `now`, then streams every send once to render and
+/// check it. Prints nothing.
+pub(crate) fn evaluate(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
     keep: usize,
-    ledger: Option<&mut Box<dyn Ledger>>,
+    mut ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
-) -> Result<(Plan, Scan, usize), Error> {
-    let now = args.now.unwrap_or_else(Utc::now);
-    let (sources, load_problems) = loader::load(&args.paths);
+) -> Result<Checked, LedgerError> {
+    let (sources, load_problems) = loader::load(paths);
     let validated = validator::validate(&sources);
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(load_problems);
     diagnostics.extend(validated.diagnostics);
-    let mut ledger = ledger;
     let plan = Plan::new(
         validated.campaigns,
         now,
@@ -223,17 +269,34 @@ pub(crate) fn check(
     )?;
     let scan = plan.scan(keep);
     let errors = diagnostics.has_errors() || scan.has_errors();
-    let omitted = scan.omitted_errors + scan.omitted_warnings;
-    let files = sources.len();
     diagnostics.extend(scan.diagnostics.iter().cloned());
-    print_diagnostics(diagnostics, omitted)?;
-    if errors {
-        return Err(Error::Invalid);
-    }
-    Ok((plan, scan, files))
+    Ok(Checked {
+        omitted: scan.omitted_errors + scan.omitted_warnings,
+        plan,
+        scan,
+        files: sources.len(),
+        diagnostics,
+        errors,
+    })
 }
 
-fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()> {
+/// [`evaluate`], printing every problem; any error fails the whole set.
+pub(crate) fn check(
+    args: &FilesArgs,
+    keep: usize,
+    ledger: Option<&mut Box<dyn Ledger>>,
+    options: PlanOptions,
+) -> Result<(Plan, Scan, usize), Error> {
+    let now = args.now.unwrap_or_else(Utc::now);
+    let checked = evaluate(&args.paths, now, keep, ledger, options)?;
+    print_diagnostics(checked.diagnostics, checked.omitted)?;
+    if checked.errors {
+        return Err(Error::Invalid);
+    }
+    Ok((checked.plan, checked.scan, checked.files))
+}
+
+pub(crate) fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()> {
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let (errors, warnings) = (diagnostics.error_count(), diagnostics.warning_count());
     let mut err = io::stderr().lock();

@@ -493,7 +493,11 @@ impl Executor {
     }
 
     /// One send, with retries; never fails, the outcome says what happened.
-    async fn deliver(&self, send: PlannedSend, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
+    async fn deliver(
+        &self,
+        send: PlannedSend,
+        mut stop: watch::Receiver<Option<StopReason>>,
+    ) -> Outcome {
         let retry = self.settings.retry;
         let url = self.endpoints.url(send.kind).clone();
         let mut attempts = 0;

@@ -194,6 +194,10 @@ pub trait Ledger: Send {
         occurrence: Occurrence,
     ) -> Result<bool, LedgerError>;
 
+    /// The latest scheduled occurrence of `campaign` with anything recorded (a send or a
+    /// missed occurrence): where the daemon resumes after a restart.
+    fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError>;
+
     /// Rows matching `filter`, by campaign, occurrence and recipient.
     fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError>;
 
@@ -297,6 +301,7 @@ pub(crate) mod contract {
         release_puts_back(open("release"));
         recover_marks_in_flight_unknown(open("recover"));
         missed_is_recorded_once(open("missed"));
+        last_occurrence_spans_sends_and_missed(open("last"));
         single_writer_lock(open("lock"), open("lock"));
     }
 
@@ -432,6 +437,36 @@ pub(crate) mod contract {
         assert_eq!(missed.len(), 1);
         assert_eq!(missed[0].occurrence, "2026-11-30T03:30:00Z");
         assert!(l.missed(Some("other")).unwrap().is_empty());
+    }
+
+    fn last_occurrence_spans_sends_and_missed(mut l: Box<dyn Ledger>) {
+        assert_eq!(l.last_occurrence("c").unwrap(), None);
+        l.claim(&[send("c/once/919000000001")], &[]).unwrap();
+        assert_eq!(
+            l.last_occurrence("c").unwrap(),
+            None,
+            "`once` is not a scheduled occurrence"
+        );
+        l.claim(&[send("c/2026-11-30T03:30:00Z/919000000001")], &[])
+            .unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            l.last_occurrence("c").unwrap(),
+            Some(t("2026-11-30T03:30:00Z"))
+        );
+        l.record_missed("c", "c.yaml", Occurrence::At(t("2026-12-01T03:30:00Z")))
+            .unwrap();
+        assert_eq!(
+            l.last_occurrence("c").unwrap(),
+            Some(t("2026-12-01T03:30:00Z"))
+        );
+        l.claim(&[send("c/2026-12-02T03:30:00Z/919000000001")], &[])
+            .unwrap();
+        assert_eq!(
+            l.last_occurrence("c").unwrap(),
+            Some(t("2026-12-02T03:30:00Z"))
+        );
+        assert_eq!(l.last_occurrence("d").unwrap(), None);
     }
 
     fn single_writer_lock(mut first: Box<dyn Ledger>, mut second: Box<dyn Ledger>) {

@@ -178,20 +178,59 @@ impl CampaignPlan {
         } else {
             Timing::Disabled
         };
+        Some(CampaignPlan::with(
+            campaign, renderer, timing, occurrence, next_runs, now,
+        ))
+    }
+
+    /// Plans one given occurrence as due (the daemon, at its fire time).
+    pub fn at(
+        campaign: Arc<Campaign>,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<CampaignPlan> {
+        let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
+        let next_runs = campaign
+            .schedule
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.next_runs(now, NEXT_RUNS));
+        let timing = if campaign.enabled {
+            Timing::Due
+        } else {
+            Timing::Disabled
+        };
+        Some(CampaignPlan::with(
+            campaign,
+            renderer,
+            timing,
+            Occurrence::At(occurrence),
+            next_runs,
+            now,
+        ))
+    }
+
+    fn with(
+        campaign: Arc<Campaign>,
+        renderer: Renderer,
+        timing: Timing,
+        occurrence: Occurrence,
+        next_runs: Vec<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> CampaignPlan {
         let run = match (&campaign.schedule, occurrence) {
             (Some(schedule), Occurrence::At(at)) => {
                 renderer.run_context(occurrence, schedule.local(at))
             }
             _ => renderer.run_context_once(now),
         };
-        Some(CampaignPlan {
+        CampaignPlan {
             campaign,
             timing,
             occurrence,
             next_runs,
             renderer,
             run,
-        })
+        }
     }
 
     /// Whether sends of this occurrence would be sent now.
@@ -492,6 +531,21 @@ impl Plan {
             campaigns: plans,
             recorded: records,
         })
+    }
+
+    /// A plan of already planned campaigns (the daemon plans one occurrence at a time).
+    pub fn of(
+        now: DateTime<Utc>,
+        options: PlanOptions,
+        campaigns: Vec<(CampaignPlan, RecordedSends)>,
+    ) -> Plan {
+        let (campaigns, recorded) = campaigns.into_iter().unzip();
+        Plan {
+            now,
+            options,
+            campaigns,
+            recorded,
+        }
     }
 
     /// The send stream of campaign `index`.

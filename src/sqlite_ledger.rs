@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::ledger::{
@@ -407,6 +407,24 @@ impl Ledger for SqliteLedger {
             )
             .map(|n| n == 1)
             .map_err(|e| self.error(e))
+    }
+
+    fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+        // Occurrences are RFC 3339 UTC with second precision: text order is time order.
+        let latest: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MAX(occurrence) FROM (
+                     SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once'
+                     UNION ALL
+                     SELECT occurrence FROM missed WHERE campaign = ?1)",
+                params![campaign],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(latest
+            .and_then(|text| Occurrence::parse(&text))
+            .and_then(Occurrence::time))
     }
 
     fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {

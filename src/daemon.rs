@@ -1,0 +1,546 @@
+//! `campaignctl run`: the daemon that sends scheduled campaigns at their fire times, through
+//! the same planner, executor and ledger as `apply`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::campaign::Campaign;
+use crate::cli::{Outcome, RunArgs, evaluate, print_diagnostics};
+use crate::error::Error;
+use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
+use crate::health::{CampaignHealth, Health, Role};
+use crate::ledger::{Holder, Ledger};
+use crate::planner::{CampaignPlan, Plan, PlanOptions, SendItem, Status};
+use crate::progress::{self, Progress};
+use crate::schedule::{Occurrence, Schedule, When, format_duration, rfc3339};
+use crate::scheduler::{Action, Scheduler};
+
+/// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
+/// re-arms the timers within a minute.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// File events closer together than this make one reload (editors write in several steps).
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
+    init_logging(args.log_format);
+    let checked = evaluate(&args.paths, Utc::now(), 0, None, PlanOptions::default())?;
+    if checked.errors {
+        print_diagnostics(checked.diagnostics, checked.omitted)?;
+        return Err(Error::Invalid);
+    }
+    for d in checked.diagnostics.iter() {
+        warn!(location = %d.location(), "{}", d.message);
+    }
+    let campaigns: Vec<Arc<Campaign>> = checked
+        .plan
+        .campaigns
+        .iter()
+        .map(|p| p.campaign.clone())
+        .collect();
+
+    let location = args.state.location();
+    let mut ledger = location.open()?;
+    ledger.lock(&Holder::current("run"))?;
+    let recovered = ledger.recover()?;
+    if recovered > 0 {
+        warn!(
+            count = recovered,
+            "sends left in flight by an earlier run are now recorded as unknown"
+        );
+    }
+    let key = ApiKey::from_env()?;
+    let endpoints = Endpoints::from_env()?;
+    let settings = Settings {
+        rate: args.rate.max(0.0),
+        concurrency: usize::from(args.concurrency),
+        ..Settings::default()
+    };
+    let executor = Arc::new(Executor::new(endpoints, key, settings)?);
+    let health = Arc::new(Health::new(ledger.location(), Role::Leader));
+    let ledger = Arc::new(Mutex::new(ledger));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = match args.listen {
+            Some(addr) => Some(start_health(addr, health.clone(), stop_rx.clone()).await?),
+            None => None,
+        };
+        let mut daemon = Daemon {
+            paths: args.paths.clone(),
+            campaigns: BTreeMap::new(),
+            scheduler: Scheduler::new(),
+            executor,
+            ledger,
+            health,
+            runs: HashMap::new(),
+            tasks: JoinSet::new(),
+        };
+        daemon.install(campaigns, Utc::now()).await;
+        daemon.health.reloaded("start", Vec::new());
+        let (reload_tx, reload_rx) = mpsc::channel(16);
+        let _watcher = watch_files(&args.paths, reload_tx.clone());
+        tokio::spawn(forward_signals(reload_tx, stop_tx));
+        let result = daemon.run(reload_rx, stop_rx).await;
+        if let Some(server) = server {
+            server.abort();
+        }
+        result
+    })
+}
+
+async fn start_health(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, Error> {
+    let handle = crate::health::serve(addr, health, stop)
+        .await
+        .map_err(|e| Error::Refused(format!("cannot listen on {addr}: {e}")))?;
+    info!(%addr, "serving /healthz and /metrics");
+    Ok(handle)
+}
+
+struct Daemon {
+    paths: Vec<PathBuf>,
+    campaigns: BTreeMap<String, Arc<Campaign>>,
+    scheduler: Scheduler,
+    executor: Arc<Executor>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    health: Arc<Health>,
+    /// Stop handles of the occurrences being sent, by campaign.
+    runs: HashMap<String, watch::Sender<Option<StopReason>>>,
+    tasks: JoinSet<Finished>,
+}
+
+/// An occurrence's run ended.
+struct Finished {
+    campaign: String,
+    occurrence: DateTime<Utc>,
+}
+
+impl Daemon {
+    async fn run(
+        &mut self,
+        mut reloads: mpsc::Receiver<String>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Outcome, Error> {
+        loop {
+            let now = Utc::now();
+            for action in self.scheduler.tick(now) {
+                self.act(action).await;
+            }
+            self.publish();
+            // Sleep to the next fire time, but wake at least every minute to notice clock
+            // jumps; tokio's timers run on the monotonic clock.
+            let wait = self
+                .scheduler
+                .next_wake()
+                .map_or(MAX_SLEEP, |at| {
+                    (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+                })
+                .min(MAX_SLEEP);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Ok(done) = done {
+                        self.finished(done).await;
+                    }
+                }
+                Some(trigger) = reloads.recv() => self.reload(&trigger).await,
+                _ = stop.changed() => break,
+            }
+        }
+        info!("stopping: no new occurrences; waiting for sends in flight (up to 30s)");
+        for stop in self.runs.values() {
+            stop.send_replace(Some(StopReason::Interrupted));
+        }
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok(done) = done {
+                self.runs.remove(&done.campaign);
+            }
+        }
+        info!("stopped");
+        Ok(Outcome::Success)
+    }
+
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Send {
+                campaign,
+                occurrence,
+            } => self.start(&campaign, occurrence),
+            Action::Missed {
+                campaign,
+                occurrence,
+            } => {
+                let file = self
+                    .campaigns
+                    .get(&campaign)
+                    .map(|c| c.file.display().to_string())
+                    .unwrap_or_default();
+                let (ledger, name) = (self.ledger.clone(), campaign.clone());
+                let recorded = executor::blocking(move || {
+                    lock(&ledger).record_missed(&name, &file, Occurrence::At(occurrence))
+                })
+                .await;
+                match recorded {
+                    Ok(_) => {
+                        self.health.count_missed(&campaign, 1);
+                        warn!(campaign, occurrence = %rfc3339(occurrence), "occurrence missed: found more than catch_up late, not sent");
+                    }
+                    Err(e) => {
+                        error!(campaign, occurrence = %rfc3339(occurrence), "cannot record missed occurrence: {e}")
+                    }
+                }
+            }
+            Action::MissedUncounted { campaign, count } => {
+                self.health.count_missed(&campaign, count as u64);
+                warn!(
+                    campaign,
+                    count, "older occurrences were missed too (not recorded one by one)"
+                );
+            }
+            Action::Wait {
+                campaign,
+                occurrence,
+            } => {
+                info!(campaign, occurrence = %rfc3339(occurrence), "occurrence waits for the campaign's previous occurrence to finish");
+            }
+        }
+    }
+
+    /// Sends one occurrence in the background.
+    fn start(&mut self, name: &str, occurrence: DateTime<Utc>) {
+        let Some(campaign) = self.campaigns.get(name).cloned() else {
+            return;
+        };
+        let (stop_tx, _) = watch::channel(None);
+        self.runs.insert(name.to_owned(), stop_tx.clone());
+        self.health.count_occurrence(name);
+        let (executor, ledger, health) = (
+            self.executor.clone(),
+            self.ledger.clone(),
+            self.health.clone(),
+        );
+        let late = Utc::now() - occurrence;
+        info!(campaign = name, occurrence = %rfc3339(occurrence), late_ms = late.num_milliseconds(), "occurrence started");
+        self.tasks.spawn(async move {
+            let name = campaign.name.clone();
+            match send_occurrence(campaign, occurrence, executor, ledger, stop_tx).await {
+                Ok(report) => {
+                    health.count_sends(&name, Status::Sent, report.sent as u64);
+                    health.count_sends(&name, Status::Failed, report.failed.len() as u64);
+                    health.count_sends(&name, Status::Unknown, report.unknown.len() as u64);
+                    health.count_retries(report.retries as u64);
+                    for (key, reason) in report.failed.iter().chain(&report.unknown) {
+                        warn!(campaign = name, key, reason, "send failed");
+                    }
+                    info!(
+                        campaign = name,
+                        occurrence = %rfc3339(occurrence),
+                        sent = report.sent,
+                        failed = report.failed.len(),
+                        unknown = report.unknown.len(),
+                        already_recorded = report.taken,
+                        stopped = report.stopped.as_ref().map(ToString::to_string),
+                        "occurrence finished"
+                    );
+                }
+                Err(problem) => {
+                    error!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence not sent: {problem}");
+                }
+            }
+            Finished { campaign: name, occurrence }
+        });
+    }
+
+    async fn finished(&mut self, done: Finished) {
+        self.runs.remove(&done.campaign);
+        let _ = done.occurrence;
+        if let Some(action) = self.scheduler.finished(&done.campaign, Utc::now()) {
+            self.act(action).await;
+        }
+    }
+
+    /// Replaces the campaign set: new campaigns are scheduled, removed ones stop, edited
+    /// schedules re-arm. Occurrences being sent finish with the version they started with.
+    async fn install(&mut self, campaigns: Vec<Arc<Campaign>>, now: DateTime<Utc>) {
+        let new: BTreeMap<String, Arc<Campaign>> =
+            campaigns.into_iter().map(|c| (c.name.clone(), c)).collect();
+        for name in self.campaigns.keys() {
+            if !new.contains_key(name) {
+                info!(campaign = name, "campaign removed: no longer scheduled");
+                self.scheduler.remove(name);
+            }
+        }
+        for (name, campaign) in &new {
+            let schedule = campaign.schedule.as_ref().filter(|_| campaign.enabled);
+            let old = self.campaigns.get(name);
+            let old_schedule = old.and_then(|c| c.schedule.as_ref().filter(|_| c.enabled));
+            match (schedule, old_schedule) {
+                (None, None) => {}
+                (None, Some(_)) => {
+                    info!(
+                        campaign = name,
+                        "campaign unscheduled (no schedule or enabled: false)"
+                    );
+                    self.scheduler.remove(name);
+                }
+                (Some(schedule), previous) => {
+                    if previous.is_some_and(|p| same_schedule(p, schedule)) {
+                        continue;
+                    }
+                    let (ledger, key) = (self.ledger.clone(), name.clone());
+                    let last = executor::blocking(move || lock(&ledger).last_occurrence(&key))
+                        .await
+                        .unwrap_or_else(|e| {
+                            error!(campaign = name, "cannot read the ledger: {e}");
+                            None
+                        });
+                    self.scheduler.arm(name, schedule.clone(), last, now);
+                    info!(
+                        campaign = name,
+                        schedule = describe(schedule),
+                        next = self.scheduler.next_of(name).map(rfc3339),
+                        "campaign scheduled"
+                    );
+                }
+            }
+        }
+        self.campaigns = new;
+    }
+
+    async fn reload(&mut self, trigger: &str) {
+        let paths = self.paths.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            evaluate(&paths, Utc::now(), 0, None, PlanOptions::default())
+        })
+        .await;
+        let checked = match checked {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(e)) => {
+                error!(trigger, "reload failed: {e}");
+                self.health.reloaded(trigger, vec![e.to_string()]);
+                return;
+            }
+            Err(e) => {
+                error!(trigger, "reload failed: {e}");
+                return;
+            }
+        };
+        if checked.errors {
+            let problems: Vec<String> = checked
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| format!("{}: {}", d.location(), d.message))
+                .collect();
+            for problem in &problems {
+                error!(trigger, "{problem}");
+            }
+            error!(
+                trigger,
+                errors = problems.len(),
+                "reload rejected: campaign files are invalid; the previous version of every campaign keeps running"
+            );
+            self.health.reloaded(trigger, problems);
+            return;
+        }
+        let campaigns = checked
+            .plan
+            .campaigns
+            .iter()
+            .map(|p| p.campaign.clone())
+            .collect();
+        self.install(campaigns, Utc::now()).await;
+        info!(trigger, campaigns = self.campaigns.len(), "reloaded");
+        self.health.reloaded(trigger, Vec::new());
+        self.publish();
+    }
+
+    /// Updates what /healthz and /metrics show.
+    fn publish(&self) {
+        let campaigns = self
+            .campaigns
+            .values()
+            .map(|c| CampaignHealth {
+                name: c.name.clone(),
+                file: c.file.display().to_string(),
+                schedule: c.schedule.as_ref().map(describe),
+                next_run: self.scheduler.next_of(&c.name).map(rfc3339),
+                running: self.runs.contains_key(&c.name),
+                enabled: c.enabled,
+            })
+            .collect();
+        self.health.set_campaigns(campaigns);
+    }
+}
+
+/// Plans one occurrence, checks every send renders, then sends the due ones.
+async fn send_occurrence(
+    campaign: Arc<Campaign>,
+    occurrence: DateTime<Utc>,
+    executor: Arc<Executor>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    stop: watch::Sender<Option<StopReason>>,
+) -> Result<Report, String> {
+    let planning_ledger = ledger.clone();
+    let planned = tokio::task::spawn_blocking(move || -> Result<(Plan, usize), String> {
+        let now = Utc::now();
+        let name = campaign.name.clone();
+        let campaign_plan =
+            CampaignPlan::at(campaign, occurrence, now).ok_or("its params no longer compile")?;
+        let recorded = lock(&planning_ledger)
+            .recorded(&name, Occurrence::At(occurrence))
+            .map_err(|e| e.to_string())?;
+        let plan = Plan::of(now, PlanOptions::default(), vec![(campaign_plan, recorded)]);
+        let scan = plan.scan(0);
+        if scan.has_errors() {
+            let problems: Vec<String> = scan
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .take(5)
+                .map(|d| format!("{}: {}", d.location(), d.message))
+                .collect();
+            return Err(format!(
+                "its recipients no longer render: {}",
+                problems.join("; ")
+            ));
+        }
+        Ok((plan, scan.campaigns.first().map_or(0, |c| c.due)))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    let (plan, due) = planned;
+    let (tx, rx) = mpsc::channel(1024);
+    let plan = Arc::new(plan);
+    std::thread::spawn(move || {
+        for item in plan.sends(0) {
+            if let SendItem::Send(send) = item
+                && send.due
+                && tx.blocking_send(send).is_err()
+            {
+                return;
+            }
+        }
+    });
+    let progress = Arc::new(Progress::new(due, progress::Mode::Quiet));
+    executor
+        .run(rx, ledger, progress, stop)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn same_schedule(a: &Schedule, b: &Schedule) -> bool {
+    describe(a) == describe(b)
+}
+
+fn describe(schedule: &Schedule) -> String {
+    let zone = schedule.timezone.name();
+    let catch_up = format_duration(schedule.catch_up);
+    match &schedule.when {
+        When::Cron(cron) => format!("cron `{}` in {zone}, catch-up {catch_up}", cron.expr()),
+        When::At(at) => format!("at {} ({zone}), catch-up {catch_up}", rfc3339(*at)),
+    }
+}
+
+/// SIGHUP reloads; SIGTERM and SIGINT stop.
+async fn forward_signals(reloads: mpsc::Sender<String>, stop: watch::Sender<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => { let _ = reloads.send("SIGHUP".to_owned()).await; }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    stop.send_replace(true);
+}
+
+/// Watches the campaign paths; a change to a YAML or CSV file triggers a reload.
+fn watch_files(
+    paths: &[PathBuf],
+    reloads: mpsc::Sender<String>,
+) -> Option<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<()>();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let relevant = event.is_ok_and(|e| {
+            !e.kind.is_access()
+                && e.paths.iter().any(|p| {
+                    matches!(
+                        p.extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml" | "csv")
+                    )
+                })
+        });
+        if relevant {
+            let _ = events_tx.send(());
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!("cannot watch campaign files ({e}); reload with SIGHUP");
+            return None;
+        }
+    };
+    for path in paths {
+        // Editors replace files by renaming: watch the directory, not the file.
+        let (target, mode) = if path.is_dir() {
+            (path.clone(), RecursiveMode::Recursive)
+        } else {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            (parent.to_owned(), RecursiveMode::NonRecursive)
+        };
+        if let Err(e) = watcher.watch(&target, mode) {
+            warn!(path = %target.display(), "cannot watch ({e}); reload with SIGHUP");
+        }
+    }
+    tokio::spawn(async move {
+        while events_rx.recv().await.is_some() {
+            // Let a burst of events settle into one reload.
+            tokio::time::sleep(RELOAD_DEBOUNCE).await;
+            while events_rx.try_recv().is_ok() {}
+            if reloads.send("file change".to_owned()).await.is_err() {
+                return;
+            }
+        }
+    });
+    Some(watcher)
+}
+
+fn init_logging(format: crate::cli::LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        crate::cli::LogFormat::Text => builder.try_init(),
+        crate::cli::LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,6 +1,6 @@
 //! Command-line interface: argument parsing and one function per subcommand.
 
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::ledger::{self, Ledger, LedgerError, StateLocation};
-use crate::planner::{Plan, PlanOptions, RecordedSends, Scan, Status};
+use crate::planner::{Plan, PlanOptions, PlannedSend, RecordedSends, Scan, Status};
 use crate::{campaign_file, loader, report, validator};
 
 /// Campaigns as code for WhatsApp messages sent through the ChitChatLabs API.
@@ -244,15 +244,20 @@ pub(crate) struct Checked {
     pub errors: bool,
 }
 
-/// Loads, validates and plans `paths` at `now`, then streams every send once to render and
-/// check it. Prints nothing.
-pub(crate) fn evaluate(
+/// Campaign files loaded, validated and planned; the sends are not rendered yet.
+pub(crate) struct Prepared {
+    pub plan: Plan,
+    pub diagnostics: Diagnostics,
+    pub files: usize,
+}
+
+/// Loads, validates and plans `paths` at `now`. Prints nothing.
+pub(crate) fn prepare(
     paths: &[PathBuf],
     now: DateTime<Utc>,
-    keep: usize,
     mut ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
-) -> Result<Checked, LedgerError> {
+) -> Result<Prepared, LedgerError> {
     let (sources, load_problems) = loader::load(paths);
     let validated = validator::validate(&sources);
     let mut diagnostics = Diagnostics::default();
@@ -267,17 +272,48 @@ pub(crate) fn evaluate(
             None => Ok(RecordedSends::new()),
         },
     )?;
-    let scan = plan.scan(keep);
-    let errors = diagnostics.has_errors() || scan.has_errors();
-    diagnostics.extend(scan.diagnostics.iter().cloned());
-    Ok(Checked {
-        omitted: scan.omitted_errors + scan.omitted_warnings,
+    Ok(Prepared {
         plan,
-        scan,
-        files: sources.len(),
         diagnostics,
-        errors,
+        files: sources.len(),
     })
+}
+
+impl Prepared {
+    /// Streams every send once to render and check it, handing each to `visit`.
+    pub(crate) fn scan(
+        self,
+        keep: usize,
+        visit: &mut dyn FnMut(&Plan, usize, &PlannedSend),
+    ) -> Checked {
+        let Prepared {
+            plan,
+            mut diagnostics,
+            files,
+        } = self;
+        let scan = plan.scan_with(keep, &mut |index, send| visit(&plan, index, send));
+        let errors = diagnostics.has_errors() || scan.has_errors();
+        diagnostics.extend(scan.diagnostics.iter().cloned());
+        Checked {
+            omitted: scan.omitted_errors + scan.omitted_warnings,
+            plan,
+            scan,
+            files,
+            diagnostics,
+            errors,
+        }
+    }
+}
+
+/// [`prepare`] and [`Prepared::scan`]: every send rendered once.
+pub(crate) fn evaluate(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    keep: usize,
+    ledger: Option<&mut Box<dyn Ledger>>,
+    options: PlanOptions,
+) -> Result<Checked, LedgerError> {
+    Ok(prepare(paths, now, ledger, options)?.scan(keep, &mut |_, _, _| {}))
 }
 
 /// [`evaluate`], printing every problem; any error fails the whole set.
@@ -334,19 +370,44 @@ fn validate(args: &FilesArgs) -> Result<Outcome, Error> {
 }
 
 fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
-    let keep = match args.format {
-        Format::Text => report::TEXT_SENDS_SHOWN,
-        Format::Json => 0,
-    };
     // plan never writes: the ledger is read if it exists, and never created.
     let mut ledger = args.state.location().open_read_only()?;
-    let (plan, scan, _) = check(&args.files, keep, ledger.as_mut(), PlanOptions::default())?;
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    match args.format {
-        Format::Text => report::write_text(&mut out, &plan, &scan)?,
-        Format::Json => report::write_json(&mut out, &plan, &scan)?,
+    let now = args.files.now.unwrap_or_else(Utc::now);
+    let prepared = prepare(
+        &args.files.paths,
+        now,
+        ledger.as_mut(),
+        PlanOptions::default(),
+    )?;
+    let checked = match args.format {
+        Format::Text => prepared.scan(report::TEXT_SENDS_SHOWN, &mut |_, _, _| {}),
+        Format::Json => {
+            // One pass renders, checks and writes each send; the JSON waits in a temporary
+            // file until the whole set is known to be valid, so an invalid set prints only
+            // its problems.
+            let mut spool = report::JsonPlan::new(io::BufWriter::new(tempfile::tempfile()?));
+            let checked = prepared.scan(0, &mut |plan, index, send| spool.send(plan, index, send));
+            if !checked.errors {
+                let mut file = spool
+                    .finish(&checked.plan, &checked.scan)?
+                    .into_inner()
+                    .map_err(io::IntoInnerError::into_error)?;
+                file.seek(io::SeekFrom::Start(0))?;
+                io::copy(&mut file, &mut io::stdout().lock())?;
+            }
+            checked
+        }
+    };
+    print_diagnostics(checked.diagnostics, checked.omitted)?;
+    if checked.errors {
+        return Err(Error::Invalid);
     }
-    out.flush()?;
+    let (plan, scan) = (checked.plan, checked.scan);
+    if args.format == Format::Text {
+        let mut out = io::BufWriter::new(io::stdout().lock());
+        report::write_text(&mut out, &plan, &scan)?;
+        out.flush()?;
+    }
     let due = scan.campaigns.iter().any(|c| c.due > 0);
     Ok(if args.detailed_exitcode && due {
         Outcome::SendsDue

@@ -500,6 +500,7 @@ impl Executor {
     ) -> Outcome {
         let retry = self.settings.retry;
         let url = self.endpoints.url(send.kind).clone();
+        let body = send.body();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -508,7 +509,7 @@ impl Executor {
                 .post(url.clone())
                 .header("x-tenant-api-key", self.key.0.clone())
                 .header(CONTENT_TYPE, "application/json")
-                .body(send.body.clone())
+                .body(body.clone())
                 .send()
                 .await;
             let attempt = match result {
@@ -658,6 +659,7 @@ async fn sleep_until_opt(at: Option<Instant>) {
 }
 
 fn new_send(send: &PlannedSend) -> NewSend {
+    let body = send.body();
     NewSend {
         key: send.key.clone(),
         campaign: send.campaign.name.clone(),
@@ -667,8 +669,8 @@ fn new_send(send: &PlannedSend) -> NewSend {
             .mobile
             .map_or_else(|| "blast".to_owned(), |m| m.to_string()),
         endpoint: send.kind.as_str().to_owned(),
-        request: send.body.clone(),
-        request_hash: body_hash(&send.body),
+        request_hash: body_hash(&body),
+        request: body,
     }
 }
 

@@ -137,10 +137,52 @@ pub struct PlannedSend {
     pub mobile: Option<Mobile>,
     pub name: Option<String>,
     pub params: Vec<String>,
-    /// The request body exactly as `apply` sends it (compact JSON).
-    pub body: String,
     pub state: SendState,
     pub due: bool,
+}
+
+impl PlannedSend {
+    /// The request body exactly as `apply` sends it: compact JSON with the fields in the
+    /// order of the API reference.
+    pub fn body(&self) -> String {
+        let mut body = Vec::with_capacity(256);
+        self.write_body(&mut body)
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(body).expect("serde_json writes UTF-8")
+    }
+
+    /// Writes [`PlannedSend::body`] to `out`.
+    pub fn write_body(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let c = &self.campaign;
+        let written = match (&c.audience, self.mobile) {
+            (Audience::Search(spec), _) => serde_json::to_writer(
+                &mut *out,
+                &BlastBody {
+                    search_spec: spec,
+                    fb_template: &c.template,
+                    language: &c.language,
+                    file: c.media.as_ref(),
+                    params: &self.params,
+                    tag: c.tag.as_deref(),
+                },
+            ),
+            (Audience::Recipients(_), mobile) => serde_json::to_writer(
+                &mut *out,
+                &SingleBody {
+                    to: To {
+                        mobile: mobile.map(|m| m.to_string()).unwrap_or_default(),
+                        name: self.name.as_deref(),
+                    },
+                    fb_template: &c.template,
+                    language: &c.language,
+                    file: c.media.as_ref(),
+                    params: &self.params,
+                    tag: c.tag.as_deref(),
+                },
+            ),
+        };
+        written.map_err(std::io::Error::from)
+    }
 }
 
 /// An item of a campaign's send stream.
@@ -247,19 +289,10 @@ impl CampaignPlan {
     ) -> Box<dyn Iterator<Item = SendItem> + 'a> {
         let campaign = &self.campaign;
         match &campaign.audience {
-            Audience::Search(spec) => {
+            Audience::Search(_) => {
                 let item = match self.renderer.render(&self.run, None) {
-                    Ok(params) => {
-                        let body = serde_json::to_string(&BlastBody {
-                            search_spec: spec,
-                            fb_template: &campaign.template,
-                            language: &campaign.language,
-                            file: campaign.media.as_ref(),
-                            params: &params,
-                            tag: campaign.tag.as_deref(),
-                        })
-                        .expect("request bodies serialize");
-                        SendItem::Send(self.send(None, None, params, body, recorded, options))
+                    Ok((params, _)) => {
+                        SendItem::Send(self.send(None, None, params, recorded, options))
                     }
                     Err(e) => SendItem::Problem(self.render_problem(e, None)),
                 };
@@ -286,31 +319,17 @@ impl CampaignPlan {
                             .with_source_if(&origin, campaign),
                         );
                     }
-                    match self.renderer.render(&self.run, Some(&recipient)) {
-                        Ok(params) => {
-                            let body = serde_json::to_string(&SingleBody {
-                                to: To {
-                                    mobile: recipient.mobile.to_string(),
-                                    name: recipient.name.as_deref(),
-                                },
-                                fb_template: &campaign.template,
-                                language: &campaign.language,
-                                file: campaign.media.as_ref(),
-                                params: &params,
-                                tag: campaign.tag.as_deref(),
-                            })
-                            .expect("request bodies serialize");
-                            SendItem::Send(self.send(
-                                Some(recipient.mobile),
-                                recipient.name,
-                                params,
-                                body,
-                                recorded,
-                                options,
-                            ))
-                        }
+                    let mobile = recipient.mobile;
+                    match self.renderer.render(&self.run, Some(recipient)) {
+                        Ok((params, recipient)) => SendItem::Send(self.send(
+                            Some(mobile),
+                            recipient.and_then(|r| r.name),
+                            params,
+                            recorded,
+                            options,
+                        )),
                         Err(e) => {
-                            SendItem::Problem(self.render_problem(e, Some((&recipient, &origin))))
+                            SendItem::Problem(self.render_problem(e, Some((mobile, &origin))))
                         }
                     }
                 }))
@@ -323,29 +342,11 @@ impl CampaignPlan {
         mobile: Option<Mobile>,
         name: Option<String>,
         params: Vec<String>,
-        body: String,
         recorded: &RecordedSends,
         options: PlanOptions,
     ) -> PlannedSend {
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
-        let state = match recorded.get(&recipient) {
-            None => SendState::New,
-            Some(r) => match r.status {
-                Status::Sent if r.body_hash == body_hash(&body) => SendState::AlreadySent,
-                Status::Sent => SendState::SentChangedSince,
-                Status::Failed => SendState::Failed,
-                Status::Unknown => SendState::Unknown,
-                Status::InFlight => SendState::InFlight,
-                Status::Missed => SendState::Missed,
-            },
-        };
-        let wanted = match state {
-            SendState::New => true,
-            SendState::Failed => options.retry_failed,
-            SendState::Unknown => options.retry_unknown,
-            _ => false,
-        };
-        PlannedSend {
+        let mut send = PlannedSend {
             key: send_key(&self.campaign.name, self.occurrence, &recipient),
             campaign: self.campaign.clone(),
             occurrence: self.occurrence,
@@ -353,27 +354,41 @@ impl CampaignPlan {
             mobile,
             name,
             params,
-            body,
-            state,
-            due: wanted && self.is_due(),
-        }
+            state: SendState::New,
+            due: false,
+        };
+        // The body is only built (and hashed) when the ledger has something to compare.
+        send.state = match recorded.get(&recipient) {
+            None => SendState::New,
+            Some(r) => match r.status {
+                Status::Sent if r.body_hash == body_hash(&send.body()) => SendState::AlreadySent,
+                Status::Sent => SendState::SentChangedSince,
+                Status::Failed => SendState::Failed,
+                Status::Unknown => SendState::Unknown,
+                Status::InFlight => SendState::InFlight,
+                Status::Missed => SendState::Missed,
+            },
+        };
+        let wanted = match send.state {
+            SendState::New => true,
+            SendState::Failed => options.retry_failed,
+            SendState::Unknown => options.retry_unknown,
+            _ => false,
+        };
+        send.due = wanted && self.is_due();
+        send
     }
 
-    fn render_problem(
-        &self,
-        e: RenderError,
-        recipient: Option<(&Recipient, &Origin)>,
-    ) -> Diagnostic {
+    fn render_problem(&self, e: RenderError, recipient: Option<(Mobile, &Origin)>) -> Diagnostic {
         let campaign = &self.campaign;
         let pos = campaign
             .params
             .get(e.index)
             .map_or(Pos::default(), |p| p.pos);
         let message = match recipient {
-            Some((r, origin)) => format!(
-                "param {} for recipient {} ({origin}): {}",
+            Some((mobile, origin)) => format!(
+                "param {} for recipient {mobile} ({origin}): {}",
                 e.index + 1,
-                r.mobile,
                 e.message
             ),
             None => format!("param {}: {}", e.index + 1, e.message),
@@ -556,6 +571,12 @@ impl Plan {
     /// Streams every send once: renders and checks all of them, counts them by state and
     /// keeps the first `keep` of each campaign.
     pub fn scan(&self, keep: usize) -> Scan {
+        self.scan_with(keep, &mut |_, _| {})
+    }
+
+    /// [`Plan::scan`], also handing every send to `visit` (with its campaign's index) as it
+    /// is rendered: one pass for output that lists every send.
+    pub fn scan_with(&self, keep: usize, visit: &mut dyn FnMut(usize, &PlannedSend)) -> Scan {
         let mut scan = Scan::default();
         for index in 0..self.campaigns.len() {
             let mut counts = CampaignScan::default();
@@ -563,6 +584,7 @@ impl Plan {
             for item in self.sends(index) {
                 match item {
                     SendItem::Send(send) => {
+                        visit(index, &send);
                         counts.total += 1;
                         counts.due += usize::from(send.due);
                         *counts.by_state.entry(send.state).or_default() += 1;

@@ -191,15 +191,18 @@ impl Renderer {
     }
 
     /// Renders every param for one recipient (or, for a blast, for the contact placeholders).
+    /// The recipient is handed back with the params: it is moved into the template context
+    /// rather than copied, a saving that counts with a million rows.
     pub fn render(
         &self,
         run: &RunContext,
-        recipient: Option<&Recipient>,
-    ) -> Result<Vec<String>, RenderError> {
+        recipient: Option<Recipient>,
+    ) -> Result<(Vec<String>, Option<Recipient>), RenderError> {
+        let recipient = recipient.map(|r| Arc::new(RecipientObject(r)));
         let root = Value::from_object(Root {
             globals: self.globals.clone(),
             run: run.0.clone(),
-            recipient: recipient.map(|r| Value::from_object(RecipientObject(r.clone()))),
+            recipient: recipient.clone().map(Value::from_dyn_object),
         });
         let mut out = Vec::with_capacity(self.params.len());
         for (index, param) in self.params.iter().enumerate() {
@@ -209,12 +212,14 @@ impl Renderer {
                 .and_then(|t| t.render(&root))
                 .map_err(|e| RenderError {
                     index,
-                    message: explain(&e, param, recipient),
+                    message: explain(&e, param, recipient.as_deref().map(|r| &r.0)),
                 })?;
             check_param(&rendered).map_err(|message| RenderError { index, message })?;
             out.push(rendered);
         }
-        Ok(out)
+        drop(root);
+        let recipient = recipient.map(|r| Arc::try_unwrap(r).map_or_else(|r| r.0.clone(), |r| r.0));
+        Ok((out, recipient))
     }
 }
 
@@ -233,7 +238,7 @@ pub fn check_param(value: &str) -> Result<(), String> {
             "renders to {value:?}, which contains a tab; WhatsApp rejects tabs in parameters"
         ));
     }
-    if value.contains("     ") {
+    if value.as_bytes().windows(5).any(|w| w == b"     ") {
         return Err(format!(
             "renders to {value:?}, which has more than 4 spaces in a row; WhatsApp rejects that"
         ));

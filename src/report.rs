@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use crate::campaign::{Audience, Kind};
-use crate::planner::{CampaignPlan, CampaignScan, Plan, Scan, SendItem, SendState, Timing};
+use crate::planner::{CampaignPlan, CampaignScan, Plan, PlannedSend, Scan, SendState, Timing};
 use crate::schedule::{Occurrence, Schedule, When, format_duration, rfc3339};
 
 /// Sends listed per campaign in the text plan; the rest are counted.
@@ -172,87 +172,151 @@ fn summary_line(plan: &Plan, scan: &Scan) -> String {
     )
 }
 
-/// The JSON plan, streamed: sends are written as they are rendered, never all held.
-pub fn write_json(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
-    writeln!(out, "{{")?;
-    writeln!(out, "  \"format_version\": 1,")?;
-    writeln!(out, "  \"now\": {},", json!(rfc3339(plan.now)))?;
-    writeln!(out, "  \"campaigns\": [")?;
-    for (index, campaign_plan) in plan.campaigns.iter().enumerate() {
-        let c = &campaign_plan.campaign;
-        let schedule = c.schedule.as_ref().map(|s| {
-            let mut v = match &s.when {
-                When::Cron(cron) => json!({"cron": cron.expr()}),
-                When::At(at) => json!({"at": rfc3339(*at)}),
-            };
-            v["timezone"] = json!(s.timezone.name());
-            v["catch_up"] = json!(format_duration(s.catch_up));
-            v["next_runs"] = json!(
-                campaign_plan
-                    .next_runs
-                    .iter()
-                    .map(|t| rfc3339(*t))
-                    .collect::<Vec<_>>()
-            );
-            v
-        });
-        let header = json!({
-            "name": c.name,
-            "file": c.file.display().to_string(),
-            "kind": c.kind().as_str(),
-            "enabled": c.enabled,
-            "template": c.template,
-            "language": c.language,
-            "schedule": schedule,
-            "occurrence": campaign_plan.occurrence.to_string(),
-            "timing": campaign_plan.timing,
-        });
-        // The header without its closing brace, then the sends array.
-        let header = serde_json::to_string(&header).unwrap_or_default();
-        write!(out, "    {}, \"sends\": [", &header[..header.len() - 1])?;
-        let mut first = true;
-        for item in plan.sends(index) {
-            let SendItem::Send(send) = item else { continue };
-            let line = json!({
-                "key": send.key,
-                "occurrence": send.occurrence.to_string(),
-                "due": send.due,
-                "state": send.state,
-                "endpoint": send.kind.as_str(),
-            });
-            let line = serde_json::to_string(&line).unwrap_or_default();
-            // The body is already exact compact JSON: splice it in unchanged.
+/// The JSON plan, written in the same pass that renders and checks the sends: feed every
+/// send to [`JsonPlan::send`] as the scan renders it, then [`JsonPlan::finish`] with the
+/// scan. Sends are written as they come, never all held in memory.
+pub struct JsonPlan<W: Write> {
+    out: W,
+    /// Campaigns whose header has been written.
+    opened: usize,
+    first_send: bool,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> JsonPlan<W> {
+    pub fn new(out: W) -> JsonPlan<W> {
+        JsonPlan {
+            out,
+            opened: 0,
+            first_send: true,
+            error: None,
+        }
+    }
+
+    /// Writes one send (and the headers of any campaigns before it).
+    pub fn send(&mut self, plan: &Plan, index: usize, send: &PlannedSend) {
+        if self.error.is_none()
+            && let Err(e) = self.write_send(plan, index, send)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn write_send(&mut self, plan: &Plan, index: usize, send: &PlannedSend) -> io::Result<()> {
+        self.open_through(plan, index)?;
+        // Written field by field: this runs once per send, a million times for a big CSV.
+        let state = serde_json::to_string(&send.state).map_err(io::Error::other)?;
+        write!(
+            self.out,
+            "{}\n      {{\"key\": {}, \"occurrence\": \"{}\", \"due\": {}, \"state\": {state}, \"endpoint\": \"{}\", \"request\": ",
+            if self.first_send { "" } else { "," },
+            serde_json::Value::from(send.key.as_str()),
+            send.occurrence,
+            send.due,
+            send.kind.as_str(),
+        )?;
+        send.write_body(&mut self.out)?;
+        write!(self.out, "}}")?;
+        self.first_send = false;
+        Ok(())
+    }
+
+    /// Opens campaigns up to and including `index`, closing the previous ones.
+    fn open_through(&mut self, plan: &Plan, index: usize) -> io::Result<()> {
+        while self.opened <= index {
+            if self.opened == 0 {
+                writeln!(self.out, "{{")?;
+                writeln!(self.out, "  \"format_version\": 1,")?;
+                writeln!(self.out, "  \"now\": {},", json!(rfc3339(plan.now)))?;
+                write!(self.out, "  \"campaigns\": [")?;
+            } else {
+                self.close_campaign()?;
+                write!(self.out, ",")?;
+            }
+            let header = serde_json::to_string(&campaign_header(&plan.campaigns[self.opened]))
+                .map_err(io::Error::other)?;
+            // The header without its closing brace, then the sends array.
             write!(
-                out,
-                "{}\n      {}, \"request\": {}}}",
-                if first { "" } else { "," },
-                &line[..line.len() - 1],
-                send.body
+                self.out,
+                "\n    {}, \"sends\": [",
+                &header[..header.len() - 1]
             )?;
-            first = false;
+            self.first_send = true;
+            self.opened += 1;
         }
-        let comma = if index + 1 < plan.campaigns.len() {
-            ","
+        Ok(())
+    }
+
+    fn close_campaign(&mut self) -> io::Result<()> {
+        write!(
+            self.out,
+            "{}]}}",
+            if self.first_send { "" } else { "\n    " }
+        )
+    }
+
+    /// Writes the campaigns without sends and the summary; returns the writer.
+    pub fn finish(mut self, plan: &Plan, scan: &Scan) -> io::Result<W> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if plan.campaigns.is_empty() {
+            writeln!(self.out, "{{")?;
+            writeln!(self.out, "  \"format_version\": 1,")?;
+            writeln!(self.out, "  \"now\": {},", json!(rfc3339(plan.now)))?;
+            write!(self.out, "  \"campaigns\": [")?;
         } else {
-            ""
-        };
-        writeln!(out, "{}]}}{comma}", if first { "" } else { "\n    " })?;
-    }
-    writeln!(out, "  ],")?;
-    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
-    let total: usize = scan.campaigns.iter().map(|c| c.total).sum();
-    let mut by_state = std::collections::BTreeMap::new();
-    for c in &scan.campaigns {
-        for (state, n) in &c.by_state {
-            *by_state.entry(*state).or_insert(0) += n;
+            self.open_through(plan, plan.campaigns.len() - 1)?;
+            self.close_campaign()?;
         }
+        writeln!(self.out, "\n  ],")?;
+        let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
+        let total: usize = scan.campaigns.iter().map(|c| c.total).sum();
+        let mut by_state = std::collections::BTreeMap::new();
+        for c in &scan.campaigns {
+            for (state, n) in &c.by_state {
+                *by_state.entry(*state).or_insert(0) += n;
+            }
+        }
+        let summary = json!({
+            "campaigns": plan.campaigns.len(),
+            "sends": total,
+            "due": due,
+            "by_state": by_state,
+        });
+        writeln!(self.out, "  \"summary\": {summary}")?;
+        writeln!(self.out, "}}")?;
+        Ok(self.out)
     }
-    let summary = json!({
-        "campaigns": plan.campaigns.len(),
-        "sends": total,
-        "due": due,
-        "by_state": by_state,
+}
+
+fn campaign_header(campaign_plan: &CampaignPlan) -> serde_json::Value {
+    let c = &campaign_plan.campaign;
+    let schedule = c.schedule.as_ref().map(|s| {
+        let mut v = match &s.when {
+            When::Cron(cron) => json!({"cron": cron.expr()}),
+            When::At(at) => json!({"at": rfc3339(*at)}),
+        };
+        v["timezone"] = json!(s.timezone.name());
+        v["catch_up"] = json!(format_duration(s.catch_up));
+        v["next_runs"] = json!(
+            campaign_plan
+                .next_runs
+                .iter()
+                .map(|t| rfc3339(*t))
+                .collect::<Vec<_>>()
+        );
+        v
     });
-    writeln!(out, "  \"summary\": {summary}")?;
-    writeln!(out, "}}")
+    json!({
+        "name": c.name,
+        "file": c.file.display().to_string(),
+        "kind": c.kind().as_str(),
+        "enabled": c.enabled,
+        "template": c.template,
+        "language": c.language,
+        "schedule": schedule,
+        "occurrence": campaign_plan.occurrence.to_string(),
+        "timing": campaign_plan.timing,
+    })
 }

@@ -15,3 +15,4 @@
 
 mod test;
 
+mod fixture;

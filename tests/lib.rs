@@ -16,3 +16,5 @@
 mod test;
 
 mod fixture;
+mod plan;
+mod request;

@@ -16,5 +16,10 @@
 mod test;
 
 mod fixture;
+mod hostile;
 mod plan;
+mod recipients;
+mod render;
 mod request;
+mod schedule;
+mod validate;

@@ -15,6 +15,7 @@
 
 mod test;
 
+mod cli;
 mod fixture;
 mod hostile;
 mod plan;
@@ -22,4 +23,5 @@ mod recipients;
 mod render;
 mod request;
 mod schedule;
+mod schema;
 mod validate;

@@ -1,1 +1,27 @@
-//! Integration tests: the real binary, real files, real servers on loopback.
+//! Integration tests: the real `campaignctl` binary on real files. All modules compile
+//! into one test binary (`cargo test --test integration`): one link, one run.
+//!
+//! - `test`: the `Test` builder every test uses (temp dir, inline files, exact output).
+//! - `fixture`: `fixtures/invalid/err_*.yaml` (one rule each, stderr snapshotted) and
+//!   `fixtures/valid/ok_*.yaml`.
+//! - `plan`: snapshots of the bundled campaigns' text and JSON plans at fixed instants,
+//!   JSON consistency, timing, `--detailed-exitcode`.
+//! - `request`: the exact API request bodies.
+//! - `validate`: which files load, summaries, all problems of all files in one run.
+//! - `hostile`: YAML syntax, alias bombs, deep nesting, non-UTF-8, empty and odd documents.
+//! - `recipients`, `render`, `schedule`: the rules of each part of a campaign file.
+//! - `schema`: the committed JSON Schema is current and accepts the examples.
+//! - `cli`: help, working directories, machine time zone, nothing written.
+
+mod test;
+
+mod cli;
+mod fixture;
+mod hostile;
+mod plan;
+mod recipients;
+mod render;
+mod request;
+mod schedule;
+mod schema;
+mod validate;

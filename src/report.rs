@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use serde::Serialize;
 use serde_json::json;
 
 use crate::campaign::{Audience, Kind};
@@ -208,7 +209,7 @@ impl<W: Write> JsonPlan<W> {
         let state = serde_json::to_string(&send.state).map_err(io::Error::other)?;
         write!(
             self.out,
-            "{}\n      {{\"key\": {}, \"occurrence\": \"{}\", \"due\": {}, \"state\": {state}, \"endpoint\": \"{}\", \"request\": ",
+            "{}\n      {{\"key\":{},\"occurrence\":\"{}\",\"due\":{},\"state\":{state},\"endpoint\":\"{}\",\"request\":",
             if self.first_send { "" } else { "," },
             serde_json::Value::from(send.key.as_str()),
             send.occurrence,
@@ -238,7 +239,7 @@ impl<W: Write> JsonPlan<W> {
             // The header without its closing brace, then the sends array.
             write!(
                 self.out,
-                "\n    {}, \"sends\": [",
+                "\n    {},\"sends\":[",
                 &header[..header.len() - 1]
             )?;
             self.first_send = true;
@@ -290,33 +291,54 @@ impl<W: Write> JsonPlan<W> {
     }
 }
 
-fn campaign_header(campaign_plan: &CampaignPlan) -> serde_json::Value {
+/// A campaign in the JSON plan, in the documented key order (`sends` follows).
+#[derive(Serialize)]
+struct CampaignHeader<'a> {
+    name: &'a str,
+    file: String,
+    kind: &'static str,
+    enabled: bool,
+    template: &'a str,
+    language: &'a str,
+    schedule: Option<ScheduleHeader<'a>>,
+    occurrence: String,
+    timing: Timing,
+}
+
+#[derive(Serialize)]
+struct ScheduleHeader<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cron: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<String>,
+    timezone: &'static str,
+    catch_up: String,
+    next_runs: Vec<String>,
+}
+
+fn campaign_header(campaign_plan: &CampaignPlan) -> CampaignHeader<'_> {
     let c = &campaign_plan.campaign;
-    let schedule = c.schedule.as_ref().map(|s| {
-        let mut v = match &s.when {
-            When::Cron(cron) => json!({"cron": cron.expr()}),
-            When::At(at) => json!({"at": rfc3339(*at)}),
-        };
-        v["timezone"] = json!(s.timezone.name());
-        v["catch_up"] = json!(format_duration(s.catch_up));
-        v["next_runs"] = json!(
-            campaign_plan
-                .next_runs
-                .iter()
-                .map(|t| rfc3339(*t))
-                .collect::<Vec<_>>()
-        );
-        v
-    });
-    json!({
-        "name": c.name,
-        "file": c.file.display().to_string(),
-        "kind": c.kind().as_str(),
-        "enabled": c.enabled,
-        "template": c.template,
-        "language": c.language,
-        "schedule": schedule,
-        "occurrence": campaign_plan.occurrence.to_string(),
-        "timing": campaign_plan.timing,
-    })
+    CampaignHeader {
+        name: &c.name,
+        file: c.file.display().to_string(),
+        kind: c.kind().as_str(),
+        enabled: c.enabled,
+        template: &c.template,
+        language: &c.language,
+        schedule: c.schedule.as_ref().map(|s| ScheduleHeader {
+            cron: match &s.when {
+                When::Cron(cron) => Some(cron.expr()),
+                When::At(_) => None,
+            },
+            at: match &s.when {
+                When::At(at) => Some(rfc3339(*at)),
+                When::Cron(_) => None,
+            },
+            timezone: s.timezone.name(),
+            catch_up: format_duration(s.catch_up),
+            next_runs: campaign_plan.next_runs.iter().map(|t| rfc3339(*t)).collect(),
+        }),
+        occurrence: campaign_plan.occurrence.to_string(),
+        timing: campaign_plan.timing,
+    }
 }

@@ -92,7 +92,7 @@ fn single_body_text_is_compact_and_in_api_order() {
         .run();
     assert!(
         output.stdout.contains(
-            r#""request": {"to":{"mobile":"919739978284","name":"Partha"},"fb_template":"habit_run_confirmation_message","language":"en","file":{"type":"video","link":"https://example.com/v.mp4"},"params":["a","b"],"tag":"t1"}}"#
+            r#""request":{"to":{"mobile":"919739978284","name":"Partha"},"fb_template":"habit_run_confirmation_message","language":"en","file":{"type":"video","link":"https://example.com/v.mp4"},"params":["a","b"],"tag":"t1"}}"#
         ),
         "{}",
         output.stdout

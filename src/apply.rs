@@ -31,7 +31,8 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         retry_failed: args.retry_failed,
         retry_unknown: args.retry_unknown,
     };
-    let (plan, scan, _) = check(&args.files, 0, Some(&mut ledger), options)?;
+    let checked = check(&args.files, 0, Some(&mut ledger), options)?;
+    let (plan, scan) = (checked.plan, checked.scan);
     let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
     print_plan_summary(&plan, &scan);
     if due == 0 {

@@ -119,15 +119,17 @@ pub struct RecipientEntry {
     pub fields: BTreeMap<String, ScalarValue>,
 }
 
-/// A phone number written as a string or as a plain YAML integer.
+/// A phone number written as a string or as a plain YAML number.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum MobileValue {
     Text(String),
-    Number(u64),
+    Number(serde_json::Number),
 }
 
 impl MobileValue {
+    /// The number as written, for normalisation. Any number is accepted here so that a
+    /// negative or fractional one is reported by the validator rather than dropped.
     pub fn to_text(&self) -> Cow<'_, str> {
         match self {
             MobileValue::Text(s) => Cow::Borrowed(s),

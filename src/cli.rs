@@ -239,8 +239,9 @@ pub(crate) struct Checked {
     pub files: usize,
     /// Every problem: loading, validation and rendering.
     pub diagnostics: Diagnostics,
-    /// Problems beyond the per-campaign cap, counted only.
-    pub omitted: usize,
+    /// Errors and warnings beyond the per-campaign cap, counted only.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
     pub errors: bool,
 }
 
@@ -295,7 +296,8 @@ impl Prepared {
         let errors = diagnostics.has_errors() || scan.has_errors();
         diagnostics.extend(scan.diagnostics.iter().cloned());
         Checked {
-            omitted: scan.omitted_errors + scan.omitted_warnings,
+            omitted_errors: scan.omitted_errors,
+            omitted_warnings: scan.omitted_warnings,
             plan,
             scan,
             files,
@@ -316,31 +318,48 @@ pub(crate) fn evaluate(
     Ok(prepare(paths, now, ledger, options)?.scan(keep, &mut |_, _, _| {}))
 }
 
+impl Checked {
+    /// Every warning, listed or not.
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.warning_count() + self.omitted_warnings
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// [`evaluate`], printing every problem; any error fails the whole set.
 pub(crate) fn check(
     args: &FilesArgs,
     keep: usize,
     ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
-) -> Result<(Plan, Scan, usize), Error> {
+) -> Result<Checked, Error> {
     let now = args.now.unwrap_or_else(Utc::now);
     let checked = evaluate(&args.paths, now, keep, ledger, options)?;
-    print_diagnostics(checked.diagnostics, checked.omitted)?;
+    print_diagnostics(&checked)?;
     if checked.errors {
         return Err(Error::Invalid);
     }
-    Ok((checked.plan, checked.scan, checked.files))
+    Ok(checked)
 }
 
-pub(crate) fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io::Result<()> {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let (errors, warnings) = (diagnostics.error_count(), diagnostics.warning_count());
+/// Prints every problem, sorted by file and position, and a count line when any is an error.
+pub(crate) fn print_diagnostics(checked: &Checked) -> io::Result<()> {
+    let errors = checked.diagnostics.error_count() + checked.omitted_errors;
+    let warnings = checked.warning_count();
     let mut err = io::stderr().lock();
-    for d in diagnostics.sorted() {
+    for d in checked.diagnostics.clone().sorted() {
         write!(err, "{d}")?;
     }
+    let omitted = checked.omitted_errors + checked.omitted_warnings;
     if omitted > 0 {
-        writeln!(err, "… and {omitted} more problem(s) not shown")?;
+        writeln!(
+            err,
+            "… and {omitted} more problem(s) not shown (at most {} per campaign)",
+            crate::planner::MAX_PROBLEMS_PER_CAMPAIGN
+        )?;
     }
     if errors > 0 {
         writeln!(
@@ -354,12 +373,13 @@ pub(crate) fn print_diagnostics(diagnostics: Diagnostics, omitted: usize) -> io:
 }
 
 fn validate(args: &FilesArgs) -> Result<Outcome, Error> {
-    let (plan, scan, files) = check(args, 0, None, PlanOptions::default())?;
-    let sends: usize = scan.campaigns.iter().map(|c| c.total).sum();
-    let warnings = scan.diagnostics.warning_count();
+    let checked = check(args, 0, None, PlanOptions::default())?;
+    let sends: usize = checked.scan.campaigns.iter().map(|c| c.total).sum();
+    let warnings = checked.warning_count();
     println!(
-        "{files} file(s) valid: {} campaign(s), {sends} send(s) rendered{}",
-        plan.campaigns.len(),
+        "{} file(s) valid: {} campaign(s), {sends} send(s) rendered{}",
+        checked.files,
+        checked.plan.campaigns.len(),
         if warnings > 0 {
             format!(", {warnings} warning(s)")
         } else {
@@ -398,7 +418,7 @@ fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
             checked
         }
     };
-    print_diagnostics(checked.diagnostics, checked.omitted)?;
+    print_diagnostics(&checked)?;
     if checked.errors {
         return Err(Error::Invalid);
     }

@@ -34,7 +34,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
     init_logging(args.log_format);
     let checked = evaluate(&args.paths, Utc::now(), 0, None, PlanOptions::default())?;
     if checked.errors {
-        print_diagnostics(checked.diagnostics, checked.omitted)?;
+        print_diagnostics(&checked)?;
         return Err(Error::Invalid);
     }
     for d in checked.diagnostics.iter() {

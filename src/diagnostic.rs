@@ -121,11 +121,12 @@ impl fmt::Display for Diagnostic {
             self.message
         )?;
         let gutter = " ".repeat(self.pos.line.to_string().len());
-        if let Some(snippet) = &self.snippet {
+        if let Some(line) = &self.snippet {
+            let (snippet, column) = window(line, self.pos.column);
             // Columns count characters; tabs are kept so the caret lines up in a terminal.
             let indent: String = snippet
                 .chars()
-                .take(self.pos.column.saturating_sub(1))
+                .take(column.saturating_sub(1))
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             let rest = snippet
@@ -142,6 +143,32 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// Lines longer than this are shown as a window around the column.
+const MAX_SNIPPET: usize = 100;
+
+/// The part of `line` to show, and the column within it: long lines (minified JSON, a
+/// 20,000-character flow sequence) are cut around `column` and marked with `…`.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= MAX_SNIPPET {
+        return (line.to_owned(), column);
+    }
+    let start = column
+        .saturating_sub(1 + MAX_SNIPPET / 2)
+        .min(chars.len().saturating_sub(MAX_SNIPPET));
+    let end = (start + MAX_SNIPPET).min(chars.len());
+    let mut shown: String = chars[start..end].iter().collect();
+    let mut column = column - start;
+    if start > 0 {
+        shown.insert(0, '…');
+        column += 1;
+    }
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, column)
 }
 
 /// All problems found in one run, in a stable order (by file, then position).
@@ -220,6 +247,23 @@ mod tests {
     fn csv_rows_print_without_column() {
         let d = Diagnostic::error(Path::new("data/a.csv"), Pos::line(7), "bad mobile");
         assert_eq!(d.to_string(), "data/a.csv:7: error: bad mobile\n");
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let line = format!("{}X{}", "a".repeat(300), "b".repeat(300));
+        let d = Diagnostic::error(Path::new("c.yaml"), Pos::new(1, 301, 1), "m").with_source(&line);
+        let text = d.to_string();
+        let shown = text.lines().nth(2).unwrap();
+        let caret = text.lines().nth(3).unwrap();
+        assert!(
+            shown.starts_with("1 | …a") && shown.ends_with("b…"),
+            "{shown}"
+        );
+        assert!(shown.chars().count() < 120);
+        // The caret still points at the X.
+        let x = shown.chars().position(|c| c == 'X').unwrap();
+        assert_eq!(caret.chars().position(|c| c == '^'), Some(x));
     }
 
     #[test]

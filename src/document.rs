@@ -52,7 +52,7 @@ impl Document {
                 .into_owned();
                 ParseError {
                     pos,
-                    message: format!("invalid YAML: {message}"),
+                    message: format!("invalid YAML: {}", humanize(&message)),
                 }
             })?;
         let mut spans = HashMap::new();
@@ -83,6 +83,31 @@ impl Document {
     pub fn key_pos(&self, pointer: &str) -> Pos {
         let span = self.span(pointer);
         span.key.unwrap_or(span.value)
+    }
+}
+
+/// serde-saphyr names breached safety limits in Rust debug syntax (`Nodes { nodes: 250001 }`);
+/// say what it means instead.
+fn humanize(message: &str) -> String {
+    let Some(breach) = message.split("limits breached: ").nth(1) else {
+        return message.to_owned();
+    };
+    let number = breach
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| !part.is_empty())
+        .unwrap_or("?");
+    let kind = breach.split_whitespace().next().unwrap_or_default();
+    match kind {
+        "Nodes" => format!(
+            "the document expands to more than {} values (an alias repeated over and over?)",
+            number.parse::<u64>().map_or(0, |n| n - 1)
+        ),
+        "Depth" => format!("the document is nested {number} levels deep, beyond the safety limit"),
+        "Aliases" => format!(
+            "the document uses more than {} aliases",
+            number.parse::<u64>().map_or(0, |n| n - 1)
+        ),
+        _ => format!("the document exceeds a safety limit ({kind})"),
     }
 }
 
@@ -308,7 +333,7 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         let err = Document::parse(&bomb).unwrap_err();
-        assert!(err.message.contains("too large"), "{}", err.message);
+        assert!(err.message.contains("more than 250000 values"), "{}", err.message);
         assert!(Document::parse("a: [\n").is_err());
         assert!(Document::parse("a: &a [*a]\n").is_err());
     }

@@ -189,8 +189,8 @@ impl PlannedSend {
 #[derive(Debug)]
 pub enum SendItem {
     Send(PlannedSend),
-    /// A recipient or param problem; errors make the whole set invalid.
-    Problem(Diagnostic),
+    /// Recipient or param problems; errors make the whole set invalid.
+    Problems(Vec<Diagnostic>),
 }
 
 impl CampaignPlan {
@@ -294,7 +294,12 @@ impl CampaignPlan {
                     Ok((params, _)) => {
                         SendItem::Send(self.send(None, None, params, recorded, options))
                     }
-                    Err(e) => SendItem::Problem(self.render_problem(e, None)),
+                    Err(errors) => SendItem::Problems(
+                        errors
+                            .into_iter()
+                            .map(|e| self.render_problem(e, None))
+                            .collect(),
+                    ),
                 };
                 Box::new(std::iter::once(item))
             }
@@ -303,10 +308,10 @@ impl CampaignPlan {
                 Box::new(recipients::stream(sources).map(move |row| {
                     let (recipient, origin) = match row {
                         Ok(row) => row,
-                        Err(d) => return SendItem::Problem(d),
+                        Err(d) => return SendItem::Problems(vec![d]),
                     };
                     if let Some(first) = seen.first_seen(&recipient, &origin) {
-                        return SendItem::Problem(
+                        return SendItem::Problems(vec![
                             Diagnostic::warning(
                                 &*origin.file,
                                 origin.pos,
@@ -317,7 +322,7 @@ impl CampaignPlan {
                             )
                             .with_help(format!("first listed at {first}"))
                             .with_source_if(&origin, campaign),
-                        );
+                        ]);
                     }
                     let mobile = recipient.mobile;
                     match self.renderer.render(&self.run, Some(recipient)) {
@@ -328,9 +333,12 @@ impl CampaignPlan {
                             recorded,
                             options,
                         )),
-                        Err(e) => {
-                            SendItem::Problem(self.render_problem(e, Some((mobile, &origin))))
-                        }
+                        Err(errors) => SendItem::Problems(
+                            errors
+                                .into_iter()
+                                .map(|e| self.render_problem(e, Some((mobile, &origin))))
+                                .collect(),
+                        ),
                     }
                 }))
             }
@@ -592,15 +600,18 @@ impl Plan {
                             counts.first.push(send);
                         }
                     }
-                    SendItem::Problem(d) if problems >= MAX_PROBLEMS_PER_CAMPAIGN => {
-                        match d.is_error() {
-                            true => scan.omitted_errors += 1,
-                            false => scan.omitted_warnings += 1,
+                    SendItem::Problems(found) => {
+                        for d in found {
+                            if problems >= MAX_PROBLEMS_PER_CAMPAIGN {
+                                match d.is_error() {
+                                    true => scan.omitted_errors += 1,
+                                    false => scan.omitted_warnings += 1,
+                                }
+                            } else {
+                                problems += 1;
+                                scan.diagnostics.push(d);
+                            }
                         }
-                    }
-                    SendItem::Problem(d) => {
-                        problems += 1;
-                        scan.diagnostics.push(d);
                     }
                 }
             }

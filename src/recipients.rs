@@ -17,6 +17,13 @@ impl Mobile {
     /// Drops spaces, dashes, dots, parentheses and one leading `+`, then checks the digits.
     pub fn parse(raw: &str) -> Result<Mobile, String> {
         let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err("the mobile number is empty".to_owned());
+        }
+        if trimmed.starts_with('-') {
+            // A dash separates digit groups; a leading one is a negative number.
+            return Err(format!("invalid mobile number `{raw}`: starts with `-`"));
+        }
         let without_plus = trimmed.strip_prefix('+').unwrap_or(trimmed);
         let mut digits = String::with_capacity(without_plus.len());
         for c in without_plus.chars() {

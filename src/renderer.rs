@@ -17,6 +17,9 @@ use crate::recipients::Recipient;
 use crate::schedule::{Occurrence, rfc3339};
 use crate::schema::did_you_mean;
 
+/// Template instructions one param may run (a plain `{{ recipient.name }}` needs a handful).
+const FUEL: u64 = 50_000;
+
 /// Names the renderer provides; `vars` may not shadow them.
 pub const RESERVED: [&str; 4] = ["recipient", "contact", "run", "campaign"];
 
@@ -82,6 +85,9 @@ impl Renderer {
     pub fn new(campaign: Templates<'_>) -> Result<Renderer, Vec<Diagnostic>> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A param is a short text: a bounded amount of template work keeps a hostile
+        // `{% for %}` over `range()` from hanging plan, apply or the daemon.
+        env.set_fuel(Some(FUEL));
         env.add_filter("date", date_filter);
         let kind = campaign.kind;
         let diag = |pos: Pos, message: String| {
@@ -91,6 +97,8 @@ impl Renderer {
         let mut params = Vec::new();
         let mut known: Vec<String> = campaign.vars.keys().cloned().collect();
         known.extend(["run", "campaign"].map(String::from));
+        // minijinja's global functions: range, dict, namespace, debug.
+        known.extend(env.globals().map(|(name, _)| name.to_owned()));
         known.push(match kind {
             Kind::Single => "recipient".to_owned(),
             Kind::Blast => "contact".to_owned(),
@@ -197,7 +205,7 @@ impl Renderer {
         &self,
         run: &RunContext,
         recipient: Option<Recipient>,
-    ) -> Result<(Vec<String>, Option<Recipient>), RenderError> {
+    ) -> Result<(Vec<String>, Option<Recipient>), Vec<RenderError>> {
         let recipient = recipient.map(|r| Arc::new(RecipientObject(r)));
         let root = Value::from_object(Root {
             globals: self.globals.clone(),
@@ -205,6 +213,7 @@ impl Renderer {
             recipient: recipient.clone().map(Value::from_dyn_object),
         });
         let mut out = Vec::with_capacity(self.params.len());
+        let mut errors = Vec::new();
         for (index, param) in self.params.iter().enumerate() {
             let rendered = self
                 .env
@@ -213,11 +222,20 @@ impl Renderer {
                 .map_err(|e| RenderError {
                     index,
                     message: explain(&e, param, recipient.as_deref().map(|r| &r.0)),
-                })?;
-            check_param(&rendered).map_err(|message| RenderError { index, message })?;
-            out.push(rendered);
+                })
+                .and_then(|rendered| {
+                    check_param(&rendered).map_err(|message| RenderError { index, message })?;
+                    Ok(rendered)
+                });
+            match rendered {
+                Ok(rendered) => out.push(rendered),
+                Err(e) => errors.push(e),
+            }
         }
         drop(root);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         let recipient = recipient.map(|r| Arc::try_unwrap(r).map_or_else(|r| r.0.clone(), |r| r.0));
         Ok((out, recipient))
     }
@@ -247,6 +265,10 @@ pub fn check_param(value: &str) -> Result<(), String> {
 }
 
 fn explain(error: &minijinja::Error, param: &ParamInfo, recipient: Option<&Recipient>) -> String {
+    if error.kind() == ErrorKind::OutOfFuel {
+        return "the template does too much work for one parameter (a loop over a large range?)"
+            .to_owned();
+    }
     if error.kind() == ErrorKind::UndefinedError
         && let Some(recipient) = recipient
     {

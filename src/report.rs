@@ -336,7 +336,11 @@ fn campaign_header(campaign_plan: &CampaignPlan) -> CampaignHeader<'_> {
             },
             timezone: s.timezone.name(),
             catch_up: format_duration(s.catch_up),
-            next_runs: campaign_plan.next_runs.iter().map(|t| rfc3339(*t)).collect(),
+            next_runs: campaign_plan
+                .next_runs
+                .iter()
+                .map(|t| rfc3339(*t))
+                .collect(),
         }),
         occurrence: campaign_plan.occurrence.to_string(),
         timing: campaign_plan.timing,

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 use crate::campaign::{Audience, Campaign, Kind, Param};
-use crate::campaign_file::{CampaignFile, RecipientEntry, ScheduleSpec};
+use crate::campaign_file::{CampaignFile, MobileValue, RecipientEntry, ScheduleSpec};
 use crate::cron::Cron;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::document::{Document, pointer_push};
@@ -64,13 +64,36 @@ pub fn validate(sources: &[Source]) -> Validated {
             } else {
                 names.insert(campaign.name.clone(), campaign.file.clone());
             }
-            if !problems.has_errors() {
+            if problems.has_errors() {
+                // The planner never streams an invalid campaign: check its CSV rows here so
+                // their problems are reported in the same run.
+                check_csv_rows(&campaign, &mut problems);
+            } else {
                 out.campaigns.push(campaign);
             }
         }
         out.diagnostics.extend(problems.items);
     }
     out
+}
+
+/// Reports the bad rows of an invalid campaign's CSV files (up to the planner's cap).
+fn check_csv_rows(campaign: &Campaign, problems: &mut FileProblems<'_>) {
+    let Audience::Recipients(sources) = &campaign.audience else {
+        return;
+    };
+    let bad_rows = sources
+        .iter()
+        .filter_map(|s| match s {
+            RecipientSource::Csv(csv) => Some(csv.rows()),
+            RecipientSource::Inline(..) => None,
+        })
+        .flatten()
+        .filter_map(Result::err)
+        .take(crate::planner::MAX_PROBLEMS_PER_CAMPAIGN);
+    for d in bad_rows {
+        problems.items.push(d);
+    }
 }
 
 struct FileProblems<'a> {
@@ -138,7 +161,7 @@ fn check_file(
     }
     let bad: Vec<&str> = schema_problems.iter().map(|p| p.pointer.as_str()).collect();
     let file = lenient_parse(&doc, &bad)?;
-    let entries = recipient_entries(&doc, &bad);
+    let entries = recipient_entries(&doc, &bad, problems);
     let campaign = build(source, &doc, file, entries, problems)?;
     Some((campaign, Some(doc)))
 }
@@ -212,21 +235,33 @@ fn remove(value: &mut Value, pointer: &str) {
     }
 }
 
-/// The recipient entries without schema problems, with their index.
-fn recipient_entries(doc: &Document, bad: &[&str]) -> Option<Vec<(usize, RecipientEntry)>> {
+/// The recipient entries without schema problems, with their index. An entry that passes
+/// the schema but still does not fit the types is reported, never dropped.
+fn recipient_entries(
+    doc: &Document,
+    bad: &[&str],
+    problems: &mut FileProblems<'_>,
+) -> Option<Vec<(usize, RecipientEntry)>> {
     let items = doc.value.get("recipients")?.as_array()?;
-    Some(
-        items
+    let mut entries = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let prefix = format!("/recipients/{i}");
+        if bad
             .iter()
-            .enumerate()
-            .filter(|(i, _)| {
-                let prefix = format!("/recipients/{i}");
-                !bad.iter()
-                    .any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
-            })
-            .filter_map(|(i, item)| Some((i, serde_json::from_value(item.clone()).ok()?)))
-            .collect(),
-    )
+            .any(|p| *p == prefix || p.starts_with(&format!("{prefix}/")))
+        {
+            continue;
+        }
+        match serde_json::from_value(item.clone()) {
+            Ok(entry) => entries.push((i, entry)),
+            Err(e) => problems.error_at(
+                doc.value_pos(&prefix),
+                format!("`recipients[{i}]`: {e}"),
+                None,
+            ),
+        }
+    }
+    Some(entries)
 }
 
 fn build(
@@ -428,6 +463,11 @@ fn recipients(
                     hint,
                 );
             }
+            (Some(MobileValue::Number(n)), None) if n.is_f64() => problems.error_at(
+                doc.value_pos(&format!("{at}/mobile")),
+                format!("mobile number `{n}` is not written as digits"),
+                Some("quote phone numbers: mobile: \"919739978284\"".to_owned()),
+            ),
             (Some(mobile), None) => match Mobile::parse(&mobile.to_text()) {
                 Ok(mobile) => {
                     let (names, values): (Vec<String>, Vec<String>) =
@@ -465,7 +505,9 @@ fn schedule(
                     .iter()
                     .find(|n| n.eq_ignore_ascii_case(name))
                     .map(String::as_str)
-                    .or_else(|| did_you_mean(name, &names))
+                    // Abbreviations (IST, CET) are too short for a spelling hint: IST is
+                    // one letter from EST, half a world away.
+                    .or_else(|| if name.len() > 4 { did_you_mean(name, &names) } else { None })
                     .map_or_else(
                         || "use an IANA time zone name such as Asia/Kolkata, Europe/London or UTC".to_owned(),
                         |best| format!("did you mean `{best}`?"),

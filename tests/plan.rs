@@ -436,14 +436,13 @@ fn bad_now_is_rejected() {
             For more information, try '--help'.
             ",
         )
-        .status(2)
+        .status(1)
         .run();
 }
 
 /// Usage errors exit 2, which `--detailed-exitcode` documents as "sends are due"; a typo in
 /// a CI job's `--now` (or an unknown flag) reads as "something to send".
 #[test]
-#[ignore = "bug: usage errors exit 2, the `--detailed-exitcode` status for `sends due`"]
 fn usage_errors_exit_1() {
     Test::in_repo()
         .args([

@@ -61,10 +61,7 @@ fn invalid_mobiles() {
             "\"91 9739 978284 ext 5\"",
             "invalid mobile number `91 9739 978284 ext 5`: unexpected character `e`",
         ),
-        (
-            "\"\"",
-            "invalid mobile number ``: 0 digits, expected 8-15 digits including the country code",
-        ),
+        ("\"\"", "the mobile number is empty"),
         (
             "1234567890123456",
             "invalid mobile number `1234567890123456`: 16 digits, expected 8-15 digits including the country code",
@@ -118,7 +115,6 @@ fn wrong_mobile_types_are_schema_errors() {
 /// too large for 64 bits passes the schema (`integer`) but not deserialisation, and the
 /// recipient is silently left out: `validate` exits 0 and the plan has one send fewer.
 #[test]
-#[ignore = "bug: mobiles like 919739978284.0, -919739978284 or 99999999999999999999 silently drop the recipient"]
 fn numeric_mobiles_that_do_not_fit_are_errors_not_dropped() {
     for mobile in [
         "919739978284.0",
@@ -459,7 +455,6 @@ fn csv_entry_takes_no_other_keys() {
 /// Row problems of a CSV file are only found while rendering, which is skipped for a
 /// campaign with any other error: fixing one error then reveals the next batch.
 #[test]
-#[ignore = "bug: CSV row errors are not reported when the campaign has any other error"]
 fn csv_row_errors_are_reported_with_other_errors() {
     Test::new()
         .file(

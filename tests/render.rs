@@ -300,17 +300,20 @@ fn literal_params_of_a_blast_are_checked() {
           |
         4 |   - ''
           |     ^^
-        1 error, 0 warnings
+        c.yaml:6:5: error: param 2: renders to "two\nlines", which contains a newline; WhatsApp rejects newlines in parameters
+          |
+        6 |     two
+          |     ^^^
+        2 errors, 0 warnings
         "#,
     )
     .status(1)
     .run();
 }
 
-/// Rendering stops at the first bad param of a recipient; the second is only found after
-/// the first is fixed.
+/// Regression: rendering stopped at the first bad param of a recipient; the second was only
+/// found after the first was fixed.
 #[test]
-#[ignore = "bug: only the first failing param of each recipient is reported"]
 fn every_bad_param_of_a_recipient_is_reported() {
     validate(
         r#"
@@ -477,7 +480,6 @@ fn contact_placeholders_in_the_text_plan() {
 /// minijinja's global functions (`range`, `dict`, `namespace`) are available when rendering,
 /// but the variable check reports them as undefined variables.
 #[test]
-#[ignore = "bug: built-in functions such as `range` are rejected as undefined variables"]
 fn builtin_functions_are_not_undefined_variables() {
     validate(
         r#"

@@ -114,7 +114,7 @@ fn bad_time_zone() {
           |
         8 |   timezone: IST
           |             ^^^
-          = help: did you mean `EST`?
+          = help: use an IANA time zone name such as Asia/Kolkata, Europe/London or UTC
         1 error, 0 warnings
         ",
     );

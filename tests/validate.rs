@@ -387,7 +387,6 @@ fn unknown_language_is_only_a_warning() {
 /// The summary counts warnings from rendering (a repeated number) but not the warnings of
 /// the static checks (an unknown language), although both are printed.
 #[test]
-#[ignore = "bug: the `validate` summary leaves out warnings found by the validator (e.g. unknown language)"]
 fn summary_counts_every_warning() {
     Test::new()
         .file(
@@ -434,8 +433,11 @@ fn problems_beyond_the_cap_are_counted() {
         "campaigns/data/bad.csv:2: error: invalid mobile number `1000`: 4 digits, expected 8-15 digits including the country code"
     );
     assert!(lines[99].starts_with("campaigns/data/bad.csv:101: error: "));
-    assert_eq!(lines[100], "… and 5 more problem(s) not shown");
-    assert_eq!(lines[101], "100 errors, 0 warnings");
+    assert_eq!(
+        lines[100],
+        "… and 5 more problem(s) not shown (at most 100 per campaign)"
+    );
+    assert_eq!(lines[101], "105 errors, 0 warnings");
 }
 
 /// `validate` accepts `--now` (the instant `run.at` is rendered for).

@@ -333,7 +333,11 @@ mod tests {
             bomb.push_str(&format!("{name}: &{name} [{refs}]\n"));
         }
         let err = Document::parse(&bomb).unwrap_err();
-        assert!(err.message.contains("more than 250000 values"), "{}", err.message);
+        assert!(
+            err.message.contains("more than 250000 values"),
+            "{}",
+            err.message
+        );
         assert!(Document::parse("a: [\n").is_err());
         assert!(Document::parse("a: &a [*a]\n").is_err());
     }

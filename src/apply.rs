@@ -17,7 +17,7 @@ use crate::progress::{self, Progress};
 const LISTED_FAILURES: usize = 20;
 
 pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
-    let location = args.state.location();
+    let location = args.state.location()?;
     let mut ledger = location.open()?;
     ledger.lock(&Holder::current("apply"))?;
     let recovered = ledger.recover()?;

@@ -42,13 +42,14 @@ pub enum Command {
 /// The ledger location, shared by every command that reads or writes it.
 #[derive(Debug, clap::Args)]
 pub struct StateArgs {
-    /// The ledger: an SQLite file path.
-    #[arg(long, env = "CAMPAIGNCTL_STATE", default_value = ledger::DEFAULT_STATE, value_name = "FILE")]
+    /// The ledger: an SQLite file path, or a PostgreSQL URL
+    /// (postgres://USER@HOST:PORT/DB?sslmode=require; password from the URL or PGPASSWORD).
+    #[arg(long, env = "CAMPAIGNCTL_STATE", default_value = ledger::DEFAULT_STATE, value_name = "FILE|URL", hide_env_values = true)]
     pub state: String,
 }
 
 impl StateArgs {
-    pub fn location(&self) -> StateLocation {
+    pub fn location(&self) -> Result<StateLocation, LedgerError> {
         StateLocation::parse(&self.state)
     }
 }
@@ -391,7 +392,7 @@ fn validate(args: &FilesArgs) -> Result<Outcome, Error> {
 
 fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
     // plan never writes: the ledger is read if it exists, and never created.
-    let mut ledger = args.state.location().open_read_only()?;
+    let mut ledger = args.state.location()?.open_read_only()?;
     let now = args.files.now.unwrap_or_else(Utc::now);
     let prepared = prepare(
         &args.files.paths,

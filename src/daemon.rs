@@ -47,7 +47,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
         .map(|p| p.campaign.clone())
         .collect();
 
-    let location = args.state.location();
+    let location = args.state.location()?;
     let mut ledger = location.open()?;
     ledger.lock(&Holder::current("run"))?;
     let recovered = ledger.recover()?;

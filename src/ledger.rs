@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::planner::{RecordedSends, Status};
 use crate::schedule::Occurrence;
 
+pub use crate::postgres_ledger::{PgLedger, PgLocation};
 pub use crate::sqlite_ledger::SqliteLedger;
 
 /// Default SQLite ledger, relative to the working directory.
@@ -163,8 +164,38 @@ pub trait Ledger: Send {
     /// Where the ledger is, for messages (a path, or a URL without its password).
     fn location(&self) -> &str;
 
-    /// Takes the single-writer lock for this process, or fails at once naming the holder.
-    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError>;
+    /// Tries the single-writer lock once: `None` when this process now holds it, else who
+    /// does.
+    fn try_lock(&mut self, holder: &Holder) -> Result<Option<Holder>, LedgerError>;
+
+    /// Whether this process still holds the lock (a database session can lose it).
+    fn holds_lock(&mut self) -> Result<bool, LedgerError>;
+
+    /// Takes the lock, waiting up to `timeout` for the holder to let go; fails naming it.
+    fn lock_within(
+        &mut self,
+        holder: &Holder,
+        timeout: std::time::Duration,
+    ) -> Result<(), LedgerError> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            match self.try_lock(holder)? {
+                None => return Ok(()),
+                Some(other) if std::time::Instant::now() >= deadline => {
+                    return Err(LedgerError::Locked {
+                        ledger: self.location().to_owned(),
+                        holder: other,
+                    });
+                }
+                Some(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
+            }
+        }
+    }
+
+    /// Takes the lock or fails at once naming the holder.
+    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError> {
+        self.lock_within(holder, std::time::Duration::ZERO)
+    }
 
     /// Marks rows left `in_flight` (a process died mid-send) as `unknown`; returns how many.
     fn recover(&mut self) -> Result<usize, LedgerError>;
@@ -205,32 +236,47 @@ pub trait Ledger: Send {
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError>;
 }
 
-/// Where the ledger lives: `--state`, `CAMPAIGNCTL_STATE`, or the default file.
+/// Where the ledger lives: `--state`, `CAMPAIGNCTL_STATE`, or the default file. A
+/// `postgres://` (or `postgresql://`) URL selects PostgreSQL; anything else is a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateLocation {
     Sqlite(PathBuf),
+    Postgres(PgLocation),
 }
 
 impl StateLocation {
-    pub fn parse(text: &str) -> StateLocation {
-        StateLocation::Sqlite(PathBuf::from(text))
+    pub fn parse(text: &str) -> Result<StateLocation, LedgerError> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(StateLocation::Postgres(PgLocation::parse(text)?))
+        } else {
+            Ok(StateLocation::Sqlite(PathBuf::from(text)))
+        }
     }
 
     /// Opens the ledger for writing, creating and migrating it as needed.
     pub fn open(&self) -> Result<Box<dyn Ledger>, LedgerError> {
         match self {
             StateLocation::Sqlite(path) => Ok(Box::new(SqliteLedger::open(path)?)),
+            StateLocation::Postgres(location) => Ok(Box::new(PgLedger::open(location)?)),
         }
     }
 
     /// Opens the ledger for reading (`plan`, `status`); `None` when it does not exist yet.
     /// Never creates or changes anything.
     pub fn open_read_only(&self) -> Result<Option<Box<dyn Ledger>>, LedgerError> {
-        match self {
+        Ok(match self {
             StateLocation::Sqlite(path) => {
-                Ok(SqliteLedger::open_read_only(path)?.map(|l| Box::new(l) as Box<dyn Ledger>))
+                SqliteLedger::open_read_only(path)?.map(|l| Box::new(l) as Box<dyn Ledger>)
             }
-        }
+            StateLocation::Postgres(location) => {
+                PgLedger::open_read_only(location)?.map(|l| Box::new(l) as Box<dyn Ledger>)
+            }
+        })
+    }
+
+    /// Whether several processes on several machines can share this ledger.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, StateLocation::Postgres(_))
     }
 }
 
@@ -238,6 +284,7 @@ impl fmt::Display for StateLocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StateLocation::Sqlite(path) => write!(f, "{}", path.display()),
+            StateLocation::Postgres(location) => write!(f, "{location}"),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod loader;
 pub mod pacer;
 pub mod planner;
+pub mod postgres_ledger;
 pub mod progress;
 pub mod recipients;
 pub mod renderer;

@@ -190,7 +190,14 @@ impl Ledger for SqliteLedger {
         &self.location
     }
 
-    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError> {
+    fn holds_lock(&mut self) -> Result<bool, LedgerError> {
+        Ok(self.lock.is_some())
+    }
+
+    fn try_lock(&mut self, holder: &Holder) -> Result<Option<Holder>, LedgerError> {
+        if self.lock.is_some() {
+            return Ok(None);
+        }
         let path = self.lock_path();
         let mut file = OpenOptions::new()
             .read(true)
@@ -210,16 +217,13 @@ impl Ledger for SqliteLedger {
                         self.error(format!("cannot write lock file {}: {e}", path.display()))
                     })?;
                 self.lock = Some(file);
-                Ok(())
+                Ok(None)
             }
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
                 match serde_json::from_str::<Holder>(&text) {
-                    Ok(holder) => Err(LedgerError::Locked {
-                        ledger: self.location.clone(),
-                        holder,
-                    }),
+                    Ok(holder) => Ok(Some(holder)),
                     Err(_) => Err(LedgerError::LockedUnknown {
                         ledger: self.location.clone(),
                         detail: format!("{} is locked", path.display()),

@@ -12,7 +12,7 @@ use crate::ledger::{Filter, MissedRow, SendRow};
 use crate::planner::Status;
 
 pub fn status(args: &StatusArgs) -> Result<Outcome, Error> {
-    let location = args.state.location();
+    let location = args.state.location()?;
     let Some(mut ledger) = location.open_read_only()? else {
         return Err(Error::Refused(format!(
             "no ledger at {location}: nothing has been applied with this state yet"

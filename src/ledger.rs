@@ -241,13 +241,13 @@ pub trait Ledger: Send {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateLocation {
     Sqlite(PathBuf),
-    Postgres(PgLocation),
+    Postgres(Box<PgLocation>),
 }
 
 impl StateLocation {
     pub fn parse(text: &str) -> Result<StateLocation, LedgerError> {
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Ok(StateLocation::Postgres(PgLocation::parse(text)?))
+            Ok(StateLocation::Postgres(Box::new(PgLocation::parse(text)?)))
         } else {
             Ok(StateLocation::Sqlite(PathBuf::from(text)))
         }

@@ -2,8 +2,8 @@
 //! with 200 at once, counting requests but recording nothing, on a multi-threaded runtime.
 //!
 //! `cargo run --release --example mock_api -- PORT [THREADS]` (port 0 picks a free one).
-//! Prints `listening on http://127.0.0.1:PORT` when ready, then serves until killed:
-//! it is meant to be killed (it holds no state worth saving).
+//! Prints `listening on http://127.0.0.1:PORT` when ready; `GET /__mock/stats` answers the
+//! counters. Serves until killed (it holds no state worth saving).
 
 #[path = "../tests/mock_api.rs"]
 mod mock_api;

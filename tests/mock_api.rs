@@ -39,6 +39,8 @@ use tokio::sync::oneshot;
 
 pub const SINGLE_PATH: &str = "/chat-service/apis/message/single";
 pub const BLAST_PATH: &str = "/chat-service/apis/message/blast";
+/// `GET` here answers the counters, `{"requests":N,"delivered":M}`, and is not counted.
+pub const STATS_PATH: &str = "/__mock/stats";
 
 /// What the mock does instead of delivering a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -467,6 +469,14 @@ async fn handle(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
+    if request.uri().path() == STATS_PATH {
+        let stats = format!(
+            r#"{{"requests":{},"delivered":{}}}"#,
+            shared.total.load(Ordering::SeqCst),
+            shared.delivered.load(Ordering::SeqCst)
+        );
+        return Ok(json(StatusCode::OK, &stats));
+    }
     let (head, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),

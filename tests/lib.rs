@@ -12,9 +12,13 @@
 //! - `recipients`, `render`, `schedule`: the rules of each part of a campaign file.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
+//! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
+//!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
 
+mod mock_api;
 mod test;
 
+mod apply;
 mod cli;
 mod fixture;
 mod hostile;

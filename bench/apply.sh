@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Benchmark of `campaignctl apply`: 100,000 single sends against a loopback mock API that
+# answers 200 at once (examples/mock_api.rs), with --rate 0 --concurrency 64 and a fresh
+# ledger, beside the raw request rate a load generator reaches against the same server.
+# The issue's target: apply's sends/s >= 0.5 x the raw rate, and exactly 100,000 `sent` rows.
+#
+# Usage: bench/apply.sh            (from anywhere; builds release first)
+# Knobs: ROWS=100000 CONCURRENCY=64 LOAD_SECONDS=10 CARGO_TARGET_DIR=target
+#        STATE_DIR=DIR (where the ledger goes; default the work directory: try /dev/shm to
+#        see the cost of fsync) KEEP=1 (keep the work directory)
+#
+# Load generators: wrk (Debian: `apt-get install -y wrk`) gives the raw rate the ratio is
+# taken against; examples/load.rs (a loop over reqwest, campaignctl's own HTTP client) runs
+# too, as the ceiling of that client library, and stands in for wrk when wrk is absent (it
+# is slower than wrk, so the ratio then flatters apply).
+# Needs python3 (CSV generation, a free port, the ledger check with its sqlite3 module).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-100000}
+CONCURRENCY=${CONCURRENCY:-64}
+LOAD_SECONDS=${LOAD_SECONDS:-10}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
+
+echo "== machine"
+echo "nproc: $(nproc)"
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "kernel: $(uname -r)"
+
+echo "== build (release)"
+cargo build --release --quiet --bin campaignctl --example mock_api --example load
+BIN=$CARGO_TARGET_DIR/release/campaignctl
+MOCK=$CARGO_TARGET_DIR/release/examples/mock_api
+LOAD=$CARGO_TARGET_DIR/release/examples/load
+
+WORK=$(mktemp -d)
+STATE=${STATE_DIR:-$WORK}/campaignctl-bench-$$.db
+MOCK_PID=
+cleanup() {
+    if [[ -n $MOCK_PID ]]; then
+        kill "$MOCK_PID" 2>/dev/null || true
+        wait "$MOCK_PID" 2>/dev/null || true
+    fi
+    if [[ ${KEEP:-0} == 1 ]]; then
+        echo "work directory kept: $WORK (ledger: $STATE)"
+    else
+        rm -rf "$WORK"
+        rm -f "$STATE" "$STATE-wal" "$STATE-shm" "$STATE.lock"
+    fi
+}
+trap cleanup EXIT
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$MOCK" "$PORT" >"$WORK/mock.out" 2>"$WORK/mock.err" &
+MOCK_PID=$!
+for _ in $(seq 100); do
+    grep -q '^listening on' "$WORK/mock.out" 2>/dev/null && break
+    kill -0 "$MOCK_PID" 2>/dev/null || { cat "$WORK/mock.err" >&2; exit 1; }
+    sleep 0.1
+done
+grep -q '^listening on' "$WORK/mock.out" || { echo "mock API did not start" >&2; exit 1; }
+BASE=http://127.0.0.1:$PORT
+URL=$BASE/chat-service/apis/message/single
+echo "mock API: $BASE (pid $MOCK_PID)"
+
+stats() {
+    python3 -c 'import json, sys, urllib.request; s = json.load(urllib.request.urlopen(sys.argv[1] + "/__mock/stats")); print(s["requests"], s["delivered"])' "$BASE"
+}
+
+# `Requests/sec: N` (wrk's and examples/load.rs's summary line) from file $1, as an integer.
+requests_per_sec() {
+    awk '$1 == "Requests/sec:" { printf "%.0f", $2 }' "$1"
+}
+
+echo "== campaign: $ROWS recipients"
+mkdir -p "$WORK/campaigns"
+python3 - "$WORK/campaigns/recipients.csv" "$ROWS" <<'PY'
+import csv, sys
+path, rows = sys.argv[1], int(sys.argv[2])
+with open(path, "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["mobile", "name", "bib"])
+    for i in range(rows):
+        w.writerow([f"9170{i:08d}", f"Runner {i}", f"B-{i:06d}"])
+PY
+cat >"$WORK/campaigns/bench.yaml" <<'YAML'
+name: bench
+template: bench_template
+language: en
+tag: bench
+params:
+  - "{{ recipient.name }}"
+  - "{{ recipient.bib }}"
+recipients:
+  - file: recipients.csv
+YAML
+
+export CHITCHAT_API_KEY=bench-key CHITCHAT_BASE_URL=$BASE
+unset CAMPAIGNCTL_STATE
+now() { date +%s.%N; }
+
+# Planning alone (load, validate, render every send once): part of every apply.
+t0=$(now)
+"$BIN" validate "$WORK/campaigns" >/dev/null
+t1=$(now)
+VALIDATE_S=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
+echo "validate: ${VALIDATE_S}s"
+
+echo "== apply --rate 0 --concurrency $CONCURRENCY (ledger $STATE)"
+t0=$(now)
+"$BIN" apply "$WORK/campaigns" --yes --rate 0 --concurrency "$CONCURRENCY" \
+    --state "$STATE" >"$WORK/apply.out" 2>"$WORK/apply.err"
+t1=$(now)
+tail -n 3 "$WORK/apply.out"
+APPLY_S=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
+APPLY_RATE=$(python3 -c "print(f'{$ROWS / ($t1 - $t0):.0f}')")
+echo "apply: $ROWS sends in ${APPLY_S}s = $APPLY_RATE sends/s"
+
+echo "== ledger check"
+python3 - "$STATE" "$ROWS" <<'PY'
+import sqlite3, sys
+path, rows = sys.argv[1], int(sys.argv[2])
+db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+counts = dict(db.execute("SELECT status, count(*) FROM sends GROUP BY status"))
+distinct = db.execute("SELECT count(DISTINCT recipient) FROM sends").fetchone()[0]
+odd = db.execute(
+    "SELECT count(*) FROM sends WHERE status = 'sent' AND (http_status != 200 OR attempts != 1)"
+).fetchone()[0]
+print(f"ledger: {counts}, {distinct} distinct recipients")
+if counts != {"sent": rows} or distinct != rows or odd:
+    sys.exit(f"ledger inconsistent: expected exactly {rows} sent rows ({odd} odd sent rows)")
+PY
+read -r REQUESTS DELIVERED < <(stats)
+echo "mock API: $REQUESTS requests, $DELIVERED delivered"
+if [[ $REQUESTS != "$ROWS" ]]; then
+    echo "the mock received $REQUESTS requests for $ROWS sends" >&2
+    exit 1
+fi
+
+echo "== raw request rate, $CONCURRENCY connections, ${LOAD_SECONDS}s each"
+echo "-- examples/load.rs (reqwest loop)"
+"$LOAD" "$URL" "$CONCURRENCY" "$LOAD_SECONDS" | tee "$WORK/reqwest.out"
+REQWEST_RATE=$(requests_per_sec "$WORK/reqwest.out")
+if command -v wrk >/dev/null; then
+    echo "-- wrk"
+    BODY='{"to":{"mobile":"919000000001","name":"Runner 1"},"fb_template":"bench_template","language":"en","params":["Runner 1","B-000001"],"tag":"bench"}'
+    {
+        echo 'wrk.method = "POST"'
+        echo "wrk.body = '$BODY'"
+        echo 'wrk.headers["Content-Type"] = "application/json"'
+        echo 'wrk.headers["x-tenant-api-key"] = "bench-key"'
+    } >"$WORK/post.lua"
+    THREADS=$(( $(nproc) < CONCURRENCY ? $(nproc) : CONCURRENCY ))
+    wrk -t"$THREADS" -c"$CONCURRENCY" -d"${LOAD_SECONDS}s" -s "$WORK/post.lua" "$URL" | tee "$WORK/wrk.out"
+    RAW_RATE=$(requests_per_sec "$WORK/wrk.out")
+    LOADGEN="wrk -t$THREADS -c$CONCURRENCY"
+else
+    echo "wrk not found (Debian: apt-get install -y wrk): the raw rate is the reqwest loop's, lower than wrk's"
+    RAW_RATE=$REQWEST_RATE
+    LOADGEN="examples/load.rs, $CONCURRENCY connections"
+fi
+[[ -n $RAW_RATE && -n $REQWEST_RATE ]] || { echo "no Requests/sec from a load generator" >&2; exit 1; }
+
+echo "== result"
+RATIO=$(python3 -c "print(f'{$APPLY_RATE / $RAW_RATE:.3f}')")
+CLIENT_RATIO=$(python3 -c "print(f'{$APPLY_RATE / $REQWEST_RATE:.3f}')")
+echo "apply:    $APPLY_RATE sends/s ($ROWS sends in ${APPLY_S}s; validate alone ${VALIDATE_S}s)"
+echo "raw:      $RAW_RATE requests/s ($LOADGEN)"
+echo "reqwest:  $REQWEST_RATE requests/s (examples/load.rs: the HTTP client library alone)"
+echo "ratio:    $RATIO (target >= 0.5); apply / reqwest loop: $CLIENT_RATIO"
+echo "ledger:   $ROWS sent rows, consistent; mock: $REQUESTS requests"
+if python3 -c "import sys; sys.exit(0 if $RATIO >= 0.5 else 1)"; then
+    echo "target met"
+else
+    echo "target NOT met"
+fi

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ApplyArgs, Outcome, check};
+use crate::cli::{ApplyArgs, FilesArgs, Outcome, check, evaluate, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{ApiKey, Endpoints, Executor, Report, Settings, StopReason};
 use crate::ledger::{Holder, Ledger};
@@ -18,8 +18,37 @@ const LISTED_FAILURES: usize = 20;
 
 pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
     let location = args.state.location()?;
+    let options = PlanOptions {
+        retry_failed: args.retry_failed,
+        retry_unknown: args.retry_unknown,
+    };
+    if args.dry_run {
+        // A dry run reads the ledger like plan does: it never creates, locks or changes it.
+        let mut ledger = location.open_read_only()?;
+        let checked = check(&args.files, 0, ledger.as_mut(), options)?;
+        let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
+        print_plan_summary(&checked.plan, &checked.scan);
+        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
+        return Ok(Outcome::Success);
+    }
+    // Everything that can refuse the run is checked before the ledger is touched.
+    let key = ApiKey::from_env()?;
+    let endpoints = Endpoints::from_env()?;
+    if !args.yes && !io::stdin().is_terminal() {
+        return Err(Error::Refused(
+            "refusing to send without confirmation: stdin is not a terminal; pass --yes".to_owned(),
+        ));
+    }
+    let now = args.files.now.unwrap_or_else(chrono::Utc::now);
+    let validation = evaluate(&args.files.paths, now, 0, None, options)?;
+    if validation.errors {
+        print_diagnostics(&validation)?;
+        return Err(Error::Invalid);
+    }
+    drop(validation);
+
     let mut ledger = location.open()?;
-    ledger.lock(&Holder::current("apply"))?;
+    ledger.lock_within(&Holder::current("apply"), args.lock_timeout)?;
     let recovered = ledger.recover()?;
     if recovered > 0 {
         eprintln!(
@@ -27,25 +56,28 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
              (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
         );
     }
-    let options = PlanOptions {
-        retry_failed: args.retry_failed,
-        retry_unknown: args.retry_unknown,
+    let files = FilesArgs {
+        paths: args.files.paths.clone(),
+        now: Some(now),
     };
-    let checked = check(&args.files, 0, Some(&mut ledger), options)?;
+    let checked = check(&files, 0, Some(&mut ledger), options)?;
     let (plan, scan) = (checked.plan, checked.scan);
     let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
+    let already_sent: usize = scan
+        .campaigns
+        .iter()
+        .flat_map(|c| c.by_state.iter())
+        .filter(|(state, _)| matches!(state, SendState::AlreadySent | SendState::SentChangedSince))
+        .map(|(_, n)| n)
+        .sum();
     print_plan_summary(&plan, &scan);
     if due == 0 {
-        println!("Nothing to send.");
+        println!("Nothing to send ({already_sent} already sent).");
         return Ok(Outcome::Success);
     }
-    if args.dry_run {
-        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
-        return Ok(Outcome::Success);
+    if !args.yes {
+        confirm(due)?;
     }
-    let key = ApiKey::from_env()?;
-    let endpoints = Endpoints::from_env()?;
-    confirm(due, args.yes)?;
 
     let mut retry_statuses = Vec::new();
     if args.retry_failed {
@@ -55,7 +87,7 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         retry_statuses.push(Status::Unknown);
     }
     let settings = Settings {
-        rate: args.rate.max(0.0),
+        rate: args.rate,
         concurrency: usize::from(args.concurrency),
         connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.001)),
         request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
@@ -73,7 +105,7 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
     let ledger = Arc::new(Mutex::new(ledger));
     let report = send(&plan, executor, ledger, progress.clone())?;
     progress.finish();
-    print_report(&report);
+    print_report(&report, already_sent);
     let clean = report.failed.is_empty() && report.unknown.is_empty() && report.stopped.is_none();
     if clean {
         Ok(Outcome::Success)
@@ -133,15 +165,8 @@ pub(crate) async fn stop_on_signal(stop: watch::Sender<Option<StopReason>>) {
     stop.send_replace(Some(StopReason::Interrupted));
 }
 
-fn confirm(due: usize, yes: bool) -> Result<(), Error> {
-    if yes {
-        return Ok(());
-    }
-    if !io::stdin().is_terminal() {
-        return Err(Error::Refused(format!(
-            "refusing to send {due} message(s) without confirmation: stdin is not a terminal; pass --yes"
-        )));
-    }
+/// Asks on the terminal (stdin is one: checked before anything was opened).
+fn confirm(due: usize) -> Result<(), Error> {
     eprint!("Send {due} message(s)? Type `yes` to confirm: ");
     io::stderr().flush()?;
     let mut answer = String::new();
@@ -176,9 +201,9 @@ fn print_plan_summary(plan: &Plan, scan: &Scan) {
     }
 }
 
-fn print_report(report: &Report) {
+fn print_report(report: &Report, already_sent: usize) {
     println!(
-        "Applied: {} sent, {} failed, {} unknown{}{}.",
+        "Applied: {} sent, {} failed, {} unknown, {already_sent} skipped as already sent{}{}.",
         report.sent,
         report.failed.len(),
         report.unknown.len(),

@@ -63,12 +63,16 @@ pub struct ApplyArgs {
     pub state: StateArgs,
 
     /// Messages per second over the whole run (0: unlimited).
-    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
     pub rate: f64,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
     pub concurrency: u16,
+
+    /// How long to wait for another apply or run holding the ledger (e.g. 30s, 5m).
+    #[arg(long, default_value = "0s", value_parser = parse_wait, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
 
     /// Validate, plan against the ledger and show the summary, then stop: nothing is sent or
     /// written.
@@ -111,7 +115,7 @@ pub struct RunArgs {
     pub state: StateArgs,
 
     /// Messages per second over all campaigns (0: unlimited).
-    #[arg(long, default_value_t = 20.0, value_name = "N")]
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
     pub rate: f64,
 
     /// Requests in flight at once.
@@ -201,6 +205,22 @@ pub struct PlanArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err("expected messages per second: a number, 0 or more (0: unlimited)".to_owned()),
+    }
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    crate::schedule::parse_duration(text)
+        .and_then(|d| d.to_std().ok())
+        .ok_or_else(|| "expected a duration such as 0s, 30s, 5m or 1h".to_owned())
 }
 
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {

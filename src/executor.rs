@@ -9,9 +9,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hyper::body::Bytes;
 use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::campaign::Kind;
@@ -241,10 +243,25 @@ pub struct Executor {
     last_start: Mutex<HashMap<Mobile, Instant>>,
 }
 
-/// A send's outcome, from its last attempt.
-struct Outcome {
-    finished: Finished,
-    retries: usize,
+/// What became of a send.
+enum Outcome {
+    /// Its last attempt, to record.
+    Finished { finished: Finished, retries: usize },
+    /// The run stopped before it could be retried, and it is known not to have been
+    /// delivered (429, refused connection): its claim is put back so the next run sends it.
+    Released {
+        key: String,
+        previous: Option<Status>,
+    },
+}
+
+/// A claimed send on its way out.
+struct Job {
+    send: PlannedSend,
+    /// The exact request body, built once per send (shared by every attempt).
+    body: Bytes,
+    /// The status it was claimed from (`None`: a new row).
+    previous: Option<Status>,
 }
 
 impl Executor {
@@ -281,226 +298,74 @@ impl Executor {
     /// `in_flight`.
     pub async fn run(
         self: Arc<Self>,
-        mut sends: mpsc::Receiver<PlannedSend>,
+        sends: mpsc::Receiver<PlannedSend>,
         ledger: Arc<Mutex<Box<dyn Ledger>>>,
         progress: Arc<Progress>,
         stop: watch::Sender<Option<StopReason>>,
     ) -> Result<Report, LedgerError> {
-        let settings = &self.settings;
-        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
-        let mut tasks = tokio::task::JoinSet::new();
         let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
         let recorder = tokio::spawn(record(
             done_rx,
             ledger.clone(),
             progress.clone(),
             stop.clone(),
-            settings.max_consecutive_failures,
+            self.settings.max_consecutive_failures,
         ));
-        let mut stopped = stop.subscribe();
-        let mut deferred: BinaryHeap<Reverse<Deferred>> = BinaryHeap::new();
-        let mut sequence = 0u64;
-        let mut report = Report::default();
-        let mut input_open = true;
-        // Claims are made just before sending, in batches small enough that a SIGKILL leaves
-        // few claimed-but-unsent rows behind (they become `unknown`).
-        let batch_size = match settings.rate {
-            r if r > 0.0 => ((r / 4.0).ceil() as usize).clamp(1, 64),
-            _ => 64,
-        }
-        .min(settings.concurrency.max(1) * 2);
-
-        'run: loop {
-            if stopped.borrow().is_some() {
-                break;
-            }
-            // Collect a batch: deferred sends whose gap has passed, then new ones.
-            let mut batch: Vec<PlannedSend> = Vec::new();
-            let now = Instant::now();
-            while batch.len() < batch_size && deferred.peek().is_some_and(|d| d.0.ready <= now) {
-                if let Some(Reverse(d)) = deferred.pop() {
-                    batch.push(d.send);
-                }
-            }
-            while batch.len() < batch_size && input_open {
-                let next = if batch.is_empty() {
-                    let wake = deferred.peek().map(|d| d.0.ready);
-                    tokio::select! {
-                        biased;
-                        _ = stopped.changed() => continue 'run,
-                        _ = sleep_until_opt(wake) => break,
-                        next = sends.recv() => next,
-                    }
-                } else {
-                    match sends.try_recv() {
-                        Ok(send) => Some(send),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
-                    }
-                };
-                match next {
-                    Some(send) => batch.push(send),
-                    None => input_open = false,
-                }
-            }
-            if batch.is_empty() {
-                if !input_open && deferred.is_empty() {
-                    break;
-                }
-                if !input_open {
-                    let wake = deferred.peek().map(|d| d.0.ready);
-                    tokio::select! {
-                        _ = stopped.changed() => {}
-                        _ = sleep_until_opt(wake) => {}
-                    }
-                }
-                continue;
-            }
-            // Hold back sends to a number that was sent to moments ago (another campaign).
-            let now = Instant::now();
-            let mut ready = Vec::with_capacity(batch.len());
-            {
-                let last = self.last_start.lock().unwrap_or_else(|e| e.into_inner());
-                for send in batch {
-                    let wait_until = send
-                        .mobile
-                        .and_then(|m| last.get(&m))
-                        .map(|t| *t + settings.same_recipient_gap)
-                        .filter(|t| *t > now);
-                    match wait_until {
-                        Some(at) => {
-                            sequence += 1;
-                            deferred.push(Reverse(Deferred {
-                                ready: at,
-                                sequence,
-                                send,
-                            }));
-                        }
-                        None => ready.push(send),
-                    }
-                }
-            }
-            if ready.is_empty() {
-                continue;
-            }
-            let claims = {
-                let new: Vec<NewSend> = ready.iter().map(new_send).collect();
-                let retry = settings.retry_statuses.clone();
-                let ledger = ledger.clone();
-                blocking(move || lock(&ledger).claim(&new, &retry)).await?
-            };
-            let mut claimed: Vec<(PlannedSend, Option<Status>)> = Vec::new();
-            for (send, claim) in ready.into_iter().zip(claims) {
-                match claim {
-                    Claim::Claimed(previous) => claimed.push((send, previous)),
-                    Claim::Taken => {
-                        report.taken += 1;
-                        progress.skipped();
-                    }
-                }
-            }
-            let mut claimed = claimed.into_iter();
-            while let Some((send, previous)) = claimed.next() {
-                let ready_to_go = async {
-                    let permit = self.slots.clone().acquire_owned().await;
-                    self.pacer.acquire().await;
-                    permit
-                };
-                let permit = tokio::select! {
-                    biased;
-                    _ = stopped.changed() => None,
-                    permit = ready_to_go => permit.ok(),
-                };
-                let Some(permit) = permit else {
-                    // Stopping: these never left; put them back as they were.
-                    let back: Vec<(String, Option<Status>)> =
-                        std::iter::once((send.key.clone(), previous))
-                            .chain(claimed.by_ref().map(|(s, p)| (s.key, p)))
-                            .collect();
-                    report.released += back.len();
-                    let ledger = ledger.clone();
-                    blocking(move || lock(&ledger).release(&back)).await?;
-                    break 'run;
-                };
-                if let Some(mobile) = send.mobile {
-                    self.last_start
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(mobile, Instant::now());
-                }
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(send.key.clone());
-                let this = self.clone();
-                let (done_tx, in_flight, stop_rx) =
-                    (done_tx.clone(), in_flight.clone(), stop.subscribe());
-                tasks.spawn(async move {
-                    let key = send.key.clone();
-                    let outcome = this.deliver(send, stop_rx).await;
-                    // Unlisted before reporting: whatever is still listed after the drain
-                    // timeout was never reported.
-                    in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&key);
-                    let _ = done_tx.send(outcome);
-                    drop(permit);
-                });
-                // Reap finished tasks so the set does not grow with the run.
-                while tasks.try_join_next().is_some() {}
-            }
-        }
-
-        // Sends still deferred were never claimed: nothing to put back.
-        // Wait for requests in flight, then record any that did not finish in time.
-        let drained = tokio::time::timeout(settings.drain_timeout, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            tasks.abort_all();
-            let abandoned: Vec<String> = in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .drain()
-                .collect();
-            for key in abandoned {
-                let _ = done_tx.send(Outcome {
-                    finished: Finished {
-                        key,
-                        status: Status::Unknown,
-                        attempts: 1,
-                        http_status: None,
-                        response: None,
-                        error: Some("the run stopped while this request was in flight; it may or may not have been sent".to_owned()),
-                    },
-                    retries: 0,
-                });
-            }
-        }
-        drop(done_tx);
+        let mut run = Run {
+            executor: self.clone(),
+            ledger: ledger.clone(),
+            progress,
+            stop_rx: stop.subscribe(),
+            stop,
+            sends,
+            input_open: true,
+            deferred: BinaryHeap::new(),
+            sequence: 0,
+            in_flight: Arc::default(),
+            tasks: JoinSet::new(),
+            done: done_tx,
+            report: Report::default(),
+        };
+        let dispatched = run.dispatch_all().await;
+        run.drain().await;
+        let Run {
+            mut report,
+            done,
+            stop,
+            ..
+        } = run;
+        drop(done);
         let recorded = recorder.await.map_err(|e| LedgerError::Storage {
             ledger: lock(&ledger).location().to_owned(),
             message: format!("recorder task failed: {e}"),
         })??;
+        dispatched?;
         report.sent = recorded.sent;
         report.failed = recorded.failed;
         report.unknown = recorded.unknown;
         report.retries = recorded.retries;
+        report.released += recorded.released;
         report.stopped = stop.borrow().clone();
         Ok(report)
     }
 
+    /// Claims are made just before sending, in batches: small when paced (a SIGKILL then
+    /// leaves few claimed-but-unsent rows, which become `unknown`), larger when unlimited so
+    /// the claim's disk flush overlaps the requests in flight.
+    fn batch_size(&self) -> usize {
+        let concurrency = self.settings.concurrency.max(1);
+        match self.settings.rate {
+            r if r > 0.0 => ((r / 4.0).ceil() as usize)
+                .clamp(1, 64)
+                .min(concurrency * 2),
+            _ => (concurrency * 4).min(256),
+        }
+    }
+
     /// One send, with retries; never fails, the outcome says what happened.
-    async fn deliver(
-        &self,
-        send: PlannedSend,
-        mut stop: watch::Receiver<Option<StopReason>>,
-    ) -> Outcome {
+    async fn deliver(&self, job: Job, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
-        let url = self.endpoints.url(send.kind).clone();
-        let body = send.body();
+        let url = self.endpoints.url(job.send.kind).clone();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -509,31 +374,290 @@ impl Executor {
                 .post(url.clone())
                 .header("x-tenant-api-key", self.key.0.clone())
                 .header(CONTENT_TYPE, "application/json")
-                .body(body.clone())
+                .body(job.body.clone())
                 .send()
                 .await;
             let attempt = match result {
                 Ok(response) => Attempt::from_response(response, &self.pacer).await,
                 Err(e) => Attempt::from_error(&e),
             };
-            if attempts >= retry.max_attempts || !attempt.retryable || stop.borrow().is_some() {
-                return Outcome {
-                    finished: Finished {
-                        key: send.key,
-                        status: attempt.status,
-                        attempts,
-                        http_status: attempt.http_status,
-                        response: attempt.response,
-                        error: attempt.error,
-                    },
-                    retries: (attempts - 1) as usize,
-                };
+            let finished = |attempt: Attempt| Outcome::Finished {
+                finished: Finished {
+                    key: job.send.key.clone(),
+                    status: attempt.status,
+                    attempts,
+                    http_status: attempt.http_status,
+                    response: attempt.response,
+                    error: attempt.error,
+                },
+                retries: (attempts - 1) as usize,
+            };
+            if attempts >= retry.max_attempts || !attempt.retryable {
+                return finished(attempt);
             }
             let wait = retry.delay(attempts, attempt.retry_after);
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+            let stopped = stop.borrow().is_some()
+                || tokio::select! {
+                    _ = tokio::time::sleep(wait) => false,
+                    _ = stop.changed() => true,
+                };
+            if stopped {
+                // No new request after a stop. A send known not to have been delivered is
+                // put back for the next run; anything else is recorded as it stands.
+                return if attempt.not_delivered {
+                    Outcome::Released {
+                        key: job.send.key.clone(),
+                        previous: job.previous,
+                    }
+                } else {
+                    finished(attempt)
+                };
             }
+        }
+    }
+}
+
+/// The state of one `Executor::run`: the input, sends held back by the per-number spacing,
+/// and the tasks in flight.
+struct Run {
+    executor: Arc<Executor>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    progress: Arc<Progress>,
+    stop: watch::Sender<Option<StopReason>>,
+    stop_rx: watch::Receiver<Option<StopReason>>,
+    sends: mpsc::Receiver<PlannedSend>,
+    input_open: bool,
+    deferred: BinaryHeap<Reverse<Deferred>>,
+    sequence: u64,
+    /// Keys of requests in flight, to record if the drain times out.
+    in_flight: Arc<Mutex<HashSet<String>>>,
+    tasks: JoinSet<()>,
+    done: mpsc::UnboundedSender<Outcome>,
+    report: Report,
+}
+
+impl Run {
+    fn stopped(&self) -> bool {
+        self.stop_rx.borrow().is_some()
+    }
+
+    async fn dispatch_all(&mut self) -> Result<(), LedgerError> {
+        while !self.stopped() {
+            let Some(batch) = self.next_batch().await else {
+                break;
+            };
+            let ready = self.admit(batch);
+            if ready.is_empty() {
+                continue;
+            }
+            let jobs = self.claim(ready).await?;
+            if !self.start(jobs).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The next sends to consider: deferred ones whose gap has passed, then new ones.
+    /// `None` when everything was dispatched or the run stopped.
+    async fn next_batch(&mut self) -> Option<Vec<PlannedSend>> {
+        let size = self.executor.batch_size();
+        loop {
+            let mut batch = Vec::new();
+            let now = Instant::now();
+            while batch.len() < size && self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
+                if let Some(Reverse(d)) = self.deferred.pop() {
+                    batch.push(d.send);
+                }
+            }
+            while batch.len() < size && self.input_open {
+                let next = if batch.is_empty() {
+                    let wake = self.deferred.peek().map(|d| d.0.ready);
+                    tokio::select! {
+                        biased;
+                        _ = self.stop_rx.changed() => return None,
+                        _ = sleep_until_opt(wake) => break,
+                        next = self.sends.recv() => next,
+                    }
+                } else {
+                    match self.sends.try_recv() {
+                        Ok(send) => Some(send),
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => None,
+                    }
+                };
+                match next {
+                    Some(send) => batch.push(send),
+                    None => self.input_open = false,
+                }
+            }
+            if !batch.is_empty() {
+                return Some(batch);
+            }
+            if self.deferred.is_empty() {
+                return None; // input closed, nothing held back
+            }
+            if !self.input_open {
+                let wake = self.deferred.peek().map(|d| d.0.ready);
+                tokio::select! {
+                    _ = self.stop_rx.changed() => return None,
+                    _ = sleep_until_opt(wake) => {}
+                }
+            }
+        }
+    }
+
+    /// Holds back sends to a number that was (or is about to be) sent to less than
+    /// `same_recipient_gap` ago, from another campaign. Admitted numbers are booked at once,
+    /// so two sends to one number in one batch are spaced too.
+    fn admit(&mut self, batch: Vec<PlannedSend>) -> Vec<PlannedSend> {
+        let gap = self.executor.settings.same_recipient_gap;
+        let now = Instant::now();
+        let mut last = self
+            .executor
+            .last_start
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut ready = Vec::with_capacity(batch.len());
+        for send in batch {
+            let Some(mobile) = send.mobile else {
+                ready.push(send);
+                continue;
+            };
+            match last.get(&mobile).map(|t| *t + gap).filter(|t| *t > now) {
+                Some(at) => {
+                    self.sequence += 1;
+                    self.deferred.push(Reverse(Deferred {
+                        ready: at,
+                        sequence: self.sequence,
+                        send,
+                    }));
+                }
+                None => {
+                    last.insert(mobile, now);
+                    ready.push(send);
+                }
+            }
+        }
+        ready
+    }
+
+    /// Commits the sends as `in_flight`; those another run recorded are skipped.
+    async fn claim(&mut self, ready: Vec<PlannedSend>) -> Result<Vec<Job>, LedgerError> {
+        let new: Vec<NewSend> = ready.iter().map(new_send).collect();
+        let bodies: Vec<Bytes> = new.iter().map(|n| Bytes::from(n.request.clone())).collect();
+        let retry = self.executor.settings.retry_statuses.clone();
+        let ledger = self.ledger.clone();
+        let claims = blocking(move || lock(&ledger).claim(&new, &retry)).await?;
+        let mut jobs = Vec::with_capacity(ready.len());
+        for ((send, body), claim) in ready.into_iter().zip(bodies).zip(claims) {
+            match claim {
+                Claim::Claimed(previous) => jobs.push(Job {
+                    send,
+                    body,
+                    previous,
+                }),
+                Claim::Taken => {
+                    self.report.taken += 1;
+                    self.progress.skipped();
+                }
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Starts each job when a request slot and the pacer allow. Returns false when the run
+    /// stopped first; the jobs not started are put back as they were.
+    async fn start(&mut self, jobs: Vec<Job>) -> Result<bool, LedgerError> {
+        let executor = self.executor.clone();
+        let mut jobs = jobs.into_iter();
+        while let Some(job) = jobs.next() {
+            let ready_to_go = async {
+                let permit = executor.slots.clone().acquire_owned().await;
+                executor.pacer.acquire().await;
+                permit
+            };
+            let permit = tokio::select! {
+                biased;
+                _ = self.stop_rx.changed() => None,
+                permit = ready_to_go => permit.ok(),
+            };
+            let Some(permit) = permit else {
+                let back: Vec<(String, Option<Status>)> =
+                    std::iter::once((job.send.key, job.previous))
+                        .chain(jobs.map(|j| (j.send.key, j.previous)))
+                        .collect();
+                self.report.released += back.len();
+                let ledger = self.ledger.clone();
+                blocking(move || lock(&ledger).release(&back)).await?;
+                return Ok(false);
+            };
+            if let Some(mobile) = job.send.mobile {
+                executor
+                    .last_start
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(mobile, Instant::now());
+            }
+            let key = job.send.key.clone();
+            self.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.clone());
+            let (this, done, in_flight, stop) = (
+                executor.clone(),
+                self.done.clone(),
+                self.in_flight.clone(),
+                self.stop.subscribe(),
+            );
+            self.tasks.spawn(async move {
+                let outcome = this.deliver(job, stop).await;
+                // Unlisted before reporting: whatever is still listed after the drain
+                // timeout was never reported.
+                in_flight
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&key);
+                let _ = done.send(outcome);
+                drop(permit);
+            });
+            // Reap finished tasks so the set does not grow with the run.
+            while self.tasks.try_join_next().is_some() {}
+        }
+        Ok(true)
+    }
+
+    /// Waits for requests in flight (up to `drain_timeout`); any still running then are
+    /// recorded as `unknown`.
+    async fn drain(&mut self) {
+        let timeout = self.executor.settings.drain_timeout;
+        let tasks = &mut self.tasks;
+        let drained = tokio::time::timeout(timeout, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_ok() {
+            return;
+        }
+        self.tasks.abort_all();
+        let abandoned: Vec<String> = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .collect();
+        for key in abandoned {
+            let _ = self.done.send(Outcome::Finished {
+                finished: Finished {
+                    key,
+                    status: Status::Unknown,
+                    attempts: 1,
+                    http_status: None,
+                    response: None,
+                    error: Some("the run stopped while this request was in flight; it may or may not have been sent".to_owned()),
+                },
+                retries: 0,
+            });
         }
     }
 }
@@ -547,6 +671,8 @@ struct Attempt {
     error: Option<String>,
     retryable: bool,
     retry_after: Option<Duration>,
+    /// The API certainly did not send the message (429, or the connection was refused).
+    not_delivered: bool,
 }
 
 impl Attempt {
@@ -569,6 +695,7 @@ impl Attempt {
             // Other 4xx are permanent: the request itself is wrong.
             retryable: code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error(),
             retry_after,
+            not_delivered: code == StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -586,6 +713,7 @@ impl Attempt {
             error: Some(error_chain(e)),
             retryable: true,
             retry_after: None,
+            not_delivered: e.is_connect(),
         }
     }
 }
@@ -694,6 +822,7 @@ pub async fn blocking<T: Send + 'static>(
 #[derive(Default)]
 struct Recorded {
     sent: usize,
+    released: usize,
     failed: Vec<(String, String)>,
     unknown: Vec<(String, String)>,
     retries: usize,
@@ -719,12 +848,32 @@ async fn record(
                 Err(_) => break,
             }
         }
-        let finished: Vec<Finished> = batch.iter().map(|o| o.finished.clone()).collect();
-        let handle = ledger.clone();
-        blocking(move || lock(&handle).finish(&finished)).await?;
+        let mut finished = Vec::with_capacity(batch.len());
+        let mut released = Vec::new();
         for outcome in batch.drain(..) {
-            let f = outcome.finished;
-            totals.retries += outcome.retries;
+            match outcome {
+                Outcome::Finished {
+                    finished: f,
+                    retries,
+                } => {
+                    totals.retries += retries;
+                    finished.push(f);
+                }
+                Outcome::Released { key, previous } => released.push((key, previous)),
+            }
+        }
+        totals.released += released.len();
+        let handle = ledger.clone();
+        let finished = blocking(move || {
+            let mut ledger = lock(&handle);
+            ledger.finish(&finished)?;
+            if !released.is_empty() {
+                ledger.release(&released)?;
+            }
+            Ok(finished)
+        })
+        .await?;
+        for f in finished {
             let reason = || describe_failure(&f);
             match f.status {
                 Status::Sent => {

@@ -462,8 +462,14 @@ pub fn send_key(campaign: &str, occurrence: Occurrence, recipient: &str) -> Stri
 /// SHA-256 of a request body, hex; detects params edited after a send.
 pub fn body_hash(body: &str) -> String {
     use sha2::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = sha2::Sha256::digest(body.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    hex
 }
 
 #[derive(Serialize)]
@@ -624,5 +630,18 @@ impl Plan {
 impl Scan {
     pub fn has_errors(&self) -> bool {
         self.omitted_errors > 0 || self.diagnostics.has_errors()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_hash_is_sha256_hex() {
+        assert_eq!(
+            body_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -42,7 +42,7 @@ const MIGRATIONS: &[&str] = &[
         updated_at   TEXT NOT NULL
     );
     CREATE INDEX sends_by_occurrence ON sends (campaign, occurrence);
-    CREATE INDEX sends_by_status ON sends (status);
+    CREATE INDEX sends_not_sent ON sends (status) WHERE status <> 'sent';
     CREATE TABLE missed (
         campaign    TEXT NOT NULL,
         occurrence  TEXT NOT NULL,

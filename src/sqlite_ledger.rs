@@ -37,7 +37,8 @@ const MIGRATIONS: &[&str] = &[
         updated_at   TEXT NOT NULL
     );
     CREATE INDEX sends_by_occurrence ON sends (campaign, occurrence);
-    CREATE INDEX sends_by_status ON sends (status);
+    -- Partial: the common in_flight -> sent update then leaves the index alone.
+    CREATE INDEX sends_not_sent ON sends (status) WHERE status <> 'sent';
     CREATE TABLE missed (
         campaign    TEXT NOT NULL,
         occurrence  TEXT NOT NULL,
@@ -178,6 +179,36 @@ impl SqliteLedger {
     }
 }
 
+impl SqliteLedger {
+    fn finish_normal(&mut self, results: &[Finished], now: &str) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE sends SET status = ?2, attempts = attempts + ?3, http_status = ?4,
+                                      response = ?5, error = ?6, updated_at = ?7
+                     WHERE key = ?1",
+                )
+                .map_err(|e| storage(&location, e))?;
+            for r in results {
+                update
+                    .execute(params![
+                        r.key,
+                        r.status.as_str(),
+                        r.attempts,
+                        r.http_status,
+                        r.response.clone().map(truncate_response),
+                        r.error,
+                        now
+                    ])
+                    .map_err(|e| storage(&location, e))?;
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))
+    }
+}
+
 fn storage(location: &str, e: impl std::fmt::Display) -> LedgerError {
     LedgerError::Storage {
         ledger: location.to_owned(),
@@ -291,11 +322,13 @@ impl Ledger for SqliteLedger {
             let mut current = tx
                 .prepare_cached("SELECT status FROM sends WHERE key = ?1")
                 .map_err(|e| storage(&location, e))?;
+            // The unique key decides, as in PostgreSQL: a send is claimed by inserting it.
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                         request_hash, status, attempts, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9)
+                     ON CONFLICT (key) DO NOTHING",
                 )
                 .map_err(|e| storage(&location, e))?;
             let mut reclaim = tx
@@ -306,26 +339,33 @@ impl Ledger for SqliteLedger {
                 )
                 .map_err(|e| storage(&location, e))?;
             for send in sends {
+                let inserted = insert
+                    .execute(params![
+                        send.key,
+                        send.campaign,
+                        send.file,
+                        send.occurrence,
+                        send.recipient,
+                        send.endpoint,
+                        send.request,
+                        send.request_hash,
+                        now
+                    ])
+                    .map_err(|e| storage(&location, e))?;
+                if inserted == 1 {
+                    claims.push(Claim::Claimed(None));
+                    continue;
+                }
                 let status: Option<String> = current
                     .query_row(params![send.key], |row| row.get(0))
                     .optional()
                     .map_err(|e| storage(&location, e))?;
                 let claim = match status.as_deref().map(Status::parse) {
                     None => {
-                        insert
-                            .execute(params![
-                                send.key,
-                                send.campaign,
-                                send.file,
-                                send.occurrence,
-                                send.recipient,
-                                send.endpoint,
-                                send.request,
-                                send.request_hash,
-                                now
-                            ])
-                            .map_err(|e| storage(&location, e))?;
-                        Claim::Claimed(None)
+                        return Err(storage(
+                            &location,
+                            format!("send {} vanished during its claim", send.key),
+                        ));
                     }
                     Some(Some(previous)) if retry.contains(&previous) => {
                         reclaim
@@ -371,30 +411,17 @@ impl Ledger for SqliteLedger {
     fn finish(&mut self, results: &[Finished]) -> Result<(), LedgerError> {
         let location = self.location.clone();
         let now = timestamp(Utc::now());
-        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
-        {
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE sends SET status = ?2, attempts = attempts + ?3, http_status = ?4,
-                                      response = ?5, error = ?6, updated_at = ?7
-                     WHERE key = ?1",
-                )
-                .map_err(|e| storage(&location, e))?;
-            for r in results {
-                update
-                    .execute(params![
-                        r.key,
-                        r.status.as_str(),
-                        r.attempts,
-                        r.http_status,
-                        r.response.clone().map(truncate_response),
-                        r.error,
-                        now
-                    ])
-                    .map_err(|e| storage(&location, e))?;
-            }
-        }
-        tx.commit().map_err(|e| storage(&location, e))
+        // Outcomes are written without waiting for the disk: if power fails first, the rows
+        // stay `in_flight` and become `unknown`, which is never resent unasked. The next
+        // claim's FULL commit flushes them anyway.
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(|e| storage(&location, e))?;
+        let result = self.finish_normal(results, &now);
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(|e| storage(&location, e))?;
+        result
     }
 
     fn record_missed(

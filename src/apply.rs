@@ -227,6 +227,12 @@ fn print_report(report: &Report, already_sent: usize) {
         "resend with --retry-unknown",
         &report.unknown,
     );
+    if report.unrecorded > 0 {
+        println!(
+            "{} outcome(s) could not be recorded: those sends are listed as in flight and become `unknown` when the ledger is next used.",
+            report.unrecorded
+        );
+    }
     if let Some(reason) = &report.stopped {
         println!("Stopped: {reason}.");
         if report.released > 0 {

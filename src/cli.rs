@@ -35,8 +35,29 @@ pub enum Command {
     Run(RunArgs),
     /// List the sends recorded in the ledger, by campaign and state, with failure reasons.
     Status(StatusArgs),
+    /// Manage the ledger.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print the JSON Schema of a campaign file.
     Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Copy a ledger into another (e.g. the local SQLite file into PostgreSQL). Idempotent;
+    /// refuses to overwrite records that differ.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MigrateArgs {
+    /// The ledger to copy from: an SQLite file (or a PostgreSQL URL).
+    #[arg(long, value_name = "FILE|URL")]
+    pub from: String,
+
+    /// The ledger to copy into: a PostgreSQL URL (or an SQLite file).
+    #[arg(long, value_name = "URL|FILE")]
+    pub to: String,
 }
 
 /// The ledger location, shared by every command that reads or writes it.
@@ -245,6 +266,7 @@ impl Cli {
             Command::Apply(args) => crate::apply::apply(&args),
             Command::Run(args) => crate::daemon::run(&args),
             Command::Status(args) => crate::status::status(&args),
+            Command::State(StateCommand::Migrate(args)) => crate::migrate::migrate(&args),
             Command::Schema => {
                 io::stdout().write_all(campaign_file::schema_text().as_bytes())?;
                 Ok(Outcome::Success)

@@ -201,6 +201,8 @@ pub enum StopReason {
     Interrupted,
     /// More than the threshold of sends failed in a row.
     TooManyFailures(usize),
+    /// The ledger stopped answering: nothing is sent that cannot be recorded first.
+    LedgerFailed(String),
 }
 
 impl fmt::Display for StopReason {
@@ -211,6 +213,9 @@ impl fmt::Display for StopReason {
                 f,
                 "stopped early: {n} sends failed in a row (is the API or the key wrong?); fix the cause and apply again, adding --retry-failed"
             ),
+            StopReason::LedgerFailed(e) => {
+                write!(f, "the ledger failed, so nothing more was sent: {e}")
+            }
         }
     }
 }
@@ -226,6 +231,9 @@ pub struct Report {
     pub taken: usize,
     /// Claimed sends that never started because the run stopped; put back as they were.
     pub released: usize,
+    /// Outcomes that could not be written (the ledger failed): those rows stay `in_flight`
+    /// and become `unknown` when the ledger is next opened.
+    pub unrecorded: usize,
     pub retries: usize,
     pub stopped: Option<StopReason>,
 }
@@ -326,7 +334,10 @@ impl Executor {
             done: done_tx,
             report: Report::default(),
         };
-        let dispatched = run.dispatch_all().await;
+        if let Err(e) = run.dispatch_all().await {
+            run.stop
+                .send_replace(Some(StopReason::LedgerFailed(e.to_string())));
+        }
         run.drain().await;
         let Run {
             mut report,
@@ -338,9 +349,9 @@ impl Executor {
         let recorded = recorder.await.map_err(|e| LedgerError::Storage {
             ledger: lock(&ledger).location().to_owned(),
             message: format!("recorder task failed: {e}"),
-        })??;
-        dispatched?;
+        })?;
         report.sent = recorded.sent;
+        report.unrecorded = recorded.unrecorded;
         report.failed = recorded.failed;
         report.unknown = recorded.unknown;
         report.retries = recorded.retries;
@@ -823,6 +834,7 @@ pub async fn blocking<T: Send + 'static>(
 struct Recorded {
     sent: usize,
     released: usize,
+    unrecorded: usize,
     failed: Vec<(String, String)>,
     unknown: Vec<(String, String)>,
     retries: usize,
@@ -836,10 +848,12 @@ async fn record(
     progress: Arc<Progress>,
     stop: watch::Sender<Option<StopReason>>,
     max_consecutive_failures: usize,
-) -> Result<Recorded, LedgerError> {
+) -> Recorded {
     let mut totals = Recorded::default();
     let mut consecutive = 0usize;
     let mut batch = Vec::new();
+    let mut pending_finished: Vec<Finished> = Vec::new();
+    let mut pending_released: Vec<(String, Option<Status>)> = Vec::new();
     while let Some(first) = done.recv().await {
         batch.push(first);
         while batch.len() < 512 {
@@ -863,16 +877,16 @@ async fn record(
             }
         }
         totals.released += released.len();
-        let handle = ledger.clone();
-        let finished = blocking(move || {
-            let mut ledger = lock(&handle);
-            ledger.finish(&finished)?;
-            if !released.is_empty() {
-                ledger.release(&released)?;
-            }
-            Ok(finished)
-        })
-        .await?;
+        // Outcomes the ledger could not take earlier are retried with each batch.
+        pending_finished.extend(finished.iter().cloned());
+        pending_released.extend(released);
+        if write_outcomes(&ledger, &mut pending_finished, &mut pending_released)
+            .await
+            .is_err()
+        {
+            // Stop sending: a send is only ever made when it can be recorded.
+            stop_for_ledger(&stop, &ledger);
+        }
         for f in finished {
             let reason = || describe_failure(&f);
             match f.status {
@@ -902,7 +916,53 @@ async fn record(
             }
         }
     }
-    Ok(totals)
+    // The ledger may be back: a few more tries before giving up on what is unwritten.
+    for _ in 0..3 {
+        if pending_finished.is_empty() && pending_released.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await;
+    }
+    totals.unrecorded = pending_finished.len();
+    totals
+}
+
+/// Writes pending outcomes and releases; on success both lists are emptied.
+async fn write_outcomes(
+    ledger: &Arc<Mutex<Box<dyn Ledger>>>,
+    finished: &mut Vec<Finished>,
+    released: &mut Vec<(String, Option<Status>)>,
+) -> Result<(), LedgerError> {
+    let (f, r) = (finished.clone(), released.clone());
+    let handle = ledger.clone();
+    blocking(move || {
+        let mut ledger = lock(&handle);
+        if !f.is_empty() {
+            ledger.finish(&f)?;
+        }
+        if !r.is_empty() {
+            ledger.release(&r)?;
+        }
+        Ok(())
+    })
+    .await?;
+    finished.clear();
+    released.clear();
+    Ok(())
+}
+
+fn stop_for_ledger(stop: &watch::Sender<Option<StopReason>>, ledger: &Arc<Mutex<Box<dyn Ledger>>>) {
+    let location = lock(ledger).location().to_owned();
+    stop.send_if_modified(|reason| match reason {
+        Some(StopReason::LedgerFailed(_)) => false,
+        _ => {
+            *reason = Some(StopReason::LedgerFailed(format!(
+                "cannot write outcomes to {location}"
+            )));
+            true
+        }
+    });
 }
 
 /// `HTTP 400: {"error":"..."}` or the transport error.

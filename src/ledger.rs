@@ -139,9 +139,48 @@ pub struct SendRow {
     pub http_status: Option<u16>,
     pub response: Option<String>,
     pub error: Option<String>,
+    /// The exact request body (left out of `status --format json`: it can be long).
+    #[serde(skip)]
+    pub request: String,
     pub request_hash: String,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl SendRow {
+    /// Whether two records of one key say the same thing (for `state migrate`).
+    pub fn same_record(&self, other: &SendRow) -> bool {
+        (
+            &self.key,
+            &self.campaign,
+            &self.occurrence,
+            &self.recipient,
+            &self.endpoint,
+            self.status,
+            &self.request_hash,
+            self.attempts,
+            self.http_status,
+        ) == (
+            &other.key,
+            &other.campaign,
+            &other.occurrence,
+            &other.recipient,
+            &other.endpoint,
+            other.status,
+            &other.request_hash,
+            other.attempts,
+            other.http_status,
+        )
+    }
+}
+
+/// What [`Ledger::import`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub sends_copied: usize,
+    pub sends_present: usize,
+    pub missed_copied: usize,
+    pub missed_present: usize,
 }
 
 /// An occurrence that was not sent because it was found more than `catch_up` late.
@@ -234,6 +273,29 @@ pub trait Ledger: Send {
 
     /// Missed occurrences, by campaign and occurrence.
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError>;
+
+    /// Copies records from another ledger in one transaction. Records already here and
+    /// identical are skipped; if any differs (same key, different outcome) nothing is
+    /// written and the keys are returned as the error.
+    fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError>;
+}
+
+/// The keys whose records differ between two ledgers, as an error.
+pub fn conflicts_error(ledger: &str, keys: &[String]) -> LedgerError {
+    let shown: Vec<&str> = keys.iter().take(10).map(String::as_str).collect();
+    LedgerError::Storage {
+        ledger: ledger.to_owned(),
+        message: format!(
+            "{} send(s) are recorded differently here; refusing to overwrite them (nothing was copied): {}{}",
+            keys.len(),
+            shown.join(", "),
+            if keys.len() > shown.len() {
+                ", ..."
+            } else {
+                ""
+            }
+        ),
+    }
 }
 
 /// Where the ledger lives: `--state`, `CAMPAIGNCTL_STATE`, or the default file. A
@@ -349,6 +411,7 @@ pub(crate) mod contract {
         recover_marks_in_flight_unknown(open("recover"));
         missed_is_recorded_once(open("missed"));
         last_occurrence_spans_sends_and_missed(open("last"));
+        import_is_idempotent_and_refuses_conflicts(open("import-from"), open("import-to"));
         single_writer_lock(open("lock"), open("lock"));
     }
 
@@ -516,6 +579,56 @@ pub(crate) mod contract {
         assert_eq!(l.last_occurrence("d").unwrap(), None);
     }
 
+    fn import_is_idempotent_and_refuses_conflicts(
+        mut from: Box<dyn Ledger>,
+        mut to: Box<dyn Ledger>,
+    ) {
+        let sends: Vec<_> = ["c/once/919000000001", "c/once/919000000002"]
+            .map(send)
+            .to_vec();
+        from.claim(&sends, &[]).unwrap();
+        from.finish(&[
+            finished(&sends[0].key, Status::Sent),
+            finished(&sends[1].key, Status::Failed),
+        ])
+        .unwrap();
+        let at = Occurrence::At("2026-11-30T03:30:00Z".parse().unwrap());
+        from.record_missed("c", "c.yaml", at).unwrap();
+        let (rows, missed) = (
+            from.sends(&Filter::default()).unwrap(),
+            from.missed(None).unwrap(),
+        );
+        assert_eq!(rows[0].request, sends[0].request);
+
+        let first = to.import(&rows, &missed).unwrap();
+        assert_eq!((first.sends_copied, first.missed_copied), (2, 1));
+        assert_eq!(to.sends(&Filter::default()).unwrap(), rows);
+        let again = to.import(&rows, &missed).unwrap();
+        assert_eq!(
+            (
+                again.sends_copied,
+                again.sends_present,
+                again.missed_present
+            ),
+            (0, 2, 1)
+        );
+
+        // A key recorded differently: nothing is written.
+        let mut different = rows.clone();
+        different[1].status = Status::Sent;
+        let mut extra = send("c/once/919000000003");
+        extra.request_hash = "other".to_owned();
+        from.claim(&[extra], &[]).unwrap();
+        different.push(from.sends(&Filter::default()).unwrap().pop().unwrap());
+        let err = to.import(&different, &[]).unwrap_err();
+        assert!(err.to_string().contains("c/once/919000000002"), "{err}");
+        assert_eq!(
+            to.sends(&Filter::default()).unwrap().len(),
+            2,
+            "a refused import wrote rows"
+        );
+    }
+
     fn single_writer_lock(mut first: Box<dyn Ledger>, mut second: Box<dyn Ledger>) {
         let holder = Holder {
             pid: 4242,
@@ -529,6 +642,12 @@ pub(crate) mod contract {
             other => panic!("expected Locked, got {other:?}"),
         }
         drop(first);
-        second.lock(&Holder::current("apply")).unwrap();
+        // A database releases a closed session's lock as its backend exits: moments later.
+        second
+            .lock_within(
+                &Holder::current("apply"),
+                std::time::Duration::from_secs(10),
+            )
+            .unwrap();
     }
 }

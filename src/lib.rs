@@ -17,6 +17,7 @@ pub mod executor;
 pub mod health;
 pub mod ledger;
 pub mod loader;
+pub mod migrate;
 pub mod pacer;
 pub mod planner;
 pub mod postgres_ledger;

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use postgres::{Client, Config, NoTls};
 
 use crate::ledger::{
-    Claim, Filter, Finished, Holder, Ledger, LedgerError, MissedRow, NewSend, SendRow, timestamp,
-    truncate_response,
+    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, SendRow,
+    conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
@@ -289,6 +289,8 @@ pub struct PgLedger {
     client: Option<Client>,
     /// Whether this session holds the writer lock.
     locked: bool,
+    /// Whether this process took the lock: from then on it writes only while holding it.
+    writer: bool,
 }
 
 impl PgLedger {
@@ -300,6 +302,7 @@ impl PgLedger {
             redacted: location.redacted.clone(),
             client: None,
             locked: false,
+            writer: false,
         };
         ledger.migrate()?;
         Ok(ledger)
@@ -312,6 +315,7 @@ impl PgLedger {
             redacted: location.redacted.clone(),
             client: None,
             locked: false,
+            writer: false,
         };
         let exists: bool = ledger
             .client()?
@@ -426,6 +430,7 @@ impl PgLedger {
         })?;
         if acquired {
             self.locked = true;
+            self.writer = true;
             let since = timestamp(holder.since);
             self.with(|c| {
                 c.execute(
@@ -483,14 +488,15 @@ impl PgLedger {
         Ok(held)
     }
 
+    /// A process that took the writer lock claims sends only while it still holds it.
+    /// Exactly-once does not depend on this (the unique key does), but a replica whose
+    /// session was cut must stop sending: another may have taken over.
     fn require_lock(&mut self) -> Result<(), LedgerError> {
-        // Only checked for writers that took the lock: exactly-once does not depend on it
-        // (the unique key does), but a session that lost it must not go on as the writer.
-        if self.locked && self.client.as_ref().is_none_or(Client::is_closed) {
-            self.locked = false;
-            return Err(self.error("the connection holding the ledger lock was lost"));
+        if !self.writer || (self.locked && self.client.as_ref().is_some_and(|c| !c.is_closed())) {
+            return Ok(());
         }
-        Ok(())
+        self.locked = false;
+        Err(self.error("this process lost the ledger lock (its database session ended); not sending until it takes it again"))
     }
 
     fn error(&self, message: impl fmt::Display) -> LedgerError {
@@ -730,7 +736,7 @@ impl Ledger for PgLedger {
         let rows = self.with(|c| {
             c.query(
                 "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
-                        http_status, response, error, request_hash, created_at, updated_at
+                        http_status, response, error, request_hash, created_at, updated_at, request
                  FROM sends
                  WHERE ($1::TEXT IS NULL OR campaign = $1) AND ($2::TEXT IS NULL OR status = $2)
                  ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\", recipient COLLATE \"C\"",
@@ -756,6 +762,7 @@ impl Ledger for PgLedger {
                 request_hash: row.get(11),
                 created_at: row.get(12),
                 updated_at: row.get(13),
+                request: row.get(14),
             })
             .collect())
     }
@@ -778,6 +785,56 @@ impl Ledger for PgLedger {
                 recorded_at: row.get(3),
             })
             .collect())
+    }
+
+    fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
+        let existing: std::collections::HashMap<String, SendRow> = self
+            .sends(&Filter::default())?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        let conflicts: Vec<String> = sends
+            .iter()
+            .filter(|r| existing.get(&r.key).is_some_and(|e| !e.same_record(r)))
+            .map(|r| r.key.clone())
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(conflicts_error(&self.redacted, &conflicts));
+        }
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let mut imported = Imported::default();
+            let insert = tx.prepare(
+                "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                    request_hash, status, attempts, http_status, response, error,
+                                    created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                 ON CONFLICT (key) DO NOTHING",
+            )?;
+            for r in sends {
+                let attempts = i32::try_from(r.attempts).unwrap_or(i32::MAX);
+                let code = r.http_status.map(i32::from);
+                let n = tx.execute(
+                    &insert,
+                    &[
+                        &r.key, &r.campaign, &r.file, &r.occurrence, &r.recipient, &r.endpoint, &r.request,
+                        &r.request_hash, &r.status.as_str(), &attempts, &code, &r.response, &r.error,
+                        &r.created_at, &r.updated_at,
+                    ],
+                )?;
+                if n == 1 { imported.sends_copied += 1 } else { imported.sends_present += 1 }
+            }
+            for m in missed {
+                let n = tx.execute(
+                    "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT DO NOTHING",
+                    &[&m.campaign, &m.occurrence, &m.file, &m.recorded_at],
+                )?;
+                if n == 1 { imported.missed_copied += 1 } else { imported.missed_present += 1 }
+            }
+            tx.commit()?;
+            Ok(imported)
+        })
     }
 }
 
@@ -803,6 +860,10 @@ pub(crate) mod test_db {
     impl TestDb {
         pub fn create(label: &str) -> TestDb {
             static NEXT: AtomicUsize = AtomicUsize::new(0);
+            let label: String = label
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect();
             let name = format!(
                 "campaignctl_test_{}_{}_{label}",
                 std::process::id(),

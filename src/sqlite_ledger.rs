@@ -9,9 +9,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
+use std::collections::HashMap;
+
 use crate::ledger::{
-    Claim, Filter, Finished, Holder, Ledger, LedgerError, MissedRow, NewSend, SendRow, timestamp,
-    truncate_response,
+    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, SendRow,
+    conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
@@ -463,7 +465,7 @@ impl Ledger for SqliteLedger {
             .conn
             .prepare_cached(
                 "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
-                        http_status, response, error, request_hash, created_at, updated_at
+                        http_status, response, error, request_hash, created_at, updated_at, request
                  FROM sends
                  WHERE (?1 IS NULL OR campaign = ?1) AND (?2 IS NULL OR status = ?2)
                  ORDER BY campaign, occurrence, recipient",
@@ -489,6 +491,7 @@ impl Ledger for SqliteLedger {
                         request_hash: row.get(11)?,
                         created_at: row.get(12)?,
                         updated_at: row.get(13)?,
+                        request: row.get(14)?,
                     })
                 },
             )
@@ -517,6 +520,62 @@ impl Ledger for SqliteLedger {
             .map_err(|e| storage(&self.location, e))?;
         rows.collect::<Result<_, _>>()
             .map_err(|e| storage(&self.location, e))
+    }
+
+    fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
+        let location = self.location.clone();
+        let existing: HashMap<String, SendRow> = self
+            .sends(&Filter::default())?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        let conflicts: Vec<String> = sends
+            .iter()
+            .filter(|r| existing.get(&r.key).is_some_and(|e| !e.same_record(r)))
+            .map(|r| r.key.clone())
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(conflicts_error(&location, &conflicts));
+        }
+        let mut imported = Imported::default();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        for r in sends {
+            let n = tx
+                .execute(
+                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                        request_hash, status, attempts, http_status, response, error,
+                                        created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                     ON CONFLICT (key) DO NOTHING",
+                    params![
+                        r.key, r.campaign, r.file, r.occurrence, r.recipient, r.endpoint, r.request,
+                        r.request_hash, r.status.as_str(), r.attempts, r.http_status, r.response,
+                        r.error, r.created_at, r.updated_at
+                    ],
+                )
+                .map_err(|e| storage(&location, e))?;
+            if n == 1 {
+                imported.sends_copied += 1
+            } else {
+                imported.sends_present += 1
+            }
+        }
+        for m in missed {
+            let n = tx
+                .execute(
+                    "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![m.campaign, m.occurrence, m.file, m.recorded_at],
+                )
+                .map_err(|e| storage(&location, e))?;
+            if n == 1 {
+                imported.missed_copied += 1
+            } else {
+                imported.missed_present += 1
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(imported)
     }
 }
 

@@ -103,7 +103,10 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
     };
     let progress = Arc::new(Progress::new(due, mode));
     let ledger = Arc::new(Mutex::new(ledger));
-    let report = send(&plan, executor, ledger, progress.clone())?;
+    // The last reference is dropped here, outside the async runtime: the PostgreSQL client
+    // closes its connection with a blocking call that must not run inside it.
+    let report = send(&plan, executor, ledger.clone(), progress.clone())?;
+    drop(ledger);
     progress.finish();
     print_report(&report, already_sent);
     let clean = report.failed.is_empty() && report.unknown.is_empty() && report.stopped.is_none();

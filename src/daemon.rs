@@ -27,6 +27,11 @@ use crate::scheduler::{Action, Scheduler};
 /// re-arms the timers within a minute.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
 
+/// How often a replica checks its leadership: the leader that it still holds the ledger
+/// lock (and that the ledger answers), a standby whether it can take the lock. A standby
+/// takes over within this long of the leader's database session ending.
+const LEADERSHIP_CHECK: Duration = Duration::from_secs(2);
+
 /// File events closer together than this make one reload (editors write in several steps).
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
@@ -47,28 +52,31 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
         .map(|p| p.campaign.clone())
         .collect();
 
-    let location = args.state.location()?;
-    let mut ledger = location.open()?;
-    ledger.lock(&Holder::current("run"))?;
-    let recovered = ledger.recover()?;
-    if recovered > 0 {
-        warn!(
-            count = recovered,
-            "sends left in flight by an earlier run are now recorded as unknown"
-        );
-    }
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
+    let location = args.state.location()?;
+    let mut ledger = location.open()?;
+    let holder = Holder::current("run");
+    let shared = location.is_shared();
+    if !shared {
+        // A local file serves one daemon: a second one is refused, not put on standby.
+        ledger.lock(&holder)?;
+    }
     let settings = Settings {
-        rate: args.rate.max(0.0),
+        rate: args.rate,
         concurrency: usize::from(args.concurrency),
         ..Settings::default()
     };
     let executor = Arc::new(Executor::new(endpoints, key, settings)?);
-    let health = Arc::new(Health::new(ledger.location(), Role::Leader));
+    let health = Arc::new(Health::new(ledger.location(), Role::Standby));
     let ledger = Arc::new(Mutex::new(ledger));
+    // Held until the runtime is gone: the PostgreSQL client closes its connection with a
+    // blocking call that must not run inside the runtime.
+    let _ledger_outlives_the_runtime = ledger.clone();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One async thread is plenty: sending is I/O, rendering and the ledger run on their own
+    // threads (see apply.rs for the measurement).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
@@ -86,9 +94,15 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
             health,
             runs: HashMap::new(),
             tasks: JoinSet::new(),
+            holder,
+            shared,
+            leader: false,
+            leader_seen: None,
+            pending: Vec::new(),
         };
         daemon.install(campaigns, Utc::now()).await;
         daemon.health.reloaded("start", Vec::new());
+        daemon.check_leadership().await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
         let _watcher = watch_files(&args.paths, reload_tx.clone());
         tokio::spawn(forward_signals(reload_tx, stop_tx));
@@ -122,12 +136,25 @@ struct Daemon {
     /// Stop handles of the occurrences being sent, by campaign.
     runs: HashMap<String, watch::Sender<Option<StopReason>>>,
     tasks: JoinSet<Finished>,
+    holder: Holder,
+    /// A shared (PostgreSQL) ledger: leadership is checked every few seconds. A local file
+    /// is locked for the process's lifetime and needs no checks.
+    shared: bool,
+    /// Whether this replica holds the ledger lock and sends. Replicas on a shared
+    /// (PostgreSQL) ledger that do not are on standby: loaded, validated, not sending.
+    leader: bool,
+    /// The leader last reported while on standby (to log a change once).
+    leader_seen: Option<Holder>,
+    /// Occurrences the ledger failed on, to send again once it answers.
+    pending: Vec<(String, DateTime<Utc>)>,
 }
 
 /// An occurrence's run ended.
 struct Finished {
     campaign: String,
     occurrence: DateTime<Utc>,
+    /// The ledger failed during the run: the rest of the occurrence is still to send.
+    ledger_failed: bool,
 }
 
 impl Daemon {
@@ -136,10 +163,14 @@ impl Daemon {
         mut reloads: mpsc::Receiver<String>,
         mut stop: watch::Receiver<bool>,
     ) -> Result<Outcome, Error> {
+        let mut leadership = tokio::time::interval(LEADERSHIP_CHECK);
+        leadership.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let now = Utc::now();
-            for action in self.scheduler.tick(now) {
-                self.act(action).await;
+            if self.leader {
+                for action in self.scheduler.tick(now) {
+                    self.act(action).await;
+                }
             }
             self.publish();
             // Sleep to the next fire time, but wake at least every minute to notice clock
@@ -159,6 +190,9 @@ impl Daemon {
                     }
                 }
                 Some(trigger) = reloads.recv() => self.reload(&trigger).await,
+                _ = leadership.tick(), if self.shared || !self.pending.is_empty() => {
+                    self.check_leadership().await;
+                }
                 _ = stop.changed() => break,
             }
         }
@@ -238,8 +272,10 @@ impl Daemon {
         info!(campaign = name, occurrence = %rfc3339(occurrence), late_ms = late.num_milliseconds(), "occurrence started");
         self.tasks.spawn(async move {
             let name = campaign.name.clone();
+            let mut ledger_failed = false;
             match send_occurrence(campaign, occurrence, executor, ledger, stop_tx).await {
                 Ok(report) => {
+                    ledger_failed = matches!(report.stopped, Some(StopReason::LedgerFailed(_)));
                     health.count_sends(&name, Status::Sent, report.sent as u64);
                     health.count_sends(&name, Status::Failed, report.failed.len() as u64);
                     health.count_sends(&name, Status::Unknown, report.unknown.len() as u64);
@@ -262,16 +298,107 @@ impl Daemon {
                     error!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence not sent: {problem}");
                 }
             }
-            Finished { campaign: name, occurrence }
+            Finished {
+                campaign: name,
+                occurrence,
+                ledger_failed,
+            }
         });
     }
 
     async fn finished(&mut self, done: Finished) {
         self.runs.remove(&done.campaign);
-        let _ = done.occurrence;
+        if done.ledger_failed && self.leader {
+            warn!(campaign = done.campaign, occurrence = %rfc3339(done.occurrence), "the ledger failed: the rest of this occurrence is sent when it answers again (within catch_up)");
+            self.health
+                .ledger_problem(Some("the ledger failed during a send".to_owned()));
+            self.pending.push((done.campaign.clone(), done.occurrence));
+        }
         if let Some(action) = self.scheduler.finished(&done.campaign, Utc::now()) {
             self.act(action).await;
         }
+    }
+
+    /// The leader checks it still holds the lock (and retries occurrences the ledger failed
+    /// on); a standby tries to take the lock.
+    async fn check_leadership(&mut self) {
+        let ledger = self.ledger.clone();
+        if self.leader {
+            match executor::blocking(move || lock(&ledger).holds_lock()).await {
+                Ok(true) => {
+                    self.health.ledger_problem(None);
+                    let now = Utc::now();
+                    for (campaign, occurrence) in std::mem::take(&mut self.pending) {
+                        if let Some(action) = self.scheduler.retry(&campaign, occurrence, now) {
+                            self.act(action).await;
+                        }
+                    }
+                }
+                Ok(false) => {
+                    self.step_down("the ledger lock was lost (the database session ended)")
+                }
+                Err(e) => self.step_down(&e.to_string()),
+            }
+            return;
+        }
+        let holder = self.holder.clone();
+        match executor::blocking(move || lock(&ledger).try_lock(&holder)).await {
+            Ok(None) => self.take_over().await,
+            Ok(Some(other)) => {
+                self.health.ledger_problem(None);
+                if self.leader_seen.as_ref() != Some(&other) {
+                    info!(leader = %other, "standby: another replica leads; taking over if it stops");
+                    self.leader_seen = Some(other);
+                }
+            }
+            Err(e) => {
+                warn!("standby: cannot reach the ledger: {e}");
+                self.health.ledger_problem(Some(e.to_string()));
+            }
+        }
+    }
+
+    /// This replica took the lock: what the previous leader left in flight becomes unknown,
+    /// and every campaign is armed, catching up as after a restart.
+    async fn take_over(&mut self) {
+        let ledger = self.ledger.clone();
+        match executor::blocking(move || lock(&ledger).recover()).await {
+            Ok(0) => {}
+            Ok(n) => warn!(
+                count = n,
+                "sends left in flight by the previous leader are now recorded as unknown"
+            ),
+            Err(e) => {
+                warn!("cannot recover the ledger: {e}");
+                return;
+            }
+        }
+        self.leader = true;
+        self.leader_seen = None;
+        self.health.set_role(Role::Leader);
+        self.health.ledger_problem(None);
+        info!("leading: this replica holds the ledger lock and sends");
+        let campaigns: Vec<Arc<Campaign>> = self.campaigns.values().cloned().collect();
+        self.campaigns.clear();
+        self.install(campaigns, Utc::now()).await;
+    }
+
+    /// Lost the lock or the ledger: stop sending at once (nothing is sent that cannot be
+    /// recorded), and try to take the lock again.
+    fn step_down(&mut self, reason: &str) {
+        error!(
+            "not sending: {reason}; retrying the ledger every {}s",
+            LEADERSHIP_CHECK.as_secs()
+        );
+        self.leader = false;
+        self.health.set_role(Role::Standby);
+        self.health.ledger_problem(Some(reason.to_owned()));
+        for stop in self.runs.values() {
+            stop.send_replace(Some(StopReason::LedgerFailed(reason.to_owned())));
+        }
+        // Whoever leads next catches up from the ledger.
+        self.scheduler = Scheduler::new();
+        self.pending.clear();
     }
 
     /// Replaces the campaign set: new campaigns are scheduled, removed ones stop, edited
@@ -299,7 +426,7 @@ impl Daemon {
                     self.scheduler.remove(name);
                 }
                 (Some(schedule), previous) => {
-                    if previous.is_some_and(|p| same_schedule(p, schedule)) {
+                    if !self.leader || previous.is_some_and(|p| same_schedule(p, schedule)) {
                         continue;
                     }
                     let (ledger, key) = (self.ledger.clone(), name.clone());

@@ -174,6 +174,40 @@ impl Scheduler {
         actions
     }
 
+    /// An occurrence that could not be sent (the ledger failed) is tried again, now that the
+    /// ledger answers: sent if still within its catch-up window and the campaign is idle,
+    /// queued behind a running one, or missed.
+    pub fn retry(
+        &mut self,
+        campaign: &str,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<Action> {
+        let entry = self.entries.get_mut(campaign)?;
+        let action = if !entry.schedule.in_catch_up_window(occurrence, now) {
+            Action::Missed {
+                campaign: campaign.to_owned(),
+                occurrence,
+            }
+        } else if entry.running {
+            if entry.waiting.is_some_and(|w| w >= occurrence) {
+                return None;
+            }
+            entry.waiting = Some(occurrence);
+            Action::Wait {
+                campaign: campaign.to_owned(),
+                occurrence,
+            }
+        } else {
+            entry.running = true;
+            Action::Send {
+                campaign: campaign.to_owned(),
+                occurrence,
+            }
+        };
+        Some(action)
+    }
+
     /// The running occurrence of `campaign` finished: start the waiting one, if it is still
     /// within its catch-up window (else it is missed).
     pub fn finished(&mut self, campaign: &str, now: DateTime<Utc>) -> Option<Action> {
@@ -436,6 +470,38 @@ mod tests {
         assert_eq!(
             s.finished("c", t("2026-11-30T10:30:00Z")),
             Some(missed("c", "2026-11-30T10:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn an_occurrence_the_ledger_could_not_take_is_retried_within_its_window() {
+        let mut s = Scheduler::new();
+        s.arm(
+            "c",
+            cron("0 9 * * *", Tz::UTC, 15),
+            None,
+            t("2026-11-30T08:00:00Z"),
+        );
+        assert_eq!(
+            s.tick(t("2026-11-30T09:00:00Z")),
+            [send("c", "2026-11-30T09:00:00Z")]
+        );
+        // The send failed on the ledger; the run ended.
+        assert_eq!(s.finished("c", t("2026-11-30T09:00:05Z")), None);
+        // The ledger is back five minutes later: sent again (claims keep it exactly-once).
+        assert_eq!(
+            s.retry("c", t("2026-11-30T09:00:00Z"), t("2026-11-30T09:05:00Z")),
+            Some(send("c", "2026-11-30T09:00:00Z"))
+        );
+        s.finished("c", t("2026-11-30T09:05:01Z"));
+        // Back only after its catch-up window: missed.
+        assert_eq!(
+            s.retry("c", t("2026-11-30T09:00:00Z"), t("2026-11-30T09:30:00Z")),
+            Some(missed("c", "2026-11-30T09:00:00Z"))
+        );
+        assert_eq!(
+            s.retry("gone", t("2026-11-30T09:00:00Z"), t("2026-11-30T09:01:00Z")),
+            None
         );
     }
 

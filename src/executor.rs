@@ -967,12 +967,7 @@ fn stop_for_ledger(stop: &watch::Sender<Option<StopReason>>, ledger: &Arc<Mutex<
 
 /// `HTTP 400: {"error":"..."}` or the transport error.
 pub fn describe_failure(f: &Finished) -> String {
-    match (f.http_status, &f.response, &f.error) {
-        (Some(code), Some(body), _) if !body.is_empty() => format!("HTTP {code}: {}", body.trim()),
-        (Some(code), _, _) => format!("HTTP {code}"),
-        (None, _, Some(error)) => error.clone(),
-        (None, _, None) => "no response".to_owned(),
-    }
+    crate::ledger::failure_reason(f.http_status, f.response.as_deref(), f.error.as_deref())
 }
 
 #[cfg(test)]

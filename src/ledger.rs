@@ -15,6 +15,47 @@ use crate::schedule::Occurrence;
 pub use crate::postgres_ledger::{PgLedger, PgLocation};
 pub use crate::sqlite_ledger::SqliteLedger;
 
+/// Schema migrations shared by both backends (plain SQL both understand), applied in order.
+/// SQLite counts them in `PRAGMA user_version`, PostgreSQL in `campaignctl_schema`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sends, missed occurrences, and who holds the writer lock (the SQLite backend locks
+    // a file instead and leaves `holder` empty).
+    "CREATE TABLE sends (
+        key          TEXT PRIMARY KEY,
+        campaign     TEXT NOT NULL,
+        file         TEXT NOT NULL,
+        occurrence   TEXT NOT NULL,
+        recipient    TEXT NOT NULL,
+        endpoint     TEXT NOT NULL,
+        request      TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status       TEXT NOT NULL CHECK (status IN ('in_flight', 'sent', 'failed', 'unknown')),
+        attempts     INTEGER NOT NULL DEFAULT 0,
+        http_status  INTEGER,
+        response     TEXT,
+        error        TEXT,
+        created_at   TEXT NOT NULL,
+        updated_at   TEXT NOT NULL
+    );
+    CREATE INDEX sends_by_occurrence ON sends (campaign, occurrence);
+    -- Partial: the common in_flight -> sent update then leaves the index alone.
+    CREATE INDEX sends_not_sent ON sends (status) WHERE status <> 'sent';
+    CREATE TABLE missed (
+        campaign    TEXT NOT NULL,
+        occurrence  TEXT NOT NULL,
+        file        TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (campaign, occurrence)
+    );
+    CREATE TABLE holder (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        pid     BIGINT NOT NULL,
+        host    TEXT NOT NULL,
+        since   TEXT NOT NULL,
+        command TEXT NOT NULL
+    );",
+];
+
 /// Default SQLite ledger, relative to the working directory.
 pub const DEFAULT_STATE: &str = ".campaignctl/state.db";
 
@@ -348,6 +389,23 @@ impl fmt::Display for StateLocation {
             StateLocation::Sqlite(path) => write!(f, "{}", path.display()),
             StateLocation::Postgres(location) => write!(f, "{location}"),
         }
+    }
+}
+
+/// Why a send did not succeed, for people: `HTTP 400: {"error":"..."}` or the transport
+/// error.
+pub fn failure_reason(
+    http_status: Option<u16>,
+    response: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    match (http_status, response, error) {
+        (Some(code), Some(body), _) if !body.trim().is_empty() => {
+            format!("HTTP {code}: {}", body.trim())
+        }
+        (Some(code), _, _) => format!("HTTP {code}"),
+        (None, _, Some(error)) => error.to_owned(),
+        (None, _, None) => "no response".to_owned(),
     }
 }
 

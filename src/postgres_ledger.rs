@@ -12,52 +12,14 @@ use chrono::{DateTime, Utc};
 use postgres::{Client, Config, NoTls};
 
 use crate::ledger::{
-    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, SendRow,
-    conflicts_error, timestamp, truncate_response,
+    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MIGRATIONS, MissedRow, NewSend,
+    SendRow, conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
 
 /// The advisory lock key ("campaignctl" ledger writer); advisory locks are per database.
 const LOCK_KEY: i64 = 0x6361_6d70_6169_676e;
-
-/// Schema migrations, applied in order inside one transaction each.
-const MIGRATIONS: &[&str] = &[
-    // 1: sends, missed occurrences, and who holds the writer lock.
-    "CREATE TABLE sends (
-        key          TEXT PRIMARY KEY,
-        campaign     TEXT NOT NULL,
-        file         TEXT NOT NULL,
-        occurrence   TEXT NOT NULL,
-        recipient    TEXT NOT NULL,
-        endpoint     TEXT NOT NULL,
-        request      TEXT NOT NULL,
-        request_hash TEXT NOT NULL,
-        status       TEXT NOT NULL CHECK (status IN ('in_flight', 'sent', 'failed', 'unknown')),
-        attempts     INTEGER NOT NULL DEFAULT 0,
-        http_status  INTEGER,
-        response     TEXT,
-        error        TEXT,
-        created_at   TEXT NOT NULL,
-        updated_at   TEXT NOT NULL
-    );
-    CREATE INDEX sends_by_occurrence ON sends (campaign, occurrence);
-    CREATE INDEX sends_not_sent ON sends (status) WHERE status <> 'sent';
-    CREATE TABLE missed (
-        campaign    TEXT NOT NULL,
-        occurrence  TEXT NOT NULL,
-        file        TEXT NOT NULL,
-        recorded_at TEXT NOT NULL,
-        PRIMARY KEY (campaign, occurrence)
-    );
-    CREATE TABLE holder (
-        id      INTEGER PRIMARY KEY CHECK (id = 1),
-        pid     BIGINT NOT NULL,
-        host    TEXT NOT NULL,
-        since   TEXT NOT NULL,
-        command TEXT NOT NULL
-    );",
-];
 
 /// A `postgres://` location: the parsed connection settings, and the URL without its
 /// password for messages.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::{Format, Outcome, StatusArgs};
 use crate::error::Error;
-use crate::ledger::{Filter, MissedRow, SendRow};
+use crate::ledger::{Filter, MissedRow, SendRow, failure_reason};
 use crate::planner::Status;
 
 pub fn status(args: &StatusArgs) -> Result<Outcome, Error> {
@@ -81,14 +81,11 @@ fn write_text(
                 .collect();
             writeln!(out, "  {occurrence}: {}", counts.join(", "))?;
             for row in rows.iter().filter(|r| r.status != Status::Sent) {
-                let reason = match (&row.http_status, &row.response, &row.error) {
-                    (Some(code), Some(body), _) if !body.is_empty() => {
-                        format!("HTTP {code}: {}", body.trim())
-                    }
-                    (Some(code), _, _) => format!("HTTP {code}"),
-                    (None, _, Some(error)) => error.clone(),
-                    _ => String::new(),
-                };
+                let reason = failure_reason(
+                    row.http_status,
+                    row.response.as_deref(),
+                    row.error.as_deref(),
+                );
                 writeln!(
                     out,
                     "    {:<9} {:<15} attempts {}, {}  {reason}",

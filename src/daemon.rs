@@ -20,7 +20,7 @@ use crate::health::{CampaignHealth, Health, Role};
 use crate::ledger::{Holder, Ledger};
 use crate::planner::{CampaignPlan, Plan, PlanOptions, SendItem, Status};
 use crate::progress::{self, Progress};
-use crate::schedule::{Occurrence, Schedule, When, format_duration, rfc3339};
+use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::scheduler::{Action, Scheduler};
 
 /// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
@@ -439,7 +439,7 @@ impl Daemon {
                     self.scheduler.arm(name, schedule.clone(), last, now);
                     info!(
                         campaign = name,
-                        schedule = describe(schedule),
+                        schedule = schedule.describe(),
                         next = self.scheduler.next_of(name).map(rfc3339),
                         "campaign scheduled"
                     );
@@ -505,7 +505,7 @@ impl Daemon {
             .map(|c| CampaignHealth {
                 name: c.name.clone(),
                 file: c.file.display().to_string(),
-                schedule: c.schedule.as_ref().map(describe),
+                schedule: c.schedule.as_ref().map(Schedule::describe),
                 next_run: self.scheduler.next_of(&c.name).map(rfc3339),
                 running: self.runs.contains_key(&c.name),
                 enabled: c.enabled,
@@ -572,16 +572,7 @@ async fn send_occurrence(
 }
 
 fn same_schedule(a: &Schedule, b: &Schedule) -> bool {
-    describe(a) == describe(b)
-}
-
-fn describe(schedule: &Schedule) -> String {
-    let zone = schedule.timezone.name();
-    let catch_up = format_duration(schedule.catch_up);
-    match &schedule.when {
-        When::Cron(cron) => format!("cron `{}` in {zone}, catch-up {catch_up}", cron.expr()),
-        When::At(at) => format!("at {} ({zone}), catch-up {catch_up}", rfc3339(*at)),
-    }
+    a.describe() == b.describe()
 }
 
 /// SIGHUP reloads; SIGTERM and SIGINT stop.

@@ -3,14 +3,12 @@
 
 use std::io::{self, Write};
 
-use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::campaign::{Audience, Kind};
 use crate::planner::{CampaignPlan, CampaignScan, Plan, PlannedSend, Scan, SendState, Timing};
-use crate::schedule::{Occurrence, Schedule, When, format_duration, rfc3339};
+use crate::schedule::{Occurrence, When, format_duration, rfc3339};
 
 /// Sends listed per campaign in the text plan; the rest are counted.
 pub const TEXT_SENDS_SHOWN: usize = 20;
@@ -61,17 +59,20 @@ fn write_campaign(
     match &c.schedule {
         None => writeln!(out, "  schedule     none: sent once, by apply")?,
         Some(schedule) => {
-            writeln!(out, "  schedule     {}", describe_schedule(schedule))?;
+            writeln!(out, "  schedule     {}", schedule.describe())?;
             if !plan.next_runs.is_empty() {
-                let runs: Vec<String> =
-                    plan.next_runs.iter().map(|t| local(schedule, *t)).collect();
+                let runs: Vec<String> = plan
+                    .next_runs
+                    .iter()
+                    .map(|t| schedule.local_text(*t))
+                    .collect();
                 writeln!(out, "  next runs    {}", runs.join(", "))?;
             }
         }
     }
     let occurrence = match (plan.occurrence, &c.schedule) {
         (Occurrence::At(at), Some(schedule)) => {
-            format!("{} ({})", rfc3339(at), local(schedule, at))
+            format!("{} ({})", rfc3339(at), schedule.local_text(at))
         }
         (occurrence, _) => occurrence.to_string(),
     };
@@ -135,21 +136,6 @@ fn write_campaign(
         writeln!(out, "    … and {} more", counts.total - counts.first.len())?;
     }
     Ok(())
-}
-
-fn describe_schedule(schedule: &Schedule) -> String {
-    let zone = schedule.timezone.name();
-    let catch_up = format_duration(schedule.catch_up);
-    match &schedule.when {
-        When::Cron(cron) => format!("cron `{}` in {zone}, catch-up {catch_up}", cron.expr()),
-        When::At(at) => format!("at {} ({zone}), catch-up {catch_up}", local(schedule, *at)),
-    }
-}
-
-/// `Mon 2026-11-30 09:00 +05:30`: what a reviewer checks a schedule against.
-fn local(schedule: &Schedule, at: DateTime<Utc>) -> String {
-    let local: DateTime<Tz> = schedule.local(at);
-    local.format("%a %Y-%m-%d %H:%M %:z").to_string()
 }
 
 fn summary_line(plan: &Plan, scan: &Scan) -> String {

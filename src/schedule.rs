@@ -56,6 +56,21 @@ impl Schedule {
     pub fn local(&self, at: DateTime<Utc>) -> DateTime<Tz> {
         at.with_timezone(&self.timezone)
     }
+
+    /// `Mon 2026-11-30 09:00 +05:30`: what a reviewer checks a schedule against.
+    pub fn local_text(&self, at: DateTime<Utc>) -> String {
+        self.local(at).format("%a %Y-%m-%d %H:%M %:z").to_string()
+    }
+
+    /// The schedule in one line: ``cron `0 9 * * 1-5` in Asia/Kolkata, catch-up 15m``.
+    pub fn describe(&self) -> String {
+        let zone = self.timezone.name();
+        let catch_up = format_duration(self.catch_up);
+        match &self.when {
+            When::Cron(cron) => format!("cron `{}` in {zone}, catch-up {catch_up}", cron.expr()),
+            When::At(at) => format!("at {} ({zone}), catch-up {catch_up}", self.local_text(*at)),
+        }
+    }
 }
 
 /// One run of a campaign: `once` for unscheduled campaigns, else the fire instant.

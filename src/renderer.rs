@@ -34,6 +34,10 @@ struct ParamInfo {
     id: String,
     /// `recipient.X` attributes the template reads, to explain an undefined value.
     recipient_fields: BTreeSet<String>,
+    /// `contact.X` attributes the template reads: each `{{X}}` placeholder must reach the
+    /// API unchanged (a filter such as `upper` would turn it into `{{X}}`-lookalikes the API
+    /// does not fill in).
+    contact_fields: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -117,6 +121,7 @@ impl Renderer {
                 continue;
             };
             let mut recipient_fields = BTreeSet::new();
+            let mut contact_fields = BTreeSet::new();
             let used: BTreeSet<String> = template.undeclared_variables(true).into_iter().collect();
             for path in &used {
                 let mut parts = path.splitn(2, '.');
@@ -142,6 +147,11 @@ impl Renderer {
                             recipient_fields.insert(attr.split('.').next().unwrap_or(attr).to_owned());
                         }
                     }
+                    ("contact", Kind::Blast) => {
+                        if let Some(attr) = attr {
+                            contact_fields.insert(attr.split('.').next().unwrap_or(attr).to_owned());
+                        }
+                    }
                     _ if known.iter().any(|k| k == root) => {}
                     _ => {
                         let help = match did_you_mean(root, &known) {
@@ -158,6 +168,7 @@ impl Renderer {
             params.push(ParamInfo {
                 id,
                 recipient_fields,
+                contact_fields,
             });
         }
         if !problems.is_empty() {
@@ -225,6 +236,18 @@ impl Renderer {
                 })
                 .and_then(|rendered| {
                     check_param(&rendered).map_err(|message| RenderError { index, message })?;
+                    if let Some(field) = param
+                        .contact_fields
+                        .iter()
+                        .find(|field| !rendered.contains(&format!("{{{{{field}}}}}")))
+                    {
+                        return Err(RenderError {
+                            index,
+                            message: format!(
+                                "renders to {rendered:?}: the placeholder {{{{{field}}}}} must reach the API unchanged for it to fill in each contact's {field}; drop the filter"
+                            ),
+                        });
+                    }
                     Ok(rendered)
                 });
             match rendered {

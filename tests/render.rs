@@ -495,3 +495,31 @@ fn builtin_functions_are_not_undefined_variables() {
     .stdout("1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n")
     .run();
 }
+
+/// Regression: a filter on a contact placeholder (`upper`) silently sent `{{NAME}}`, which the
+/// API does not fill in.
+#[test]
+fn a_filtered_contact_placeholder_is_an_error() {
+    validate(
+        r#"
+        template: welcome
+        language: en
+        params:
+          - "{{ contact.name | upper }}"
+          - "Dear {{ contact.name }}!"
+        search:
+          city: Pune
+        "#,
+    )
+    .stderr(
+        r#"
+        c.yaml:4:5: error: param 1: renders to "{{NAME}}": the placeholder {{name}} must reach the API unchanged for it to fill in each contact's name; drop the filter
+          |
+        4 |   - "{{ contact.name | upper }}"
+          |     ^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+        1 error, 0 warnings
+        "#,
+    )
+    .status(1)
+    .run();
+}

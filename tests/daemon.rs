@@ -666,7 +666,7 @@ fn sighup_loads_a_new_file_and_it_fires_at_its_time() {
         "campaigns/tomorrow.yaml",
         &campaign("tomorrow", "E", &mobiles(1..2), &at(far)),
     );
-    let daemon = sb.start(&[], 1);
+    let mut daemon = sb.start(&[], 1);
 
     // A directory moved into the tree raises no event for the YAML file inside it, so only
     // the SIGHUP can load it.
@@ -703,7 +703,6 @@ fn sighup_loads_a_new_file_and_it_fires_at_its_time() {
     sb.wait_sent("hup", recipients.len());
     assert_each_requested_once(&sb.mock, &recipients);
     assert_eq!(daemon.campaign("tomorrow")["next_run"], rfc(far));
-    let mut daemon = daemon;
     daemon.stop().assert_success();
 }
 
@@ -1009,6 +1008,11 @@ fn missed_occurrences_are_recorded_and_only_the_latest_within_catch_up_is_sent()
     let ready = Utc::now();
     sb.mock.wait_for_deliveries(applied + every.len(), WAIT);
     daemon.wait_log(&["occurrence finished", "every-minute"]);
+    let metrics = daemon.metrics();
+    // Stopped before the checks: the ledger and the mock are final (a minute boundary
+    // passing meanwhile legitimately sends the next minute).
+    let exit = daemon.stop();
+    exit.assert_success();
 
     // The catch-up send: the latest minute at or before the start, once per recipient.
     let mut occurrences: BTreeSet<String> = sb
@@ -1051,10 +1055,9 @@ fn missed_occurrences_are_recorded_and_only_the_latest_within_catch_up_is_sent()
     assert!((9..=10).contains(&missed_minutes), "{missed_minutes}");
     assert!(sb.sends_of("daily").iter().all(|r| r.occurrence != rfc(d)));
     assert!(sb.sends_of("fresh").is_empty());
-    assert!(sb.mock.requests_for(&daily[0]).len() == 1);
+    assert_eq!(sb.mock.requests_for(&daily[0]).len(), 1);
     assert!(sb.mock.requests_for(&fresh[0]).is_empty());
 
-    let metrics = daemon.metrics();
     assert_eq!(
         sample(
             &metrics,
@@ -1071,8 +1074,6 @@ fn missed_occurrences_are_recorded_and_only_the_latest_within_catch_up_is_sent()
         Some(1.0)
     );
     assert!(!metrics.contains("campaignctl_missed_occurrences_total{campaign=\"fresh\"}"));
-    let exit = daemon.stop();
-    exit.assert_success();
     let logged = exit
         .stderr
         .lines()
@@ -1528,7 +1529,7 @@ fn an_occurrence_due_during_a_slow_reload_still_fires_on_time() {
         "campaigns/punctual.yaml",
         &campaign("punctual", "E", &recipients, &at(seconds_ahead(86_400))),
     );
-    let daemon = sb.start(&[], 2);
+    let mut daemon = sb.start(&[], 2);
     // Re-time the small campaign; the watcher reloads the set, which shows how long that takes.
     let when = seconds_ahead(15);
     let loading = Instant::now();
@@ -1550,7 +1551,6 @@ fn an_occurrence_due_during_a_slow_reload_still_fires_on_time() {
     daemon.signal("HUP");
     sb.mock.wait_for_deliveries(1, WAIT);
     let late = lateness_ms(&sb.mock, &sb.mock.requests()[0], when);
-    let mut daemon = daemon;
     daemon.stop().assert_success();
     assert!(
         late <= MAX_FIRE_DELAY_MS,

@@ -14,12 +14,15 @@
 //! - `cli`: help, working directories, machine time zone, nothing written.
 //! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
+//! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
+//!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
 
 mod mock_api;
 mod test;
 
 mod apply;
 mod cli;
+mod daemon;
 mod fixture;
 mod hostile;
 mod plan;

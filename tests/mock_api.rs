@@ -26,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -141,6 +141,8 @@ struct Shared {
     /// Record every request (tests). Off in the benchmark server, which only counts.
     record: bool,
     start: Instant,
+    /// The wall-clock time taken together with `start`, to place arrivals on the calendar.
+    start_wall: SystemTime,
     inner: Mutex<Inner>,
     changed: Condvar,
     total: AtomicU64,
@@ -197,6 +199,7 @@ impl MockApi {
         let shared = Arc::new(Shared {
             record: config.record,
             start: Instant::now(),
+            start_wall: SystemTime::now(),
             inner: Mutex::new(Inner::default()),
             changed: Condvar::new(),
             total: AtomicU64::new(0),
@@ -240,6 +243,12 @@ impl MockApi {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The wall-clock time at which `request` had arrived (its `at` placed on the calendar:
+    /// the mock's start instant read on both clocks, plus the monotonic offset).
+    pub fn arrival_time(&self, request: &Received) -> SystemTime {
+        self.shared.start_wall + request.at
     }
 
     /// The first `n` requests from now (any recipient) get `fault`.

@@ -426,7 +426,7 @@ impl Daemon {
                     self.scheduler.remove(name);
                 }
                 (Some(schedule), previous) => {
-                    if !self.leader || previous.is_some_and(|p| same_schedule(p, schedule)) {
+                    if !self.leader || previous.is_some_and(|p| p.same_as(schedule)) {
                         continue;
                     }
                     let (ledger, key) = (self.ledger.clone(), name.clone());
@@ -569,10 +569,6 @@ async fn send_occurrence(
         .run(rx, ledger, progress, stop)
         .await
         .map_err(|e| e.to_string())
-}
-
-fn same_schedule(a: &Schedule, b: &Schedule) -> bool {
-    a.describe() == b.describe()
 }
 
 /// SIGHUP reloads; SIGTERM and SIGINT stop.

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::cron::Cron;
@@ -57,9 +57,25 @@ impl Schedule {
         at.with_timezone(&self.timezone)
     }
 
-    /// `Mon 2026-11-30 09:00 +05:30`: what a reviewer checks a schedule against.
+    /// `Mon 2026-11-30 09:00 +05:30` (seconds only when there are any): what a reviewer
+    /// checks a schedule against.
     pub fn local_text(&self, at: DateTime<Utc>) -> String {
-        self.local(at).format("%a %Y-%m-%d %H:%M %:z").to_string()
+        let format = if at.second() == 0 {
+            "%a %Y-%m-%d %H:%M %:z"
+        } else {
+            "%a %Y-%m-%d %H:%M:%S %:z"
+        };
+        self.local(at).format(format).to_string()
+    }
+
+    /// Whether two schedules fire at the same times with the same catch-up.
+    pub fn same_as(&self, other: &Schedule) -> bool {
+        let when = match (&self.when, &other.when) {
+            (When::Cron(a), When::Cron(b)) => a.expr() == b.expr(),
+            (When::At(a), When::At(b)) => a == b,
+            _ => false,
+        };
+        when && self.timezone == other.timezone && self.catch_up == other.catch_up
     }
 
     /// The schedule in one line: ``cron `0 9 * * 1-5` in Asia/Kolkata, catch-up 15m``.

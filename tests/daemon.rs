@@ -47,6 +47,17 @@ fn mobiles(range: std::ops::Range<usize>) -> Vec<String> {
 }
 
 /// RFC 3339 UTC with second precision, as the daemon writes occurrences.
+/// How the daemon shows an `at` time in UTC (seconds only when there are any).
+fn local_text(t: DateTime<Utc>) -> String {
+    use chrono::Timelike;
+    let format = if t.second() == 0 {
+        "%a %Y-%m-%d %H:%M +00:00"
+    } else {
+        "%a %Y-%m-%d %H:%M:%S +00:00"
+    };
+    t.format(format).to_string()
+}
+
 fn rfc(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -558,7 +569,7 @@ fn an_at_occurrence_a_few_seconds_ahead_is_sent_once_at_its_time() {
     assert_eq!(entry["file"], "campaigns/soon.yaml");
     assert_eq!(
         entry["schedule"],
-        format!("at {} (UTC), catch-up 15m", rfc(when))
+        format!("at {} (UTC), catch-up 15m", local_text(when))
     );
     assert!(
         sb.mock.requests().is_empty(),
@@ -1234,7 +1245,7 @@ fn disabled_campaigns_are_loaded_but_never_sent_and_json_logs_are_one_object_per
     assert!(entry["next_run"].is_null());
     assert_eq!(
         entry["schedule"],
-        format!("at {} (UTC), catch-up 15m", rfc(when))
+        format!("at {} (UTC), catch-up 15m", local_text(when))
     );
     let entry = daemon.campaign("manual");
     assert!(

@@ -40,7 +40,7 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         ));
     }
     let now = args.files.now.unwrap_or_else(chrono::Utc::now);
-    let validation = evaluate(&args.files.paths, now, 0, None, options)?;
+    let validation = evaluate(&args.files.paths, now, 0, None, options, false)?;
     if validation.errors {
         print_diagnostics(&validation)?;
         return Err(Error::Invalid);

@@ -301,8 +301,9 @@ pub(crate) fn prepare(
     now: DateTime<Utc>,
     mut ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
+    allow_empty: bool,
 ) -> Result<Prepared, LedgerError> {
-    let (sources, load_problems) = loader::load(paths);
+    let (sources, load_problems) = loader::load(paths, allow_empty);
     let validated = validator::validate(&sources);
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(load_problems);
@@ -350,15 +351,17 @@ impl Prepared {
     }
 }
 
-/// [`prepare`] and [`Prepared::scan`]: every send rendered once.
+/// [`prepare`] and [`Prepared::scan`]: every send rendered once. `allow_empty`: a
+/// directory without campaign files is an empty set (the daemon), not an error.
 pub(crate) fn evaluate(
     paths: &[PathBuf],
     now: DateTime<Utc>,
     keep: usize,
     ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
+    allow_empty: bool,
 ) -> Result<Checked, LedgerError> {
-    Ok(prepare(paths, now, ledger, options)?.scan(keep, &mut |_, _, _| {}))
+    Ok(prepare(paths, now, ledger, options, allow_empty)?.scan(keep, &mut |_, _, _| {}))
 }
 
 impl Checked {
@@ -380,7 +383,7 @@ pub(crate) fn check(
     options: PlanOptions,
 ) -> Result<Checked, Error> {
     let now = args.now.unwrap_or_else(Utc::now);
-    let checked = evaluate(&args.paths, now, keep, ledger, options)?;
+    let checked = evaluate(&args.paths, now, keep, ledger, options, false)?;
     print_diagnostics(&checked)?;
     if checked.errors {
         return Err(Error::Invalid);
@@ -441,6 +444,7 @@ fn plan(args: &PlanArgs) -> Result<Outcome, Error> {
         now,
         ledger.as_mut(),
         PlanOptions::default(),
+        false,
     )?;
     let checked = match args.format {
         Format::Text => prepared.scan(report::TEXT_SENDS_SHOWN, &mut |_, _, _| {}),

@@ -12,14 +12,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::campaign::Campaign;
-use crate::cli::{Outcome, RunArgs, evaluate, print_diagnostics};
+use crate::campaign::{Audience, Campaign};
+use crate::cli::{Checked, Outcome, RunArgs, evaluate, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
 use crate::health::{CampaignHealth, Health, Role};
 use crate::ledger::{Holder, Ledger};
 use crate::planner::{CampaignPlan, Plan, PlanOptions, SendItem, Status};
 use crate::progress::{self, Progress};
+use crate::recipients::RecipientSource;
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::scheduler::{Action, Scheduler};
 
@@ -37,7 +38,25 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
 pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
     init_logging(args.log_format);
-    let checked = evaluate(&args.paths, Utc::now(), 0, None, PlanOptions::default())?;
+    // One async thread is plenty: sending is I/O, rendering and the ledger run on their own
+    // threads (see apply.rs for the measurement).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Signal handlers first: a SIGHUP during a long start must not kill the daemon (its
+    // default action), it reloads once started.
+    let signals = {
+        let _entered = runtime.enter();
+        Signals::install()?
+    };
+    let checked = evaluate(
+        &args.paths,
+        Utc::now(),
+        0,
+        None,
+        PlanOptions::default(),
+        true,
+    )?;
     if checked.errors {
         print_diagnostics(&checked)?;
         return Err(Error::Invalid);
@@ -99,13 +118,21 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
             leader: false,
             leader_seen: None,
             pending: Vec::new(),
+            after_reload: Vec::new(),
+            reloading: None,
+            reload_again: None,
+            pins: tempfile::Builder::new()
+                .prefix("campaignctl-run-")
+                .tempdir()?,
+            generation: 0,
         };
+        let campaigns = daemon.pin(campaigns)?;
         daemon.install(campaigns, Utc::now()).await;
         daemon.health.reloaded("start", Vec::new());
         daemon.check_leadership().await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
         let _watcher = watch_files(&args.paths, reload_tx.clone());
-        tokio::spawn(forward_signals(reload_tx, stop_tx));
+        tokio::spawn(signals.forward(reload_tx, stop_tx));
         let result = daemon.run(reload_rx, stop_rx).await;
         if let Some(server) = server {
             server.abort();
@@ -147,6 +174,15 @@ struct Daemon {
     leader_seen: Option<Holder>,
     /// Occurrences the ledger failed on, to send again once it answers.
     pending: Vec<(String, DateTime<Utc>)>,
+    /// Occurrences whose files failed to render at send time, to send after a good reload.
+    after_reload: Vec<(String, DateTime<Utc>)>,
+    /// The reload in progress: it runs beside the scheduler so fire times are kept.
+    reloading: Option<tokio::task::JoinHandle<(String, Reloaded)>>,
+    /// A reload asked for while one runs: done when it ends.
+    reload_again: Option<String>,
+    /// Private copies of the CSV files in use.
+    pins: tempfile::TempDir,
+    generation: u64,
 }
 
 /// An occurrence's run ended.
@@ -155,6 +191,8 @@ struct Finished {
     occurrence: DateTime<Utc>,
     /// The ledger failed during the run: the rest of the occurrence is still to send.
     ledger_failed: bool,
+    /// Its files no longer render: retried after the next successful reload.
+    files_failed: bool,
 }
 
 impl Daemon {
@@ -189,7 +227,17 @@ impl Daemon {
                         self.finished(done).await;
                     }
                 }
-                Some(trigger) = reloads.recv() => self.reload(&trigger).await,
+                Some(trigger) = reloads.recv() => self.start_reload(trigger),
+                reloaded = async { self.reloading.as_mut().expect("guarded").await }, if self.reloading.is_some() => {
+                    self.reloading = None;
+                    match reloaded {
+                        Ok((trigger, checked)) => self.reloaded(&trigger, checked).await,
+                        Err(e) => error!("reload failed: {e}"),
+                    }
+                    if let Some(trigger) = self.reload_again.take() {
+                        self.start_reload(trigger);
+                    }
+                }
                 _ = leadership.tick(), if self.shared || !self.pending.is_empty() => {
                     self.check_leadership().await;
                 }
@@ -262,20 +310,45 @@ impl Daemon {
         };
         let (stop_tx, _) = watch::channel(None);
         self.runs.insert(name.to_owned(), stop_tx.clone());
-        self.health.count_occurrence(name);
         let (executor, ledger, health) = (
             self.executor.clone(),
             self.ledger.clone(),
             self.health.clone(),
         );
         let late = Utc::now() - occurrence;
-        info!(campaign = name, occurrence = %rfc3339(occurrence), late_ms = late.num_milliseconds(), "occurrence started");
         self.tasks.spawn(async move {
             let name = campaign.name.clone();
-            let mut ledger_failed = false;
-            match send_occurrence(campaign, occurrence, executor, ledger, stop_tx).await {
+            let at = rfc3339(occurrence);
+            let mut done = Finished {
+                campaign: name.clone(),
+                occurrence,
+                ledger_failed: false,
+                files_failed: false,
+            };
+            let (plan, due) = match plan_occurrence(campaign, occurrence, ledger.clone()).await {
+                Ok(planned) => planned,
+                Err(PlanError::Ledger(problem)) => {
+                    error!(campaign = name, occurrence = %at, "occurrence not sent: the ledger failed: {problem}");
+                    done.ledger_failed = true;
+                    return done;
+                }
+                Err(PlanError::Files(problem)) => {
+                    error!(campaign = name, occurrence = %at, "occurrence not sent: {problem}; it is sent after the files are fixed, if still within catch_up");
+                    done.files_failed = true;
+                    return done;
+                }
+            };
+            if due == 0 {
+                // After a restart or a takeover the latest occurrence is re-planned in case it
+                // was cut short; this one was complete.
+                info!(campaign = name, occurrence = %at, "occurrence already complete");
+                return done;
+            }
+            health.count_occurrence(&name);
+            info!(campaign = name, occurrence = %at, late_ms = late.num_milliseconds(), due, "occurrence started");
+            match send_planned(plan, due, executor, ledger, stop_tx).await {
                 Ok(report) => {
-                    ledger_failed = matches!(report.stopped, Some(StopReason::LedgerFailed(_)));
+                    done.ledger_failed = matches!(report.stopped, Some(StopReason::LedgerFailed(_)));
                     health.count_sends(&name, Status::Sent, report.sent as u64);
                     health.count_sends(&name, Status::Failed, report.failed.len() as u64);
                     health.count_sends(&name, Status::Unknown, report.unknown.len() as u64);
@@ -285,7 +358,7 @@ impl Daemon {
                     }
                     info!(
                         campaign = name,
-                        occurrence = %rfc3339(occurrence),
+                        occurrence = %at,
                         sent = report.sent,
                         failed = report.failed.len(),
                         unknown = report.unknown.len(),
@@ -294,15 +367,9 @@ impl Daemon {
                         "occurrence finished"
                     );
                 }
-                Err(problem) => {
-                    error!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence not sent: {problem}");
-                }
+                Err(problem) => error!(campaign = name, occurrence = %at, "occurrence not sent: {problem}"),
             }
-            Finished {
-                campaign: name,
-                occurrence,
-                ledger_failed,
-            }
+            done
         });
     }
 
@@ -313,6 +380,10 @@ impl Daemon {
             self.health
                 .ledger_problem(Some("the ledger failed during a send".to_owned()));
             self.pending.push((done.campaign.clone(), done.occurrence));
+        }
+        if done.files_failed {
+            self.after_reload
+                .push((done.campaign.clone(), done.occurrence));
         }
         if let Some(action) = self.scheduler.finished(&done.campaign, Utc::now()) {
             self.act(action).await;
@@ -429,13 +500,29 @@ impl Daemon {
                     if !self.leader || previous.is_some_and(|p| p.same_as(schedule)) {
                         continue;
                     }
-                    let (ledger, key) = (self.ledger.clone(), name.clone());
-                    let last = executor::blocking(move || lock(&ledger).last_occurrence(&key))
-                        .await
-                        .unwrap_or_else(|e| {
-                            error!(campaign = name, "cannot read the ledger: {e}");
-                            None
-                        });
+                    let (ledger, key, within) =
+                        (self.ledger.clone(), name.clone(), schedule.clone());
+                    // Where to resume: after the latest occurrence the ledger knows, or at it
+                    // if it has sends and is still within catch_up (it may have been cut
+                    // short by a stop, a crash or a lost leader; its sent rows are skipped).
+                    let last = executor::blocking(move || {
+                        let mut ledger = lock(&ledger);
+                        let last = ledger.last_occurrence(&key)?;
+                        Ok(match last {
+                            Some(t)
+                                if within.in_catch_up_window(t, now)
+                                    && !ledger.recorded(&key, Occurrence::At(t))?.is_empty() =>
+                            {
+                                Some(t - chrono::TimeDelta::nanoseconds(1))
+                            }
+                            other => other,
+                        })
+                    })
+                    .await
+                    .unwrap_or_else(|e| {
+                        error!(campaign = name, "cannot read the ledger: {e}");
+                        None
+                    });
                     self.scheduler.arm(name, schedule.clone(), last, now);
                     info!(
                         campaign = name,
@@ -449,21 +536,51 @@ impl Daemon {
         self.campaigns = new;
     }
 
-    async fn reload(&mut self, trigger: &str) {
+    /// Pins the campaigns' CSV files (see [`pin_csv_files`]).
+    fn pin(&mut self, campaigns: Vec<Arc<Campaign>>) -> std::io::Result<Vec<Arc<Campaign>>> {
+        self.generation += 1;
+        pin_csv_files(campaigns, self.pins.path(), self.generation)
+    }
+
+    /// Loads and checks the files on a blocking thread; the scheduler keeps firing meanwhile.
+    fn start_reload(&mut self, trigger: String) {
+        if self.reloading.is_some() {
+            self.reload_again = Some(trigger);
+            return;
+        }
         let paths = self.paths.clone();
-        let checked = tokio::task::spawn_blocking(move || {
-            evaluate(&paths, Utc::now(), 0, None, PlanOptions::default())
-        })
-        .await;
-        let checked = match checked {
-            Ok(Ok(checked)) => checked,
-            Ok(Err(e)) => {
-                error!(trigger, "reload failed: {e}");
-                self.health.reloaded(trigger, vec![e.to_string()]);
-                return;
-            }
+        let pins = self.pins.path().to_owned();
+        self.generation += 1;
+        let generation = self.generation;
+        self.reloading = Some(tokio::task::spawn_blocking(move || {
+            let reloaded = evaluate(&paths, Utc::now(), 0, None, PlanOptions::default(), true)
+                .map_err(|e| e.to_string())
+                .and_then(|checked| {
+                    // Only a valid set is pinned (copied) and installed.
+                    let pinned = if checked.errors {
+                        Vec::new()
+                    } else {
+                        let campaigns = checked
+                            .plan
+                            .campaigns
+                            .iter()
+                            .map(|p| p.campaign.clone())
+                            .collect();
+                        pin_csv_files(campaigns, &pins, generation)
+                            .map_err(|e| format!("cannot copy the CSV files: {e}"))?
+                    };
+                    Ok((checked, pinned))
+                });
+            (trigger, reloaded)
+        }));
+    }
+
+    async fn reloaded(&mut self, trigger: &str, reloaded: Reloaded) {
+        let (checked, campaigns) = match reloaded {
+            Ok(reloaded) => reloaded,
             Err(e) => {
                 error!(trigger, "reload failed: {e}");
+                self.health.reloaded(trigger, vec![e]);
                 return;
             }
         };
@@ -485,15 +602,18 @@ impl Daemon {
             self.health.reloaded(trigger, problems);
             return;
         }
-        let campaigns = checked
-            .plan
-            .campaigns
-            .iter()
-            .map(|p| p.campaign.clone())
-            .collect();
         self.install(campaigns, Utc::now()).await;
         info!(trigger, campaigns = self.campaigns.len(), "reloaded");
         self.health.reloaded(trigger, Vec::new());
+        // Occurrences that failed on the previous files get their chance with these.
+        let now = Utc::now();
+        for (campaign, occurrence) in std::mem::take(&mut self.after_reload) {
+            if self.leader
+                && let Some(action) = self.scheduler.retry(&campaign, occurrence, now)
+            {
+                self.act(action).await;
+            }
+        }
         self.publish();
     }
 
@@ -515,23 +635,71 @@ impl Daemon {
     }
 }
 
-/// Plans one occurrence, checks every send renders, then sends the due ones.
-async fn send_occurrence(
+/// Copies every CSV file of `campaigns` into `dir` and points the campaigns at the copies:
+/// what was validated is what gets sent, even if a CSV is later edited into an invalid
+/// state (the reload of that edit is rejected, and the last good version keeps running).
+fn pin_csv_files(
+    campaigns: Vec<Arc<Campaign>>,
+    dir: &std::path::Path,
+    generation: u64,
+) -> std::io::Result<Vec<Arc<Campaign>>> {
+    let mut copies = 0;
+    campaigns
+        .into_iter()
+        .map(|campaign| {
+            let Audience::Recipients(sources) = &campaign.audience else {
+                return Ok(campaign);
+            };
+            if !sources.iter().any(|s| matches!(s, RecipientSource::Csv(_))) {
+                return Ok(campaign);
+            }
+            let mut pinned = Vec::with_capacity(sources.len());
+            for source in sources {
+                pinned.push(match source {
+                    RecipientSource::Csv(csv) => {
+                        copies += 1;
+                        let copy = dir.join(format!("{generation}-{copies}.csv"));
+                        std::fs::copy(&csv.path, &copy)?;
+                        RecipientSource::Csv(csv.pinned_to(copy))
+                    }
+                    inline => inline.clone(),
+                });
+            }
+            let mut campaign = (*campaign).clone();
+            campaign.audience = Audience::Recipients(pinned);
+            Ok(Arc::new(campaign))
+        })
+        .collect()
+}
+
+/// A reload's result: the checked set and its campaigns with their CSV files pinned, or
+/// why it could not be loaded at all.
+type Reloaded = Result<(Checked, Vec<Arc<Campaign>>), String>;
+
+/// Why an occurrence could not be planned.
+enum PlanError {
+    /// The ledger did not answer: retried when it does.
+    Ledger(String),
+    /// Its files no longer compile or render (a CSV edited since the last reload):
+    /// retried after the next successful reload.
+    Files(String),
+}
+
+/// Plans one occurrence against the ledger and checks that every send renders. Returns the
+/// plan and how many sends are due (0: the occurrence is complete).
+async fn plan_occurrence(
     campaign: Arc<Campaign>,
     occurrence: DateTime<Utc>,
-    executor: Arc<Executor>,
     ledger: Arc<Mutex<Box<dyn Ledger>>>,
-    stop: watch::Sender<Option<StopReason>>,
-) -> Result<Report, String> {
-    let planning_ledger = ledger.clone();
-    let planned = tokio::task::spawn_blocking(move || -> Result<(Plan, usize), String> {
+) -> Result<(Plan, usize), PlanError> {
+    tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let name = campaign.name.clone();
-        let campaign_plan =
-            CampaignPlan::at(campaign, occurrence, now).ok_or("its params no longer compile")?;
-        let recorded = lock(&planning_ledger)
+        let campaign_plan = CampaignPlan::at(campaign, occurrence, now)
+            .ok_or_else(|| PlanError::Files("its params no longer compile".to_owned()))?;
+        let recorded = lock(&ledger)
             .recorded(&name, Occurrence::At(occurrence))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| PlanError::Ledger(e.to_string()))?;
         let plan = Plan::of(now, PlanOptions::default(), vec![(campaign_plan, recorded)]);
         let scan = plan.scan(0);
         if scan.has_errors() {
@@ -542,16 +710,25 @@ async fn send_occurrence(
                 .take(5)
                 .map(|d| format!("{}: {}", d.location(), d.message))
                 .collect();
-            return Err(format!(
+            return Err(PlanError::Files(format!(
                 "its recipients no longer render: {}",
                 problems.join("; ")
-            ));
+            )));
         }
         Ok((plan, scan.campaigns.first().map_or(0, |c| c.due)))
     })
     .await
-    .map_err(|e| e.to_string())??;
-    let (plan, due) = planned;
+    .unwrap_or_else(|e| Err(PlanError::Files(format!("planning failed: {e}"))))
+}
+
+/// Sends the due sends of a planned occurrence.
+async fn send_planned(
+    plan: Plan,
+    due: usize,
+    executor: Arc<Executor>,
+    ledger: Arc<Mutex<Box<dyn Ledger>>>,
+    stop: watch::Sender<Option<StopReason>>,
+) -> Result<Report, String> {
     let (tx, rx) = mpsc::channel(1024);
     let plan = Arc::new(plan);
     std::thread::spawn(move || {
@@ -571,25 +748,34 @@ async fn send_occurrence(
         .map_err(|e| e.to_string())
 }
 
-/// SIGHUP reloads; SIGTERM and SIGINT stop.
-async fn forward_signals(reloads: mpsc::Sender<String>, stop: watch::Sender<bool>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        error!("cannot install signal handlers");
-        return;
-    };
-    loop {
-        tokio::select! {
-            _ = hup.recv() => { let _ = reloads.send("SIGHUP".to_owned()).await; }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        }
+/// The daemon's signals: SIGHUP reloads; SIGTERM and SIGINT stop.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Takes over the signals (needs a runtime context).
+    fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    stop.send_replace(true);
+
+    async fn forward(mut self, reloads: mpsc::Sender<String>, stop: watch::Sender<bool>) {
+        loop {
+            tokio::select! {
+                _ = self.hup.recv() => { let _ = reloads.send("SIGHUP".to_owned()).await; }
+                _ = self.term.recv() => break,
+                _ = self.int.recv() => break,
+            }
+        }
+        stop.send_replace(true);
+    }
 }
 
 /// Watches the campaign paths; a change to a YAML or CSV file triggers a reload.

@@ -20,8 +20,9 @@ pub struct Source {
 }
 
 /// Reads every campaign file under `paths`, in a stable (sorted) order. Unreadable files
-/// are reported, never skipped silently.
-pub fn load(paths: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
+/// are reported, never skipped silently. A directory without campaign files is an error
+/// unless `allow_empty` (the daemon: removing the last file unschedules everything).
+pub fn load(paths: &[PathBuf], allow_empty: bool) -> (Vec<Source>, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -30,7 +31,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Source>, Vec<Diagnostic>) {
                 let before = files.len();
                 if let Err(e) = walk(path, &mut files) {
                     problems.push(Diagnostic::error(path.as_path(), Pos::default(), e));
-                } else if files.len() == before {
+                } else if files.len() == before && !allow_empty {
                     problems.push(Diagnostic::error(
                         path.as_path(),
                         Pos::default(),
@@ -129,7 +130,7 @@ mod tests {
         std::fs::write(root.join("notes.txt"), "x").unwrap();
         std::fs::write(root.join(".hidden.yaml"), "x").unwrap();
         std::fs::write(root.join("bad.yaml"), b"name: x\nlanguage: \xff\n").unwrap();
-        let (sources, problems) = load(&[root.to_owned(), root.join("a.yaml")]);
+        let (sources, problems) = load(&[root.to_owned(), root.join("a.yaml")], false);
         let names: Vec<_> = sources
             .iter()
             .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
@@ -146,7 +147,10 @@ mod tests {
     #[test]
     fn missing_paths_and_empty_directories_are_errors() {
         let dir = tempfile::tempdir().unwrap();
-        let (sources, problems) = load(&[dir.path().join("nope.yaml"), dir.path().to_owned()]);
+        let (sources, problems) = load(
+            &[dir.path().join("nope.yaml"), dir.path().to_owned()],
+            false,
+        );
         assert!(sources.is_empty());
         assert_eq!(problems.len(), 2);
         assert_eq!(

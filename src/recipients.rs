@@ -129,6 +129,19 @@ pub struct CsvSource {
     /// Every other column, in file order.
     field_columns: Vec<usize>,
     field_names: Arc<[String]>,
+    /// Where the rows are read from when not `path`: a copy pinned at load time (the
+    /// daemon keeps sending the version it validated, even if the file is edited badly).
+    pinned: Option<Arc<PinnedCopy>>,
+}
+
+/// A private copy of a CSV file, deleted when the last campaign using it is dropped.
+#[derive(Debug)]
+pub struct PinnedCopy(PathBuf);
+
+impl Drop for PinnedCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 impl CsvSource {
@@ -171,12 +184,22 @@ impl CsvSource {
             name_column,
             field_columns,
             field_names,
+            pinned: None,
         })
+    }
+
+    /// This source reading its rows from `copy` (a snapshot of `path`); messages still name
+    /// `path`.
+    pub fn pinned_to(&self, copy: PathBuf) -> CsvSource {
+        CsvSource {
+            pinned: Some(Arc::new(PinnedCopy(copy))),
+            ..self.clone()
+        }
     }
 
     /// The data rows, each a recipient or the problem with that row (`FILE.csv:ROW`).
     pub fn rows(&self) -> Rows<'_> {
-        let reader = csv_reader(&self.path);
+        let reader = csv_reader(self.pinned.as_ref().map_or(&*self.path, |p| &p.0));
         let mut record = csv::StringRecord::new();
         let mut reader = match reader {
             Ok(reader) => Some(reader),

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
@@ -579,7 +579,12 @@ fn schedule(
             }
         }
         (None, Some(at)) => match DateTime::parse_from_rfc3339(at) {
-            Ok(t) => Some(When::At(t.with_timezone(&Utc))),
+            // Occurrences are keyed to the second.
+            Ok(t) => Some(When::At(
+                t.with_timezone(&Utc)
+                    .with_nanosecond(0)
+                    .unwrap_or_else(|| t.with_timezone(&Utc)),
+            )),
             Err(_) => {
                 problems.error_at(
                     doc.value_pos("/schedule/at"),

@@ -953,7 +953,6 @@ fn sigterm_during_a_send_exits_0_with_the_ledger_consistent() {
 }
 
 #[test]
-#[ignore = "bug: after a SIGTERM mid-occurrence, a restart within catch_up never sends the rest (the partly sent occurrence counts as handled)"]
 fn after_a_sigterm_mid_occurrence_a_restart_sends_the_rest_exactly_once() {
     let sb = Sandbox::new();
     let (recipients, when) = interrupt_mid_occurrence(&sb);
@@ -1360,7 +1359,6 @@ fn the_api_key_never_appears_in_the_daemon_log_its_endpoints_or_the_ledger() {
 }
 
 #[test]
-#[ignore = "bug: removing every campaign file is rejected as an invalid set (no campaign files), so the removed campaigns keep running and still send"]
 fn removing_the_last_campaign_file_stops_its_campaign() {
     let sb = Sandbox::new();
     let recipients = mobiles(1..3);
@@ -1405,7 +1403,6 @@ fn csv_campaign(name: &str, tail: &str) -> String {
 }
 
 #[test]
-#[ignore = "bug: after a rejected reload caused by an invalid CSV row, the campaign's occurrence is not sent at all (\"recipients no longer render\") instead of running its last good version"]
 fn an_invalid_csv_edit_keeps_the_last_good_recipients() {
     let sb = Sandbox::new();
     let recipients = mobiles(1..4);
@@ -1445,7 +1442,6 @@ fn an_invalid_csv_edit_keeps_the_last_good_recipients() {
 }
 
 #[test]
-#[ignore = "bug: a SIGHUP during start (before the signal handlers are installed, e.g. while a large CSV is validated) kills the daemon"]
 fn a_sighup_during_start_does_not_kill_the_daemon() {
     let sb = Sandbox::new();
     // Enough rows that loading takes a moment (about 0.4 s in a debug build).
@@ -1463,6 +1459,9 @@ fn a_sighup_during_start_does_not_kill_the_daemon() {
     let exe = format!("/proc/{}/exe", daemon.child.id());
     assert!(eventually(WAIT, || std::fs::read_link(&exe)
         .is_ok_and(|p| p.ends_with("campaignctl"))));
+    // Past process start-up (the first milliseconds after exec, before `main` can install
+    // anything, belong to the loader): well inside the load of the CSV.
+    std::thread::sleep(Duration::from_millis(100));
     let status = Command::new("kill")
         .args(["-HUP", &daemon.child.id().to_string()])
         .status()
@@ -1487,7 +1486,6 @@ fn a_sighup_during_start_does_not_kill_the_daemon() {
 }
 
 #[test]
-#[ignore = "bug: an `at` with fractional seconds is keyed truncated to the second, so after a restart its occurrence starts again (nothing is resent, but it is logged and counted as a new occurrence)"]
 fn a_restart_does_not_start_a_sent_fractional_second_occurrence_again() {
     let sb = Sandbox::new();
     let recipients = mobiles(1..2);
@@ -1522,7 +1520,6 @@ fn a_restart_does_not_start_a_sent_fractional_second_occurrence_again() {
 }
 
 #[test]
-#[ignore = "bug: a reload runs inside the scheduler loop, so an occurrence due while a large set reloads fires only when the reload ends (here about 2 s late)"]
 fn an_occurrence_due_during_a_slow_reload_still_fires_on_time() {
     let sb = Sandbox::new();
     // A large recipient list: loading and checking the set takes a few seconds (debug).

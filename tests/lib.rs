@@ -14,6 +14,8 @@
 //! - `cli`: help, working directories, machine time zone, nothing written.
 //! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
+//! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
+//!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 
 mod mock_api;
 mod test;
@@ -23,6 +25,7 @@ mod cli;
 mod fixture;
 mod hostile;
 mod plan;
+mod postgres;
 mod recipients;
 mod render;
 mod request;

@@ -5,15 +5,22 @@
 # The issue's target: apply's sends/s >= 0.5 x the raw rate, and exactly 100,000 `sent` rows.
 #
 # Usage: bench/apply.sh            (from anywhere; builds release first)
+#        STATE=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable bench/apply.sh
+#                                   (the same apply with the PostgreSQL ledger)
 # Knobs: ROWS=100000 CONCURRENCY=64 LOAD_SECONDS=10 CARGO_TARGET_DIR=target
-#        STATE_DIR=DIR (where the ledger goes; default the work directory: try /dev/shm to
-#        see the cost of fsync) KEEP=1 (keep the work directory)
+#        STATE_DIR=DIR (where the SQLite ledger goes; default the work directory: try /dev/shm
+#        to see the cost of fsync) KEEP=1 (keep the work directory, and the database)
+#        STATE=postgres://USER[:PASSWORD]@HOST:PORT[/DB][?sslmode=...]: the ledger in
+#        PostgreSQL, in a fresh database campaignctl_bench_PID on that server (created and
+#        dropped with psql through its `postgres` database; the DB in the URL is not used),
+#        checked with psql. Any other STATE is the SQLite file to use (it must not exist).
 #
 # Load generators: wrk (Debian: `apt-get install -y wrk`) gives the raw rate the ratio is
 # taken against; examples/load.rs (a loop over reqwest, campaignctl's own HTTP client) runs
 # too, as the ceiling of that client library, and stands in for wrk when wrk is absent (it
 # is slower than wrk, so the ratio then flatters apply).
-# Needs python3 (CSV generation, a free port, the ledger check with its sqlite3 module).
+# Needs python3 (CSV generation, a free port, the ledger check with its sqlite3 module), and
+# psql for a PostgreSQL ledger (Debian: `apt-get install -y postgresql-client`).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,7 +41,28 @@ MOCK=$CARGO_TARGET_DIR/release/examples/mock_api
 LOAD=$CARGO_TARGET_DIR/release/examples/load
 
 WORK=$(mktemp -d)
-STATE=${STATE_DIR:-$WORK}/campaignctl-bench-$$.db
+# The ledger: an SQLite file (default), or a fresh PostgreSQL database (STATE=postgres://...).
+PG_ADMIN=
+PG_DB=
+LEDGER_KIND=SQLite
+case ${STATE:-} in
+    postgres://* | postgresql://*)
+        command -v psql >/dev/null || { echo "psql not found (Debian: apt-get install -y postgresql-client)" >&2; exit 1; }
+        scheme=${STATE%%://*}
+        rest=${STATE#*://}
+        authority=${rest%%[/?]*}
+        query=
+        [[ $STATE == *\?* ]] && query="?${STATE#*\?}"
+        PG_DB=campaignctl_bench_$$
+        PG_ADMIN="$scheme://$authority/postgres$query"
+        LEDGER="$scheme://$authority/$PG_DB$query"
+        LEDGER_KIND=PostgreSQL
+        ;;
+    "") LEDGER=${STATE_DIR:-$WORK}/campaignctl-bench-$$.db ;;
+    *) LEDGER=$STATE ;;
+esac
+# The ledger as printed: without a password.
+SHOWN=$(sed -E 's#^([a-z]+://[^:/@]*):[^@/]*@#\1:***@#' <<<"$LEDGER")
 MOCK_PID=
 cleanup() {
     if [[ -n $MOCK_PID ]]; then
@@ -42,13 +70,24 @@ cleanup() {
         wait "$MOCK_PID" 2>/dev/null || true
     fi
     if [[ ${KEEP:-0} == 1 ]]; then
-        echo "work directory kept: $WORK (ledger: $STATE)"
+        echo "work directory kept: $WORK (ledger: $SHOWN)"
     else
         rm -rf "$WORK"
-        rm -f "$STATE" "$STATE-wal" "$STATE-shm" "$STATE.lock"
+        if [[ -n $PG_DB ]]; then
+            psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null || true
+        else
+            rm -f "$LEDGER" "$LEDGER-wal" "$LEDGER-shm" "$LEDGER.lock"
+        fi
     fi
 }
 trap cleanup EXIT
+if [[ -n $PG_DB ]]; then
+    psql "$PG_ADMIN" -v ON_ERROR_STOP=1 -qc "CREATE DATABASE $PG_DB"
+    echo "ledger: PostgreSQL $SHOWN ($(psql "$PG_ADMIN" -tAc 'SHOW server_version'))"
+else
+    [[ ! -e $LEDGER ]] || { echo "$LEDGER exists: the benchmark needs a fresh ledger" >&2; exit 1; }
+    echo "ledger: SQLite $LEDGER"
+fi
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$MOCK" "$PORT" >"$WORK/mock.out" 2>"$WORK/mock.err" &
@@ -106,10 +145,10 @@ t1=$(now)
 VALIDATE_S=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
 echo "validate: ${VALIDATE_S}s"
 
-echo "== apply --rate 0 --concurrency $CONCURRENCY (ledger $STATE)"
+echo "== apply --rate 0 --concurrency $CONCURRENCY (ledger $SHOWN)"
 t0=$(now)
 "$BIN" apply "$WORK/campaigns" --yes --rate 0 --concurrency "$CONCURRENCY" \
-    --state "$STATE" >"$WORK/apply.out" 2>"$WORK/apply.err"
+    --state "$LEDGER" >"$WORK/apply.out" 2>"$WORK/apply.err"
 t1=$(now)
 tail -n 3 "$WORK/apply.out"
 APPLY_S=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
@@ -117,7 +156,18 @@ APPLY_RATE=$(python3 -c "print(f'{$ROWS / ($t1 - $t0):.0f}')")
 echo "apply: $ROWS sends in ${APPLY_S}s = $APPLY_RATE sends/s"
 
 echo "== ledger check"
-python3 - "$STATE" "$ROWS" <<'PY'
+if [[ -n $PG_DB ]]; then
+    sql() { psql "$LEDGER" -v ON_ERROR_STOP=1 -tAc "$1"; }
+    COUNTS=$(sql "SELECT coalesce(string_agg(status || '=' || n, ',' ORDER BY status), '') FROM (SELECT status, count(*) AS n FROM sends GROUP BY status) AS s")
+    DISTINCT=$(sql "SELECT count(DISTINCT recipient) FROM sends")
+    ODD=$(sql "SELECT count(*) FROM sends WHERE status = 'sent' AND (http_status <> 200 OR attempts <> 1)")
+    echo "ledger: $COUNTS, $DISTINCT distinct recipients"
+    if [[ $COUNTS != "sent=$ROWS" || $DISTINCT != "$ROWS" || $ODD != 0 ]]; then
+        echo "ledger inconsistent: expected exactly $ROWS sent rows ($ODD odd sent rows)" >&2
+        exit 1
+    fi
+else
+python3 - "$LEDGER" "$ROWS" <<'PY'
 import sqlite3, sys
 path, rows = sys.argv[1], int(sys.argv[2])
 db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -130,6 +180,7 @@ print(f"ledger: {counts}, {distinct} distinct recipients")
 if counts != {"sent": rows} or distinct != rows or odd:
     sys.exit(f"ledger inconsistent: expected exactly {rows} sent rows ({odd} odd sent rows)")
 PY
+fi
 read -r REQUESTS DELIVERED < <(stats)
 echo "mock API: $REQUESTS requests, $DELIVERED delivered"
 if [[ $REQUESTS != "$ROWS" ]]; then
@@ -164,11 +215,11 @@ fi
 echo "== result"
 RATIO=$(python3 -c "print(f'{$APPLY_RATE / $RAW_RATE:.3f}')")
 CLIENT_RATIO=$(python3 -c "print(f'{$APPLY_RATE / $REQWEST_RATE:.3f}')")
-echo "apply:    $APPLY_RATE sends/s ($ROWS sends in ${APPLY_S}s; validate alone ${VALIDATE_S}s)"
+echo "apply:    $APPLY_RATE sends/s ($ROWS sends in ${APPLY_S}s; validate alone ${VALIDATE_S}s; ledger $LEDGER_KIND)"
 echo "raw:      $RAW_RATE requests/s ($LOADGEN)"
 echo "reqwest:  $REQWEST_RATE requests/s (examples/load.rs: the HTTP client library alone)"
 echo "ratio:    $RATIO (target >= 0.5); apply / reqwest loop: $CLIENT_RATIO"
-echo "ledger:   $ROWS sent rows, consistent; mock: $REQUESTS requests"
+echo "ledger:   $ROWS sent rows, consistent ($SHOWN); mock: $REQUESTS requests"
 if python3 -c "import sys; sys.exit(0 if $RATIO >= 0.5 else 1)"; then
     echo "target met"
 else

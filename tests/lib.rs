@@ -16,6 +16,8 @@
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
+//! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
+//!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 
 mod mock_api;
 mod test;
@@ -26,6 +28,7 @@ mod daemon;
 mod fixture;
 mod hostile;
 mod plan;
+mod postgres;
 mod recipients;
 mod render;
 mod request;

@@ -121,6 +121,8 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
             after_reload: Vec::new(),
             reloading: None,
             reload_again: None,
+            ledger_failures: 0,
+            next_ledger_try: tokio::time::Instant::now(),
             pins: tempfile::Builder::new()
                 .prefix("campaignctl-run-")
                 .tempdir()?,
@@ -180,6 +182,9 @@ struct Daemon {
     reloading: Option<tokio::task::JoinHandle<(String, Reloaded)>>,
     /// A reload asked for while one runs: done when it ends.
     reload_again: Option<String>,
+    /// Ledger checks that failed in a row, and when to try next (back-off).
+    ledger_failures: u32,
+    next_ledger_try: tokio::time::Instant,
     /// Private copies of the CSV files in use.
     pins: tempfile::TempDir,
     generation: u64,
@@ -391,8 +396,12 @@ impl Daemon {
     }
 
     /// The leader checks it still holds the lock (and retries occurrences the ledger failed
-    /// on); a standby tries to take the lock.
+    /// on); a standby tries to take the lock. While the ledger does not answer, the checks
+    /// back off (2, 4, 8, up to 16 s between tries).
     async fn check_leadership(&mut self) {
+        if tokio::time::Instant::now() < self.next_ledger_try {
+            return;
+        }
         let ledger = self.ledger.clone();
         if self.leader {
             match executor::blocking(move || lock(&ledger).holds_lock()).await {
@@ -423,10 +432,18 @@ impl Daemon {
                 }
             }
             Err(e) => {
-                warn!("standby: cannot reach the ledger: {e}");
+                self.ledger_failures += 1;
+                let wait = LEADERSHIP_CHECK * 2u32.pow(self.ledger_failures.min(4) - 1);
+                warn!(
+                    "standby: cannot reach the ledger (retrying in {}s): {e}",
+                    wait.as_secs()
+                );
+                self.next_ledger_try = tokio::time::Instant::now() + wait - LEADERSHIP_CHECK;
                 self.health.ledger_problem(Some(e.to_string()));
+                return;
             }
         }
+        self.ledger_failures = 0;
     }
 
     /// This replica took the lock: what the previous leader left in flight becomes unknown,

@@ -594,13 +594,14 @@ impl Run {
                 permit = ready_to_go => permit.ok(),
             };
             let Some(permit) = permit else {
-                let back: Vec<(String, Option<Status>)> =
-                    std::iter::once((job.send.key, job.previous))
-                        .chain(jobs.map(|j| (j.send.key, j.previous)))
-                        .collect();
-                self.report.released += back.len();
-                let ledger = self.ledger.clone();
-                blocking(move || lock(&ledger).release(&back)).await?;
+                // These never left: the recorder puts them back (retrying if the ledger is
+                // down) and counts them once that is written.
+                for job in std::iter::once(job).chain(jobs) {
+                    let _ = self.done.send(Outcome::Released {
+                        key: job.send.key,
+                        previous: job.previous,
+                    });
+                }
                 return Ok(false);
             };
             if let Some(mobile) = job.send.mobile {
@@ -876,16 +877,13 @@ async fn record(
                 Outcome::Released { key, previous } => released.push((key, previous)),
             }
         }
-        totals.released += released.len();
         // Outcomes the ledger could not take earlier are retried with each batch.
         pending_finished.extend(finished.iter().cloned());
         pending_released.extend(released);
-        if write_outcomes(&ledger, &mut pending_finished, &mut pending_released)
-            .await
-            .is_err()
-        {
+        match write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await {
+            Ok(released) => totals.released += released,
             // Stop sending: a send is only ever made when it can be recorded.
-            stop_for_ledger(&stop, &ledger);
+            Err(e) => stop_for_ledger(&stop, &e),
         }
         for f in finished {
             let reason = || describe_failure(&f);
@@ -916,24 +914,31 @@ async fn record(
             }
         }
     }
-    // The ledger may be back: a few more tries before giving up on what is unwritten.
-    for _ in 0..3 {
+    // The ledger may come back: a few more tries (1 + 2 + 4 + 8 + 8 s) before giving up on
+    // what is unwritten.
+    for wait in [1, 2, 4, 8, 8] {
         if pending_finished.is_empty() && pending_released.is_empty() {
             break;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await;
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        if let Ok(released) =
+            write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await
+        {
+            totals.released += released;
+        }
     }
-    totals.unrecorded = pending_finished.len();
+    // Unwritten outcomes and put-backs stay `in_flight` rows: `unknown` at the next start.
+    totals.unrecorded = pending_finished.len() + pending_released.len();
     totals
 }
 
-/// Writes pending outcomes and releases; on success both lists are emptied.
+/// Writes pending outcomes and releases; on success both lists are emptied and the number
+/// of releases is returned.
 async fn write_outcomes(
     ledger: &Arc<Mutex<Box<dyn Ledger>>>,
     finished: &mut Vec<Finished>,
     released: &mut Vec<(String, Option<Status>)>,
-) -> Result<(), LedgerError> {
+) -> Result<usize, LedgerError> {
     let (f, r) = (finished.clone(), released.clone());
     let handle = ledger.clone();
     blocking(move || {
@@ -948,18 +953,16 @@ async fn write_outcomes(
     })
     .await?;
     finished.clear();
+    let count = released.len();
     released.clear();
-    Ok(())
+    Ok(count)
 }
 
-fn stop_for_ledger(stop: &watch::Sender<Option<StopReason>>, ledger: &Arc<Mutex<Box<dyn Ledger>>>) {
-    let location = lock(ledger).location().to_owned();
+fn stop_for_ledger(stop: &watch::Sender<Option<StopReason>>, error: &LedgerError) {
     stop.send_if_modified(|reason| match reason {
         Some(StopReason::LedgerFailed(_)) => false,
         _ => {
-            *reason = Some(StopReason::LedgerFailed(format!(
-                "cannot write outcomes to {location}"
-            )));
+            *reason = Some(StopReason::LedgerFailed(error.to_string()));
             true
         }
     });

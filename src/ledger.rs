@@ -349,7 +349,11 @@ pub enum StateLocation {
 
 impl StateLocation {
     pub fn parse(text: &str) -> Result<StateLocation, LedgerError> {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        // URL schemes are case-insensitive: `Postgres://` must never become a file name.
+        let scheme = text
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        if matches!(scheme.as_deref(), Some("postgres" | "postgresql")) {
             Ok(StateLocation::Postgres(Box::new(PgLocation::parse(text)?)))
         } else {
             Ok(StateLocation::Sqlite(PathBuf::from(text)))
@@ -694,9 +698,17 @@ pub(crate) mod contract {
             since: "2026-11-27T05:00:00Z".parse().unwrap(),
             command: "apply".to_owned(),
         };
+        let before = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
         first.lock(&holder).unwrap();
         match second.lock(&Holder::current("apply")) {
-            Err(LedgerError::Locked { holder: found, .. }) => assert_eq!(found, holder),
+            Err(LedgerError::Locked { holder: found, .. }) => {
+                assert_eq!(
+                    (found.pid, &found.host, &found.command),
+                    (4242, &holder.host, &holder.command)
+                );
+                // `since` is when the lock was taken, not when the process started.
+                assert!(found.since >= before, "{found:?}");
+            }
             other => panic!("expected Locked, got {other:?}"),
         }
         drop(first);

@@ -30,12 +30,14 @@ pub struct PgLocation {
     redacted: String,
 }
 
+/// TLS as libpq's sslmode means it: `prefer` and `require` encrypt without checking the
+/// server's certificate (a self-signed one is fine); `verify-ca` and `verify-full` check it
+/// against the platform's roots or `sslrootcert` (both also check the host name).
 #[derive(Clone)]
 enum TlsMode {
     Off,
-    /// Encrypt, verifying the server certificate against the platform roots (and
-    /// `sslrootcert`, if given).
     On {
+        verify: bool,
         root_cert: Option<String>,
     },
 }
@@ -65,6 +67,10 @@ impl PgLocation {
     /// the standard `PGUSER`, `PGPASSWORD`, `PGHOST`, `PGPORT`, `PGDATABASE`, `PGSSLMODE`.
     pub fn parse(url: &str) -> Result<PgLocation, LedgerError> {
         let redacted = redact(url);
+        let url = &match url.split_once("://") {
+            Some((scheme, rest)) => format!("{}://{rest}", scheme.to_ascii_lowercase()),
+            None => url.to_owned(),
+        };
         let invalid = |message: String| LedgerError::Storage {
             ledger: redacted.clone(),
             message,
@@ -111,9 +117,14 @@ impl PgLocation {
         }
         let tls = match ssl_mode.as_deref().unwrap_or("prefer") {
             "disable" => TlsMode::Off,
-            "allow" | "prefer" | "require" | "verify-ca" | "verify-full" => {
-                TlsMode::On { root_cert }
-            }
+            "allow" | "prefer" | "require" => TlsMode::On {
+                verify: false,
+                root_cert,
+            },
+            "verify-ca" | "verify-full" => TlsMode::On {
+                verify: true,
+                root_cert,
+            },
             other => {
                 return Err(invalid(format!(
                     "unknown sslmode `{other}` (disable, prefer, require, verify-ca, verify-full)"
@@ -125,6 +136,7 @@ impl PgLocation {
             (_, TlsMode::Off) => postgres::config::SslMode::Disable,
             (_, TlsMode::On { .. }) => postgres::config::SslMode::Require,
         });
+        let redacted = display(&config, ssl_mode.as_deref().unwrap_or("prefer"));
         config.application_name("campaignctl");
         config.connect_timeout(Duration::from_secs(10));
         // Notice a dead server or a cut connection within seconds, not hours.
@@ -143,9 +155,9 @@ impl PgLocation {
     fn connect(&self) -> Result<Client, LedgerError> {
         let result = match &self.tls {
             TlsMode::Off => self.config.connect(NoTls),
-            TlsMode::On { root_cert } => {
-                let tls =
-                    tls_connector(root_cert.as_deref()).map_err(|message| self.error(message))?;
+            TlsMode::On { verify, root_cert } => {
+                let tls = tls_connector(*verify, root_cert.as_deref())
+                    .map_err(|message| self.error(message))?;
                 self.config.connect(tls)
             }
         };
@@ -160,14 +172,18 @@ impl PgLocation {
     }
 }
 
-/// The URL with its password replaced by `***`.
+/// The URL with its password replaced by `***`. The user information ends at the last `@`
+/// before the host, wherever `/` or `?` appear in the password.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
+    let (authority, tail) = match rest.rfind('@') {
+        Some(at) => {
+            let host_end = rest[at..].find(['/', '?']).map_or(rest.len(), |i| at + i);
+            rest.split_at(host_end)
+        }
+        None => rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len())),
     };
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
@@ -188,7 +204,27 @@ pub fn redact(url: &str) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
+/// How a location is shown once parsed: what was actually used, environment defaults
+/// included, and never a password.
+fn display(config: &Config, ssl_mode: &str) -> String {
+    let user = config.get_user().unwrap_or("postgres");
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or(user);
+    let password = if config.get_password().is_some() {
+        ":***"
+    } else {
+        ""
+    };
+    format!("postgres://{user}{password}@{host}:{port}/{db}?sslmode={ssl_mode}")
+}
+
 fn tls_connector(
+    verify: bool,
     root_cert: Option<&str>,
 ) -> Result<tokio_postgres_rustls::MakeRustlsConnect, String> {
     use rustls::pki_types::CertificateDer;
@@ -196,6 +232,12 @@ fn tls_connector(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = match root_cert {
+        _ if !verify => rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth(),
         None => {
             use rustls_platform_verifier::BuilderVerifierExt;
             rustls::ClientConfig::builder_with_provider(provider)
@@ -223,6 +265,57 @@ fn tls_connector(
         }
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// `sslmode=prefer|require`: the connection is encrypted, the certificate is not checked
+/// (libpq's meaning; use verify-full to check it). Signatures are still verified, so the
+/// handshake itself is sound.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 /// A database error with its SQL state and detail, not just "db error".
@@ -393,7 +486,8 @@ impl PgLedger {
         if acquired {
             self.locked = true;
             self.writer = true;
-            let since = timestamp(holder.since);
+            // Since when it holds the lock (a standby that takes over holds it from now).
+            let since = timestamp(Utc::now());
             self.with(|c| {
                 c.execute(
                     "INSERT INTO holder (id, pid, host, since, command) VALUES (1, $1, $2, $3, $4)
@@ -986,6 +1080,17 @@ mod tests {
         assert_eq!(
             redact("postgresql://app@db/ledger?password=s3cret&sslmode=require"),
             "postgresql://app@db/ledger?password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://app:pa/ss?w@rd@db:5432/ledger?sslmode=require"),
+            "postgres://app:***@db:5432/ledger?sslmode=require"
+        );
+        let location =
+            PgLocation::parse("Postgres://app:pa/ss@db.example.com/ledger?sslmode=require")
+                .unwrap();
+        assert_eq!(
+            location.to_string(),
+            "postgres://app:***@db.example.com:5432/ledger?sslmode=require"
         );
         let location =
             PgLocation::parse("postgres://app:s3cret@db.example.com:5432/ledger?sslmode=require")

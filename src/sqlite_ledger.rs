@@ -209,7 +209,11 @@ impl Ledger for SqliteLedger {
             .map_err(|e| self.error(format!("cannot open lock file {}: {e}", path.display())))?;
         match file.try_lock() {
             Ok(()) => {
-                let text = serde_json::to_string(holder).unwrap_or_default();
+                let holder = Holder {
+                    since: Utc::now(),
+                    ..holder.clone()
+                };
+                let text = serde_json::to_string(&holder).unwrap_or_default();
                 file.set_len(0)
                     .and_then(|()| file.rewind())
                     .and_then(|()| file.write_all(text.as_bytes()))

@@ -56,6 +56,19 @@ pub const MIGRATIONS: &[&str] = &[
     );",
 ];
 
+/// Refuses a ledger written by a newer campaignctl (more migrations than this one knows).
+pub fn check_version(ledger: &str, found: i64) -> Result<(), LedgerError> {
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(LedgerError::TooNew {
+            ledger: ledger.to_owned(),
+            found,
+            known,
+        });
+    }
+    Ok(())
+}
+
 /// Default SQLite ledger, relative to the working directory.
 pub const DEFAULT_STATE: &str = ".campaignctl/state.db";
 

@@ -13,7 +13,7 @@ use postgres::{Client, Config, NoTls};
 
 use crate::ledger::{
     Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MIGRATIONS, MissedRow, NewSend,
-    SendRow, conflicts_error, timestamp, truncate_response,
+    SendRow, check_version, conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
@@ -381,7 +381,7 @@ impl PgLedger {
             return Ok(None);
         }
         let version = ledger.version()?;
-        ledger.check_version(version)?;
+        check_version(&ledger.redacted, version)?;
         Ok(Some(ledger))
     }
 
@@ -428,18 +428,6 @@ impl PgLedger {
         })
     }
 
-    fn check_version(&self, version: i64) -> Result<(), LedgerError> {
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(LedgerError::TooNew {
-                ledger: self.redacted.clone(),
-                found: version,
-                known,
-            });
-        }
-        Ok(())
-    }
-
     fn migrate(&mut self) -> Result<(), LedgerError> {
         let known = MIGRATIONS.len() as i64;
         let redacted = self.redacted.clone();
@@ -463,14 +451,7 @@ impl PgLedger {
             tx.commit()?;
             Ok(version)
         })?;
-        if found > known {
-            return Err(LedgerError::TooNew {
-                ledger: redacted,
-                found,
-                known,
-            });
-        }
-        Ok(())
+        check_version(&redacted, found)
     }
 
     /// Tries the writer lock once: `Ok(None)` when acquired, `Ok(Some(holder))` when another

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use crate::ledger::{
     Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MIGRATIONS, MissedRow, NewSend,
-    SendRow, conflicts_error, timestamp, truncate_response,
+    SendRow, check_version, conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
@@ -75,7 +75,7 @@ impl SqliteLedger {
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| ledger.error(e))?;
         let version = ledger.version()?;
-        ledger.check_version(version)?;
+        check_version(&ledger.location, version)?;
         Ok(Some(ledger))
     }
 
@@ -105,18 +105,6 @@ impl SqliteLedger {
             .map_err(|e| self.error(e))
     }
 
-    fn check_version(&self, version: i64) -> Result<(), LedgerError> {
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(LedgerError::TooNew {
-                ledger: self.location.clone(),
-                found: version,
-                known,
-            });
-        }
-        Ok(())
-    }
-
     fn migrate(&mut self) -> Result<(), LedgerError> {
         let tx = self.conn.transaction().map_err(|e| LedgerError::Storage {
             ledger: self.location.clone(),
@@ -125,14 +113,7 @@ impl SqliteLedger {
         let version: i64 = tx
             .query_row("PRAGMA user_version", [], |row| row.get(0))
             .map_err(|e| storage(&self.location, e))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(LedgerError::TooNew {
-                ledger: self.location.clone(),
-                found: version,
-                known,
-            });
-        }
+        check_version(&self.location, version)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql)
                 .map_err(|e| storage(&self.location, format!("migration {}: {e}", i + 1)))?;

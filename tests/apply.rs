@@ -5,7 +5,6 @@
 //! 2xx, and the ledger (read with rusqlite and with `campaignctl status`) must say the same.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,6 +13,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 use crate::mock_api::{Answer, BLAST_PATH, Fault, MockApi, OK_BODY, SINGLE_PATH};
+use crate::output::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 /// A key distinctive enough to grep for in every output and file.
@@ -46,39 +46,6 @@ fn campaign(name: &str, event: &str, recipients: &[String]) -> String {
 
 fn mobiles(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(mobile).collect()
-}
-
-/// What a finished `campaignctl` run printed.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(output: std::process::Output) -> Run {
-        Run {
-            code: output.status.code(),
-            signal: output.status.signal(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit status (signal {:?})\n--- stdout\n{}--- stderr\n{}",
-            self.signal,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
 }
 
 /// One test's world: a temporary directory (campaign files, ledger) and a mock API.

@@ -2,6 +2,7 @@
 //! into one test binary (`cargo test --test integration`): one link, one run.
 //!
 //! - `test`: the `Test` builder every test uses (temp dir, inline files, exact output).
+//! - `output`: what a process spawned by a test printed (`apply`, `postgres`).
 //! - `fixture`: `fixtures/invalid/err_*.yaml` (one rule each, stderr snapshotted) and
 //!   `fixtures/valid/ok_*.yaml`.
 //! - `plan`: snapshots of the bundled campaigns' text and JSON plans at fixed instants,
@@ -20,6 +21,7 @@
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 
 mod mock_api;
+mod output;
 mod test;
 
 mod apply;

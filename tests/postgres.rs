@@ -17,7 +17,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
@@ -29,6 +28,7 @@ use postgres::{Client, NoTls};
 use serde_json::Value;
 
 use crate::mock_api::{Answer, Fault, MockApi};
+use crate::output::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 const KEY: &str = "cc-live-pg-tests-key";
@@ -357,50 +357,6 @@ fn seconds_from_now(seconds: i64) -> DateTime<Utc> {
 
 // ---------------------------------------------------------------------------------------
 // Processes
-
-/// What a finished `campaignctl` run printed.
-#[derive(Debug)]
-struct Run {
-    code: Option<i32>,
-    signal: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(output: std::process::Output) -> Run {
-        Run {
-            code: output.status.code(),
-            signal: output.status.signal(),
-            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    #[track_caller]
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code,
-            Some(code),
-            "exit status (signal {:?})\n--- stdout\n{}--- stderr\n{}",
-            self.signal,
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn assert_no_password(&self) -> &Self {
-        for (stream, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            assert!(
-                !text.contains(PASSWORD),
-                "the password appears in {stream}:\n{text}"
-            );
-        }
-        self
-    }
-}
 
 /// One test's world: a temporary directory (campaign files), a mock API and a database.
 struct Pg {
@@ -824,7 +780,7 @@ fn plan_apply_status_on_postgres_by_flag_and_by_environment_never_showing_the_pa
     runs.push(help);
 
     for run in &runs {
-        run.assert_no_password();
+        run.assert_hides(PASSWORD);
     }
     for m in &more {
         assert_eq!(pg.mock.deliveries(m), 1, "deliveries to {m}");
@@ -884,7 +840,7 @@ fn a_missing_database_or_an_unreachable_server_is_a_clear_error_with_the_passwor
             vec!["run", "campaigns", "--state", url],
         ] {
             let run = pg.run(&args);
-            run.assert_code(1).assert_no_password();
+            run.assert_code(1).assert_hides(PASSWORD);
             assert_eq!(&run.stderr, expected, "{args:?}");
             assert_eq!(run.stdout, "", "{args:?}");
         }
@@ -930,7 +886,7 @@ fn a_postgres_url_with_a_capitalised_scheme_is_never_a_local_file() {
         "--state",
         &url,
     ]);
-    run.assert_no_password();
+    run.assert_hides(PASSWORD);
     let created: Vec<String> = std::fs::read_dir(pg.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -954,7 +910,7 @@ fn plan_status_and_dry_run_on_a_database_without_a_ledger_create_nothing() {
     );
     let url = pg.db.url();
     let plan = pg.run(&["plan", "campaigns", "--state", &url, "--detailed-exitcode"]);
-    plan.assert_code(2).assert_no_password();
+    plan.assert_code(2).assert_hides(PASSWORD);
     assert!(
         plan.stdout.ends_with(
             "Plan: 2 send(s) due now in 1 of 1 campaign(s); 0 not due; 0 already sent.\n"
@@ -971,9 +927,9 @@ fn plan_status_and_dry_run_on_a_database_without_a_ledger_create_nothing() {
         "--format",
         "json",
     ]);
-    json.assert_code(0).assert_no_password();
+    json.assert_code(0).assert_hides(PASSWORD);
     let dry = pg.apply(&["--dry-run"]);
-    dry.assert_code(0).assert_no_password();
+    dry.assert_code(0).assert_hides(PASSWORD);
     assert!(
         dry.stdout
             .ends_with("Dry run: 2 send(s) would be sent; nothing was sent or recorded.\n"),
@@ -981,7 +937,7 @@ fn plan_status_and_dry_run_on_a_database_without_a_ledger_create_nothing() {
         dry.stdout
     );
     let status = pg.run(&["status", "--state", &url]);
-    status.assert_code(1).assert_no_password();
+    status.assert_code(1).assert_hides(PASSWORD);
     assert_eq!(
         status.stderr,
         format!(
@@ -1038,8 +994,8 @@ fn two_concurrent_applies_with_a_lock_timeout_deliver_every_message_exactly_once
     );
     let first = Run::from(first.wait_with_output().unwrap());
     let second = Run::from(second.wait_with_output().unwrap());
-    first.assert_code(0).assert_no_password();
-    second.assert_code(0).assert_no_password();
+    first.assert_code(0).assert_hides(PASSWORD);
+    second.assert_code(0).assert_hides(PASSWORD);
     let requests = pg.mock.requests();
     let senders: BTreeSet<&str> = requests
         .iter()
@@ -1116,7 +1072,7 @@ fn a_second_apply_without_lock_timeout_is_refused_at_once_naming_the_holder() {
         first.try_wait().unwrap().is_none(),
         "the first apply finished before the second started: the test proves nothing"
     );
-    second.assert_code(1).assert_no_password();
+    second.assert_code(1).assert_hides(PASSWORD);
     assert!(took < Duration::from_secs(5), "refused only after {took:?}");
     let prefix = format!(
         "error: the ledger {} is in use by `campaignctl apply` (pid {} on {}, since ",
@@ -1238,7 +1194,7 @@ fn two_replicas_send_each_occurrence_once_and_the_standby_takes_over_a_killed_le
     // An apply meanwhile is refused, naming the leader.
     let url = pg.db.url();
     let apply = pg.run(&["apply", "campaigns", "--yes", "--state", &url]);
-    apply.assert_code(1).assert_no_password();
+    apply.assert_code(1).assert_hides(PASSWORD);
     let prefix = format!(
         "error: the ledger {} is in use by `campaignctl run` (pid {} on {}, since ",
         pg.db.redacted(),
@@ -1566,7 +1522,7 @@ fn state_migrate_copies_an_sqlite_ledger_idempotently_and_refuses_conflicts() {
     let url = pg.db.url();
     let migrate = |expected_code: i32| {
         let run = pg.run(&["state", "migrate", "--from", &file, "--to", &url]);
-        run.assert_code(expected_code).assert_no_password();
+        run.assert_code(expected_code).assert_hides(PASSWORD);
         run
     };
     let first = migrate(0);
@@ -1666,7 +1622,7 @@ fn state_migrate_copies_an_sqlite_ledger_idempotently_and_refuses_conflicts() {
     );
     let requests_before = pg.mock.requests().len();
     let apply = pg.apply(&[]);
-    apply.assert_code(0).assert_no_password();
+    apply.assert_code(0).assert_hides(PASSWORD);
     assert_eq!(
         apply.stdout,
         "welcome: 1 due, 4 already sent, 1 failed (once due)\nApplied: 1 sent, 0 failed, 0 unknown, 4 skipped as already sent.\n"
@@ -1724,7 +1680,7 @@ fn a_database_outage_during_apply_stops_it_and_nothing_is_sent_twice_or_silently
     let pg = Pg::new("apply_outage");
     let recipients: Vec<String> = (1..13).map(mobile).collect();
     let (first, second) = apply_through_an_outage(&pg, &recipients);
-    first.assert_code(1).assert_no_password();
+    first.assert_code(1).assert_hides(PASSWORD);
     let stopped = format!(
         "Stopped: the ledger failed, so nothing more was sent: ledger {}: ",
         pg.db.redacted()
@@ -1734,7 +1690,7 @@ fn a_database_outage_during_apply_stops_it_and_nothing_is_sent_twice_or_silently
         "{}",
         first.stdout
     );
-    second.assert_code(0).assert_no_password();
+    second.assert_code(0).assert_hides(PASSWORD);
     // Every recipient is delivered once, or recorded `unknown` (listed by status, resent
     // only with --retry-unknown); nothing is left in flight, nothing delivered twice, and a
     // `sent` row was delivered.

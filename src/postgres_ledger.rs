@@ -349,29 +349,28 @@ pub struct PgLedger {
 }
 
 impl PgLedger {
-    /// Connects and migrates (the migration runs under a transaction-level advisory lock so
-    /// two processes starting at once do not both create the tables).
-    pub fn open(location: &PgLocation) -> Result<PgLedger, LedgerError> {
-        let mut ledger = PgLedger {
+    /// A ledger that connects on first use.
+    fn unconnected(location: &PgLocation) -> PgLedger {
+        PgLedger {
             location: location.clone(),
             redacted: location.redacted.clone(),
             client: None,
             locked: false,
             writer: false,
-        };
+        }
+    }
+
+    /// Connects and migrates (the migration runs under a transaction-level advisory lock so
+    /// two processes starting at once do not both create the tables).
+    pub fn open(location: &PgLocation) -> Result<PgLedger, LedgerError> {
+        let mut ledger = PgLedger::unconnected(location);
         ledger.migrate()?;
         Ok(ledger)
     }
 
     /// Opens for reading; `None` when the database has no ledger yet (never creates one).
     pub fn open_read_only(location: &PgLocation) -> Result<Option<PgLedger>, LedgerError> {
-        let mut ledger = PgLedger {
-            location: location.clone(),
-            redacted: location.redacted.clone(),
-            client: None,
-            locked: false,
-            writer: false,
-        };
+        let mut ledger = PgLedger::unconnected(location);
         let exists: bool = ledger
             .client()?
             .query_one("SELECT to_regclass('campaignctl_schema') IS NOT NULL", &[])

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{ApplyArgs, FilesArgs, Outcome, check, evaluate, print_diagnostics};
+use crate::cli::{ApplyArgs, Checked, Outcome, check, evaluate, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{ApiKey, Endpoints, Executor, Report, Settings, StopReason};
 use crate::ledger::{Holder, Ledger};
@@ -41,11 +41,10 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
     }
     let now = args.files.now.unwrap_or_else(chrono::Utc::now);
     let validation = evaluate(&args.files.paths, now, 0, None, options, false)?;
+    print_diagnostics(&validation)?;
     if validation.errors {
-        print_diagnostics(&validation)?;
         return Err(Error::Invalid);
     }
-    drop(validation);
 
     let mut ledger = location.open()?;
     ledger.lock_within(&Holder::current("apply"), args.lock_timeout)?;
@@ -56,12 +55,22 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
              (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
         );
     }
-    let files = FilesArgs {
-        paths: args.files.paths.clone(),
-        now: Some(now),
-    };
-    let checked = check(&files, 0, Some(&mut ledger), options)?;
-    let (plan, scan) = (checked.plan, checked.scan);
+    // The validation pass planned every send as new. With nothing in the ledger for these
+    // occurrences that is the plan already; otherwise every send is matched against the
+    // ledger in a second pass.
+    let Checked {
+        mut plan, mut scan, ..
+    } = validation;
+    if plan.match_ledger(|campaign, occurrence| ledger.recorded(&campaign.name, occurrence))? {
+        scan = plan.scan(0);
+        if scan.has_errors() {
+            // A CSV file changed since it was validated.
+            for d in scan.diagnostics.clone().sorted() {
+                eprint!("{d}");
+            }
+            return Err(Error::Invalid);
+        }
+    }
     let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
     let already_sent: usize = scan
         .campaigns

@@ -10,13 +10,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Bytes;
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
-use reqwest::{StatusCode, Url};
+use hyper::header::HeaderValue;
+use hyper::{StatusCode, Uri};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::campaign::Kind;
+use crate::http_client::{HttpClient, Response, TransportError};
 use crate::ledger::{Claim, Finished, Ledger, LedgerError, NewSend};
 use crate::pacer::Pacer;
 use crate::planner::{PlannedSend, Status, body_hash};
@@ -72,8 +73,8 @@ pub enum SetupError {
 /// The API's base URL with its two endpoints.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
-    single: Url,
-    blast: Url,
+    single: Uri,
+    blast: Uri,
 }
 
 impl Endpoints {
@@ -88,16 +89,26 @@ impl Endpoints {
             url: base.to_owned(),
             reason,
         };
-        let url = Url::parse(base).map_err(|e| invalid(e.to_string()))?;
-        match url.scheme() {
-            "https" => {}
-            "http" if is_loopback(&url) => {}
-            "http" => return Err(SetupError::InsecureBaseUrl(base.to_owned())),
-            other => return Err(invalid(format!("unsupported scheme `{other}`"))),
+        let url: Uri = base
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| invalid(e.to_string()))?;
+        match url.scheme_str() {
+            Some("https") => {}
+            Some("http") if is_loopback(&url) => {}
+            Some("http") => return Err(SetupError::InsecureBaseUrl(base.to_owned())),
+            Some(other) => return Err(invalid(format!("unsupported scheme `{other}`"))),
+            None => return Err(invalid("no scheme: start it with https://".to_owned())),
+        }
+        if url.host().is_none_or(str::is_empty) {
+            return Err(invalid("no host".to_owned()));
+        }
+        if url.query().is_some() {
+            return Err(invalid("a base URL takes no query string".to_owned()));
         }
         let root = base.trim_end_matches('/');
         let join = |path: &str| {
-            Url::parse(&format!("{root}/chat-service/apis/message/{path}"))
+            format!("{root}/chat-service/apis/message/{path}")
+                .parse::<Uri>()
                 .map_err(|e| invalid(e.to_string()))
         };
         Ok(Endpoints {
@@ -106,7 +117,7 @@ impl Endpoints {
         })
     }
 
-    pub fn url(&self, kind: Kind) -> &Url {
+    pub fn url(&self, kind: Kind) -> &Uri {
         match kind {
             Kind::Single => &self.single,
             Kind::Blast => &self.blast,
@@ -114,8 +125,8 @@ impl Endpoints {
     }
 }
 
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
+fn is_loopback(url: &Uri) -> bool {
+    let Some(host) = url.host() else {
         return false;
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -242,7 +253,7 @@ pub struct Report {
 /// requests in flight and the per-number spacing are shared by every run of one executor
 /// (all campaigns of an apply; all occurrences of a daemon).
 pub struct Executor {
-    client: reqwest::Client,
+    client: HttpClient,
     endpoints: Endpoints,
     key: ApiKey,
     settings: Settings,
@@ -264,6 +275,13 @@ enum Outcome {
 }
 
 /// A claimed send on its way out.
+/// A batch being committed as `in_flight` on a blocking thread.
+struct PendingClaim {
+    sends: Vec<PlannedSend>,
+    bodies: Vec<Bytes>,
+    claims: tokio::task::JoinHandle<Result<Vec<Claim>, LedgerError>>,
+}
+
 struct Job {
     send: PlannedSend,
     /// The exact request body, built once per send (shared by every attempt).
@@ -278,17 +296,13 @@ impl Executor {
         key: ApiKey,
         settings: Settings,
     ) -> Result<Executor, SetupError> {
-        // reqwest is built without a default TLS provider; ring is ours (see Cargo.toml).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .tls_backend_rustls()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            .pool_max_idle_per_host(settings.concurrency.max(1))
-            .tcp_nodelay(true)
-            .user_agent(concat!("campaignctl/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SetupError::Client(e.to_string()))?;
+        let client = HttpClient::new(
+            endpoints.url(Kind::Single),
+            settings.connect_timeout,
+            settings.request_timeout,
+            settings.concurrency,
+        )
+        .map_err(SetupError::Client)?;
         Ok(Executor {
             client,
             endpoints,
@@ -376,20 +390,16 @@ impl Executor {
     /// One send, with retries; never fails, the outcome says what happened.
     async fn deliver(&self, job: Job, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
-        let url = self.endpoints.url(job.send.kind).clone();
+        let url = self.endpoints.url(job.send.kind);
         let mut attempts = 0;
         loop {
             attempts += 1;
             let result = self
                 .client
-                .post(url.clone())
-                .header("x-tenant-api-key", self.key.0.clone())
-                .header(CONTENT_TYPE, "application/json")
-                .body(job.body.clone())
-                .send()
+                .post_json(url, &self.key.0, job.body.clone())
                 .await;
             let attempt = match result {
-                Ok(response) => Attempt::from_response(response, &self.pacer).await,
+                Ok(response) => Attempt::from_response(response, &self.pacer),
                 Err(e) => Attempt::from_error(&e),
             };
             let finished = |attempt: Attempt| Outcome::Finished {
@@ -453,15 +463,42 @@ impl Run {
     }
 
     async fn dispatch_all(&mut self) -> Result<(), LedgerError> {
+        let mut claiming = None;
+        let result = self.dispatch(&mut claiming).await;
+        // Stopped (or the ledger failed) while the next batch was being claimed: whatever
+        // that claim took is put back.
+        if let Some(pending) = claiming
+            && let Ok(jobs) = self.claimed(pending).await
+        {
+            self.release(jobs);
+        }
+        result
+    }
+
+    /// Claims a batch, then starts its sends while the next batch is claimed on a blocking
+    /// thread: the claim's disk flush overlaps the requests instead of idling their slots.
+    async fn dispatch(&mut self, claiming: &mut Option<PendingClaim>) -> Result<(), LedgerError> {
         while !self.stopped() {
-            let Some(batch) = self.next_batch().await else {
-                break;
+            let pending = match claiming.take() {
+                Some(pending) => pending,
+                None => {
+                    let Some(batch) = self.next_batch().await else {
+                        break;
+                    };
+                    let ready = self.admit(batch);
+                    if ready.is_empty() {
+                        continue;
+                    }
+                    self.claim(ready)
+                }
             };
-            let ready = self.admit(batch);
-            if ready.is_empty() {
-                continue;
+            let jobs = self.claimed(pending).await?;
+            let mut next = Vec::new();
+            self.ready_now(&mut next);
+            let next = self.admit(next);
+            if !next.is_empty() {
+                *claiming = Some(self.claim(next));
             }
-            let jobs = self.claim(ready).await?;
             if !self.start(jobs).await? {
                 break;
             }
@@ -472,48 +509,47 @@ impl Run {
     /// The next sends to consider: deferred ones whose gap has passed, then new ones.
     /// `None` when everything was dispatched or the run stopped.
     async fn next_batch(&mut self) -> Option<Vec<PlannedSend>> {
-        let size = self.executor.batch_size();
         loop {
             let mut batch = Vec::new();
-            let now = Instant::now();
-            while batch.len() < size && self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
-                if let Some(Reverse(d)) = self.deferred.pop() {
-                    batch.push(d.send);
-                }
-            }
-            while batch.len() < size && self.input_open {
-                let next = if batch.is_empty() {
-                    let wake = self.deferred.peek().map(|d| d.0.ready);
-                    tokio::select! {
-                        biased;
-                        _ = self.stop_rx.changed() => return None,
-                        _ = sleep_until_opt(wake) => break,
-                        next = self.sends.recv() => next,
-                    }
-                } else {
-                    match self.sends.try_recv() {
-                        Ok(send) => Some(send),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
-                    }
-                };
-                match next {
-                    Some(send) => batch.push(send),
-                    None => self.input_open = false,
-                }
-            }
+            self.ready_now(&mut batch);
             if !batch.is_empty() {
                 return Some(batch);
             }
-            if self.deferred.is_empty() {
+            if !self.input_open && self.deferred.is_empty() {
                 return None; // input closed, nothing held back
             }
-            if !self.input_open {
-                let wake = self.deferred.peek().map(|d| d.0.ready);
-                tokio::select! {
-                    _ = self.stop_rx.changed() => return None,
-                    _ = sleep_until_opt(wake) => {}
-                }
+            let wake = self.deferred.peek().map(|d| d.0.ready);
+            tokio::select! {
+                biased;
+                _ = self.stop_rx.changed() => return None,
+                _ = sleep_until_opt(wake) => {}
+                next = self.sends.recv(), if self.input_open => match next {
+                    Some(send) => {
+                        batch.push(send);
+                        self.ready_now(&mut batch);
+                        return Some(batch);
+                    }
+                    None => self.input_open = false,
+                },
+            }
+        }
+    }
+
+    /// Fills `batch` up to the batch size with what is ready without waiting: deferred
+    /// sends whose gap has passed, then new ones already queued.
+    fn ready_now(&mut self, batch: &mut Vec<PlannedSend>) {
+        let size = self.executor.batch_size();
+        let now = Instant::now();
+        while batch.len() < size && self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
+            if let Some(Reverse(d)) = self.deferred.pop() {
+                batch.push(d.send);
+            }
+        }
+        while batch.len() < size && self.input_open {
+            match self.sends.try_recv() {
+                Ok(send) => batch.push(send),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => self.input_open = false,
             }
         }
     }
@@ -553,15 +589,34 @@ impl Run {
         ready
     }
 
-    /// Commits the sends as `in_flight`; those another run recorded are skipped.
-    async fn claim(&mut self, ready: Vec<PlannedSend>) -> Result<Vec<Job>, LedgerError> {
+    /// Starts committing the sends as `in_flight`, on a blocking thread.
+    fn claim(&self, ready: Vec<PlannedSend>) -> PendingClaim {
         let new: Vec<NewSend> = ready.iter().map(new_send).collect();
         let bodies: Vec<Bytes> = new.iter().map(|n| Bytes::from(n.request.clone())).collect();
         let retry = self.executor.settings.retry_statuses.clone();
         let ledger = self.ledger.clone();
-        let claims = blocking(move || lock(&ledger).claim(&new, &retry)).await?;
-        let mut jobs = Vec::with_capacity(ready.len());
-        for ((send, body), claim) in ready.into_iter().zip(bodies).zip(claims) {
+        PendingClaim {
+            sends: ready,
+            bodies,
+            claims: tokio::task::spawn_blocking(move || lock(&ledger).claim(&new, &retry)),
+        }
+    }
+
+    /// The jobs of a claim once committed; sends another run recorded are skipped.
+    async fn claimed(&mut self, pending: PendingClaim) -> Result<Vec<Job>, LedgerError> {
+        let PendingClaim {
+            sends,
+            bodies,
+            claims,
+        } = pending;
+        let claims = claims.await.unwrap_or_else(|e| {
+            Err(LedgerError::Storage {
+                ledger: String::new(),
+                message: format!("ledger task failed: {e}"),
+            })
+        })?;
+        let mut jobs = Vec::with_capacity(sends.len());
+        for ((send, body), claim) in sends.into_iter().zip(bodies).zip(claims) {
             match claim {
                 Claim::Claimed(previous) => jobs.push(Job {
                     send,
@@ -594,14 +649,7 @@ impl Run {
                 permit = ready_to_go => permit.ok(),
             };
             let Some(permit) = permit else {
-                // These never left: the recorder puts them back (retrying if the ledger is
-                // down) and counts them once that is written.
-                for job in std::iter::once(job).chain(jobs) {
-                    let _ = self.done.send(Outcome::Released {
-                        key: job.send.key,
-                        previous: job.previous,
-                    });
-                }
+                self.release(std::iter::once(job).chain(jobs));
                 return Ok(false);
             };
             if let Some(mobile) = job.send.mobile {
@@ -641,6 +689,17 @@ impl Run {
 
     /// Waits for requests in flight (up to `drain_timeout`); any still running then are
     /// recorded as `unknown`.
+    /// Claimed sends that never left: the recorder puts them back (retrying if the ledger
+    /// is down) and counts them once that is written.
+    fn release(&self, jobs: impl IntoIterator<Item = Job>) {
+        for job in jobs {
+            let _ = self.done.send(Outcome::Released {
+                key: job.send.key,
+                previous: job.previous,
+            });
+        }
+    }
+
     async fn drain(&mut self) {
         let timeout = self.executor.settings.drain_timeout;
         let tasks = &mut self.tasks;
@@ -688,10 +747,9 @@ struct Attempt {
 }
 
 impl Attempt {
-    async fn from_response(response: reqwest::Response, pacer: &Pacer) -> Attempt {
-        let code = response.status();
-        let retry_after = retry_after(response.headers().get(RETRY_AFTER));
-        let body = read_body(response).await;
+    fn from_response(response: Response, pacer: &Pacer) -> Attempt {
+        let code = response.status;
+        let retry_after = retry_after(response.retry_after.as_ref());
         if code == StatusCode::TOO_MANY_REQUESTS {
             pacer.slow_down();
         }
@@ -702,7 +760,7 @@ impl Attempt {
                 Status::Failed
             },
             http_status: Some(code.as_u16()),
-            response: Some(body),
+            response: Some(response.body),
             error: None,
             // Other 4xx are permanent: the request itself is wrong.
             retryable: code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error(),
@@ -711,46 +769,23 @@ impl Attempt {
         }
     }
 
-    fn from_error(e: &reqwest::Error) -> Attempt {
+    fn from_error(e: &TransportError) -> Attempt {
         Attempt {
             // A refused connection never reached the API; a timeout or a reset after the
             // request was written may have: the message may or may not have gone out.
-            status: if e.is_connect() {
+            status: if e.not_sent() {
                 Status::Failed
             } else {
                 Status::Unknown
             },
             http_status: None,
             response: None,
-            error: Some(error_chain(e)),
+            error: Some(e.to_string()),
             retryable: true,
             retry_after: None,
-            not_delivered: e.is_connect(),
+            not_delivered: e.not_sent(),
         }
     }
-}
-
-/// Reads at most a few KiB of a response body, as text.
-async fn read_body(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        body.extend_from_slice(&chunk);
-        if body.len() > crate::ledger::MAX_RESPONSE_BYTES {
-            break;
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -981,11 +1016,11 @@ mod tests {
     fn base_urls() {
         let e = Endpoints::new("https://app.chitchatlabs.com/").unwrap();
         assert_eq!(
-            e.url(Kind::Single).as_str(),
+            e.url(Kind::Single).to_string(),
             "https://app.chitchatlabs.com/chat-service/apis/message/single"
         );
         assert_eq!(
-            e.url(Kind::Blast).as_str(),
+            e.url(Kind::Blast).to_string(),
             "https://app.chitchatlabs.com/chat-service/apis/message/blast"
         );
         for ok in [

@@ -15,6 +15,7 @@ pub mod document;
 pub mod error;
 pub mod executor;
 pub mod health;
+pub mod http_client;
 pub mod ledger;
 pub mod loader;
 pub mod migrate;

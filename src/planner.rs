@@ -562,6 +562,20 @@ impl Plan {
         })
     }
 
+    /// Replaces what the plan knows of the ledger with `recorded`'s records of each
+    /// campaign's occurrence; true when any is recorded (the sends' states may then differ).
+    pub fn match_ledger<E>(
+        &mut self,
+        mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
+    ) -> Result<bool, E> {
+        let mut any = false;
+        for (plan, records) in self.campaigns.iter().zip(&mut self.recorded) {
+            *records = recorded(&plan.campaign, plan.occurrence)?;
+            any |= !records.is_empty();
+        }
+        Ok(any)
+    }
+
     /// A plan of already planned campaigns (the daemon plans one occurrence at a time).
     pub fn of(
         now: DateTime<Utc>,

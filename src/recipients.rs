@@ -70,6 +70,17 @@ pub struct Recipient {
     pub fields: Fields,
 }
 
+impl Recipient {
+    /// A field as templates see it (`recipient.X`): `mobile`, `name` or a CSV column.
+    pub fn field(&self, name: &str) -> Option<String> {
+        match name {
+            "mobile" => Some(self.mobile.to_string()),
+            "name" => self.name.clone(),
+            other => self.fields.get(other).map(str::to_owned),
+        }
+    }
+}
+
 /// Field names are shared by every row of a CSV file; only the values are per row.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fields {

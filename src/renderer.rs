@@ -38,6 +38,10 @@ struct ParamInfo {
     /// API unchanged (a filter such as `upper` would turn it into `{{X}}`-lookalikes the API
     /// does not fill in).
     contact_fields: BTreeSet<String>,
+    /// `X` when the template is exactly `{{ recipient.X }}`: the most common param renders
+    /// as the field itself without running the template (a present field only; a missing
+    /// one takes the template's path to its error).
+    plain_field: Option<String>,
 }
 
 #[derive(Debug)]
@@ -169,6 +173,9 @@ impl Renderer {
                 id,
                 recipient_fields,
                 contact_fields,
+                plain_field: (kind == Kind::Single)
+                    .then(|| plain_field(&param.template))
+                    .flatten(),
             });
         }
         if !problems.is_empty() {
@@ -217,24 +224,51 @@ impl Renderer {
         run: &RunContext,
         recipient: Option<Recipient>,
     ) -> Result<(Vec<String>, Option<Recipient>), Vec<RenderError>> {
-        let recipient = recipient.map(|r| Arc::new(RecipientObject(r)));
-        let root = Value::from_object(Root {
-            globals: self.globals.clone(),
-            run: run.0.clone(),
-            recipient: recipient.clone().map(Value::from_dyn_object),
-        });
+        let plain = |param: &ParamInfo| {
+            let field = param.plain_field.as_deref()?;
+            recipient.as_ref()?.field(field)
+        };
         let mut out = Vec::with_capacity(self.params.len());
         let mut errors = Vec::new();
+        let mut pending = Vec::new();
         for (index, param) in self.params.iter().enumerate() {
-            let rendered = self
-                .env
-                .get_template(&param.id)
-                .and_then(|t| t.render(&root))
-                .map_err(|e| RenderError {
-                    index,
-                    message: explain(&e, param, recipient.as_deref().map(|r| &r.0)),
-                })
-                .and_then(|rendered| {
+            match plain(param) {
+                Some(value) => out.push(Ok(value)),
+                None => {
+                    out.push(Ok(String::new()));
+                    pending.push(index);
+                }
+            }
+        }
+        // Only templates that are more than a present field run through minijinja.
+        let recipient = if pending.is_empty() {
+            recipient
+        } else {
+            let recipient = recipient.map(|r| Arc::new(RecipientObject(r)));
+            let root = Value::from_object(Root {
+                globals: self.globals.clone(),
+                run: run.0.clone(),
+                recipient: recipient.clone().map(Value::from_dyn_object),
+            });
+            for index in pending {
+                let param = &self.params[index];
+                out[index] = self
+                    .env
+                    .get_template(&param.id)
+                    .and_then(|t| t.render(&root))
+                    .map_err(|e| explain(&e, param, recipient.as_deref().map(|r| &r.0)));
+            }
+            drop(root);
+            recipient.map(|r| Arc::try_unwrap(r).map_or_else(|r| r.0.clone(), |r| r.0))
+        };
+        let out: Vec<String> = out
+            .into_iter()
+            .zip(&self.params)
+            .enumerate()
+            .filter_map(|(index, (rendered, param))| {
+                let checked = rendered
+                    .map_err(|message| RenderError { index, message })
+                    .and_then(|rendered| {
                     check_param(&rendered).map_err(|message| RenderError { index, message })?;
                     if let Some(field) = param
                         .contact_fields
@@ -250,18 +284,33 @@ impl Renderer {
                     }
                     Ok(rendered)
                 });
-            match rendered {
-                Ok(rendered) => out.push(rendered),
-                Err(e) => errors.push(e),
-            }
-        }
-        drop(root);
+                match checked {
+                    Ok(rendered) => Some(rendered),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                }
+            })
+            .collect();
         if !errors.is_empty() {
             return Err(errors);
         }
-        let recipient = recipient.map(|r| Arc::try_unwrap(r).map_or_else(|r| r.0.clone(), |r| r.0));
         Ok((out, recipient))
     }
+}
+
+/// `X` when `template` is exactly `{{ recipient.X }}` (spaces inside the braces allowed)
+/// with `X` a plain name.
+fn plain_field(template: &str) -> Option<String> {
+    let inner = template.strip_prefix("{{")?.strip_suffix("}}")?;
+    let field = inner.trim_matches(' ').strip_prefix("recipient.")?;
+    let mut chars = field.chars();
+    let plain = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    plain.then(|| field.to_owned())
 }
 
 /// WhatsApp rejects empty parameters, newlines, tabs and more than 4 consecutive spaces.
@@ -385,11 +434,7 @@ struct RecipientObject(Recipient);
 impl Object for RecipientObject {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let r = &self.0;
-        match key.as_str()? {
-            "mobile" => Some(Value::from(r.mobile.to_string())),
-            "name" => r.name.as_deref().map(Value::from),
-            other => r.fields.get(other).map(Value::from),
-        }
+        r.field(key.as_str()?).map(Value::from)
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -418,6 +463,7 @@ impl Object for ContactPlaceholders {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recipients::{Fields, Mobile};
 
     #[test]
     fn date_filter_formats_and_rejects_bad_formats() {
@@ -429,6 +475,51 @@ mod tests {
         );
         assert!(date_filter(at, Some("%Q".into())).is_err());
         assert!(date_filter("yesterday".into(), None).is_err());
+    }
+
+    #[test]
+    fn plain_field_templates_are_recognised_exactly() {
+        assert_eq!(plain_field("{{ recipient.name }}").as_deref(), Some("name"));
+        assert_eq!(plain_field("{{recipient.bib_no}}").as_deref(), Some("bib_no"));
+        for not_plain in [
+            "{{ recipient.name | upper }}",
+            " {{ recipient.name }}",
+            "{{ recipient.name }}!",
+            "Hi {{ recipient.name }}",
+            "{{- recipient.name }}",
+            "{{ recipient.name -}}",
+            "{{ recipient.a.b }}",
+            "{{ recipient['x'] }}",
+            "{{ recipient.1a }}",
+            "{{ recipient. }}",
+            "{{ run.at }}",
+            "{{ recipient.a }}{{ recipient.b }}",
+        ] {
+            assert_eq!(plain_field(not_plain), None, "{not_plain}");
+        }
+    }
+
+    #[test]
+    fn a_plain_field_is_what_minijinja_renders() {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_template("0", "{{ recipient.x }}").unwrap();
+        let names: Arc<[String]> = Arc::from(vec!["x".to_owned()]);
+        for value in ["O'Brien & <Co>", "  padded  ", "ünïcödé ✓", "{{ x }}", "a\"b\\c", ""] {
+            let recipient = Recipient {
+                mobile: Mobile::parse("919000000001").unwrap(),
+                name: Some("N".to_owned()),
+                fields: Fields::new(names.clone(), vec![value.to_owned()]),
+            };
+            let fast = recipient.field("x");
+            let object = Value::from_object(RecipientObject(recipient));
+            let rendered = env
+                .get_template("0")
+                .unwrap()
+                .render(minijinja::context! { recipient => object })
+                .unwrap();
+            assert_eq!(fast.as_deref(), Some(rendered.as_str()), "{value:?}");
+        }
     }
 
     #[test]

@@ -912,16 +912,8 @@ async fn record(
                 Outcome::Released { key, previous } => released.push((key, previous)),
             }
         }
-        // Outcomes the ledger could not take earlier are retried with each batch.
-        pending_finished.extend(finished.iter().cloned());
-        pending_released.extend(released);
-        match write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await {
-            Ok(released) => totals.released += released,
-            // Stop sending: a send is only ever made when it can be recorded.
-            Err(e) => stop_for_ledger(&stop, &e),
-        }
-        for f in finished {
-            let reason = || describe_failure(&f);
+        for f in &finished {
+            let reason = || describe_failure(f);
             match f.status {
                 Status::Sent => {
                     totals.sent += 1;
@@ -947,6 +939,14 @@ async fn record(
                     }
                 });
             }
+        }
+        // Outcomes the ledger could not take earlier are retried with each batch.
+        pending_finished.append(&mut finished);
+        pending_released.append(&mut released);
+        match write_outcomes(&ledger, &mut pending_finished, &mut pending_released).await {
+            Ok(released) => totals.released += released,
+            // Stop sending: a send is only ever made when it can be recorded.
+            Err(e) => stop_for_ledger(&stop, &e),
         }
     }
     // The ledger may come back: a few more tries (1 + 2 + 4 + 8 + 8 s) before giving up on
@@ -974,23 +974,42 @@ async fn write_outcomes(
     finished: &mut Vec<Finished>,
     released: &mut Vec<(String, Option<Status>)>,
 ) -> Result<usize, LedgerError> {
-    let (f, r) = (finished.clone(), released.clone());
+    let (f, r) = (std::mem::take(finished), std::mem::take(released));
     let handle = ledger.clone();
-    blocking(move || {
-        let mut ledger = lock(&handle);
-        if !f.is_empty() {
-            ledger.finish(&f)?;
-        }
-        if !r.is_empty() {
-            ledger.release(&r)?;
-        }
-        Ok(())
+    // The lists travel to the blocking thread and back: kept for a retry if the write fails.
+    let written = tokio::task::spawn_blocking(move || {
+        let write = || {
+            let mut ledger = lock(&handle);
+            if !f.is_empty() {
+                ledger.finish(&f)?;
+            }
+            if !r.is_empty() {
+                ledger.release(&r)?;
+            }
+            Ok(())
+        };
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(write)).unwrap_or_else(|_| {
+                Err(LedgerError::Storage {
+                    ledger: String::new(),
+                    message: "the ledger write panicked".to_owned(),
+                })
+            });
+        (result, f, r)
     })
-    .await?;
-    finished.clear();
-    let count = released.len();
-    released.clear();
-    Ok(count)
+    .await;
+    match written {
+        Ok((Ok(()), _, r)) => Ok(r.len()),
+        Ok((Err(e), f, r)) => {
+            *finished = f;
+            *released = r;
+            Err(e)
+        }
+        Err(e) => Err(LedgerError::Storage {
+            ledger: String::new(),
+            message: format!("ledger task failed: {e}"),
+        }),
+    }
 }
 
 fn stop_for_ledger(stop: &watch::Sender<Option<StopReason>>, error: &LedgerError) {

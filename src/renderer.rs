@@ -480,7 +480,10 @@ mod tests {
     #[test]
     fn plain_field_templates_are_recognised_exactly() {
         assert_eq!(plain_field("{{ recipient.name }}").as_deref(), Some("name"));
-        assert_eq!(plain_field("{{recipient.bib_no}}").as_deref(), Some("bib_no"));
+        assert_eq!(
+            plain_field("{{recipient.bib_no}}").as_deref(),
+            Some("bib_no")
+        );
         for not_plain in [
             "{{ recipient.name | upper }}",
             " {{ recipient.name }}",
@@ -505,7 +508,14 @@ mod tests {
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.add_template("0", "{{ recipient.x }}").unwrap();
         let names: Arc<[String]> = Arc::from(vec!["x".to_owned()]);
-        for value in ["O'Brien & <Co>", "  padded  ", "ünïcödé ✓", "{{ x }}", "a\"b\\c", ""] {
+        for value in [
+            "O'Brien & <Co>",
+            "  padded  ",
+            "ünïcödé ✓",
+            "{{ x }}",
+            "a\"b\\c",
+            "",
+        ] {
             let recipient = Recipient {
                 mobile: Mobile::parse("919000000001").unwrap(),
                 name: Some("N".to_owned()),

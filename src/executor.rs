@@ -878,6 +878,11 @@ struct Recorded {
 
 /// Records outcomes in batches, counts them, and stops the run after too many failures in a
 /// row.
+/// Most outcomes written in one ledger transaction.
+const RECORD_BATCH: usize = 512;
+/// Longest wait for a quarter of [`RECORD_BATCH`] before writing what arrived.
+const RECORD_WAIT: Duration = Duration::from_millis(10);
+
 async fn record(
     mut done: mpsc::UnboundedReceiver<Outcome>,
     ledger: Arc<Mutex<Box<dyn Ledger>>>,
@@ -892,9 +897,19 @@ async fn record(
     let mut pending_released: Vec<(String, Option<Status>)> = Vec::new();
     while let Some(first) = done.recv().await {
         batch.push(first);
-        while batch.len() < 512 {
+        // One transaction per batch: waiting a few milliseconds for a fuller batch makes
+        // each recorded outcome several times cheaper when sends are fast, and costs a slow
+        // run nothing but that wait.
+        let deadline = Instant::now() + RECORD_WAIT;
+        while batch.len() < RECORD_BATCH {
             match done.try_recv() {
                 Ok(outcome) => batch.push(outcome),
+                Err(mpsc::error::TryRecvError::Empty) if batch.len() < RECORD_BATCH / 4 => {
+                    match tokio::time::timeout_at(deadline, done.recv()).await {
+                        Ok(Some(outcome)) => batch.push(outcome),
+                        _ => break, // waited long enough, or every sender is gone
+                    }
+                }
                 Err(_) => break,
             }
         }

@@ -6,8 +6,11 @@
 #
 # Usage: bench/ledger.sh [ROWS [RUNS]]      (from anywhere; builds release first)
 # Knobs: DIR=. (where the ledger files go: a real disk, not /dev/shm, so fsync costs what
-#        it costs) CLAIM_BATCH=256 FINISH_BATCH=128 PRELOAD=0 (rows in the ledger before
-#        each run) CARGO_TARGET_DIR=target
+#        it costs) CLAIM_BATCH=256 FINISH_BATCH=128 SPREAD=1 (outcomes come in among the
+#        SPREAD oldest unfinished sends: 1 in claim order) PRELOAD=0 (rows in the ledger
+#        before each run) KEEP=1 (keep the ledgers) CARGO_TARGET_DIR=target
+#        `FINISH_BATCH=16 SPREAD=64 bench/ledger.sh` is close to what `apply --rate 0
+#        --concurrency 64` does on 2 cores: it writes outcomes as they come, ~18 at a time.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

@@ -7,9 +7,14 @@
 //!
 //! `cargo run --release --example ledger_bench -- [ROWS [RUNS [DIR]]]`
 //! (defaults: 100000 sends, 5 runs, a temporary directory under the current one).
-//! Knobs in the environment: CLAIM_BATCH=256 FINISH_BATCH=128 PRELOAD=0 (rows already in
-//! the ledger, all `sent`, before each run's measured part).
+//! Knobs in the environment: CLAIM_BATCH=256 FINISH_BATCH=128 SPREAD=1 (each outcome is one
+//! of the SPREAD oldest sends still unfinished, at random: 1 finishes in claim order, 64 is
+//! like `apply --concurrency 64`) PRELOAD=0 (rows already in the ledger, all `sent`, before
+//! each run's measured part) KEEP=1 (keep the ledger files). `apply --rate 0` itself writes
+//! outcomes in batches of whatever came in meanwhile: about 18 on average on 2 cores
+//! (FINISH_BATCH=16 SPREAD=64 is close to it).
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Instant;
 
@@ -26,15 +31,23 @@ fn main() {
             .ok()
             .map_or(default, |v| v.parse().expect(name))
     };
-    let claim_batch = env("CLAIM_BATCH", 256).max(1);
-    let finish_batch = env("FINISH_BATCH", 128).max(1);
-    let preload = env("PRELOAD", 0);
+    let settings = Settings {
+        claim_batch: env("CLAIM_BATCH", 256).max(1),
+        finish_batch: env("FINISH_BATCH", 128).max(1),
+        spread: env("SPREAD", 1).max(1),
+        preload: env("PRELOAD", 0),
+    };
+    let keep = env("KEEP", 0) == 1;
     let dir = tempfile::Builder::new()
         .prefix("ledger-bench-")
         .tempdir_in(&dir)
         .expect("temporary directory");
     println!(
-        "ledger_bench: {rows} sends, claim batches of {claim_batch}, finish batches of {finish_batch}, {preload} rows preloaded, {runs} runs, ledger in {}",
+        "ledger_bench: {rows} sends, claim batches of {}, finish batches of {} (spread {}), {} rows preloaded, {runs} runs, ledger in {}",
+        settings.claim_batch,
+        settings.finish_batch,
+        settings.spread,
+        settings.preload,
         dir.path().display()
     );
 
@@ -43,7 +56,7 @@ fn main() {
     let mut wall_s = Vec::new();
     for run in 0..runs {
         let path = dir.path().join(format!("run-{run}.db"));
-        let r = one_run(&path, rows, preload, claim_batch, finish_batch);
+        let r = one_run(&path, rows, &settings, run as u64);
         println!(
             "run {}: claim {:.2} µs/send, finish {:.2} µs/send, claim+finish {:.2} µs/send ({:.2}s wall)",
             run + 1,
@@ -55,11 +68,16 @@ fn main() {
         claim_us.push(r.claim_us);
         finish_us.push(r.finish_us);
         wall_s.push(r.wall_s);
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            let _ = std::fs::remove_file(name);
+        if !keep {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
         }
+    }
+    if keep {
+        println!("ledgers kept in {}", dir.keep().display());
     }
     let (c, f) = (median(&mut claim_us), median(&mut finish_us));
     println!(
@@ -75,16 +93,19 @@ struct RunResult {
     wall_s: f64,
 }
 
-fn one_run(
-    path: &Path,
-    rows: usize,
-    preload: usize,
+struct Settings {
     claim_batch: usize,
     finish_batch: usize,
-) -> RunResult {
+    spread: usize,
+    preload: usize,
+}
+
+fn one_run(path: &Path, rows: usize, settings: &Settings, seed: u64) -> RunResult {
     let mut ledger = SqliteLedger::open(path).expect("open ledger");
-    if preload > 0 {
-        let sends: Vec<NewSend> = (0..preload).map(|i| new_send("preload", i)).collect();
+    if settings.preload > 0 {
+        let sends: Vec<NewSend> = (0..settings.preload)
+            .map(|i| new_send("preload", i))
+            .collect();
         for chunk in sends.chunks(1000) {
             ledger.claim(chunk, &[]).expect("preload claim");
             let done: Vec<Finished> = chunk.iter().map(|s| sent(&s.key)).collect();
@@ -93,34 +114,42 @@ fn one_run(
     }
     // Built before the clock starts: `apply` builds them outside the ledger too.
     let sends: Vec<NewSend> = (0..rows).map(|i| new_send("bench", i)).collect();
-    let outcomes: Vec<Finished> = sends.iter().map(|s| sent(&s.key)).collect();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    // Claimed and not finished, oldest first.
+    let mut pending: VecDeque<usize> = VecDeque::new();
+    let mut outcomes = |pending: &mut VecDeque<usize>, n: usize| -> Vec<Finished> {
+        (0..n)
+            .map(|_| {
+                let i = rng.usize(..settings.spread.min(pending.len()));
+                sent(&sends[pending.remove(i).expect("pending send")].key)
+            })
+            .collect()
+    };
 
     let (mut claim_ns, mut finish_ns) = (0u64, 0u64);
-    let mut finished = 0;
     let start = Instant::now();
-    for (i, chunk) in sends.chunks(claim_batch).enumerate() {
+    for (i, chunk) in sends.chunks(settings.claim_batch).enumerate() {
         let t = thread_cpu_ns();
         let claims = ledger.claim(chunk, &[]).expect("claim");
         claim_ns += thread_cpu_ns() - t;
         assert!(claims.iter().all(|c| *c == Claim::Claimed(None)));
-        let claimed = i * claim_batch + chunk.len();
-        // Outcomes come in while the next batch is claimed: finish all but the latest batch.
-        let ready = claimed.saturating_sub(claim_batch);
-        while ready - finished >= finish_batch {
+        let first = i * settings.claim_batch;
+        pending.extend(first..first + chunk.len());
+        // Outcomes come in while the next batch is claimed: as many as all but the latest
+        // batch.
+        while pending.len() >= settings.claim_batch + settings.finish_batch {
+            let batch = outcomes(&mut pending, settings.finish_batch);
             let t = thread_cpu_ns();
-            ledger
-                .finish(&outcomes[finished..finished + finish_batch])
-                .expect("finish");
+            ledger.finish(&batch).expect("finish");
             finish_ns += thread_cpu_ns() - t;
-            finished += finish_batch;
         }
     }
-    while finished < rows {
-        let end = (finished + finish_batch).min(rows);
+    while !pending.is_empty() {
+        let n = settings.finish_batch.min(pending.len());
+        let batch = outcomes(&mut pending, n);
         let t = thread_cpu_ns();
-        ledger.finish(&outcomes[finished..end]).expect("finish");
+        ledger.finish(&batch).expect("finish");
         finish_ns += thread_cpu_ns() - t;
-        finished = end;
     }
     let wall_s = start.elapsed().as_secs_f64();
 

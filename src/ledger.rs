@@ -482,6 +482,7 @@ pub(crate) mod contract {
         claim_is_exactly_once(open("claim"));
         recorded_and_listed_per_campaign_and_occurrence(open("recorded"));
         outcomes_are_recorded_and_listed(open("outcomes"));
+        each_row_of_a_batch_keeps_its_values(open("batch"));
         retry_only_what_is_asked(open("retry"));
         release_puts_back(open("release"));
         recover_marks_in_flight_unknown(open("recover"));
@@ -583,6 +584,76 @@ pub(crate) mod contract {
         assert_eq!(failed[0].http_status, Some(400));
         assert_eq!(failed[0].attempts, 1);
         assert!(failed[0].response.as_ref().unwrap().len() <= MAX_RESPONSE_BYTES + 3);
+    }
+
+    /// Rows of one batch keep their own values, the same as the previous row's or not.
+    fn each_row_of_a_batch_keeps_its_values(mut l: Box<dyn Ledger>) {
+        let mut sends = [
+            "c/once/919000000001",
+            "d/2026-11-30T03:30:00Z/919000000002",
+            "c/once/919000000003",
+            "c/once/919000000004",
+        ]
+        .map(send);
+        sends[1].endpoint = "blast".to_owned();
+        sends[3].file = "campaigns/moved.yaml".to_owned();
+        l.claim(&sends, &[]).unwrap();
+        let outcomes = [
+            finished(&sends[0].key, Status::Sent),
+            Finished {
+                attempts: 3,
+                http_status: None,
+                response: None,
+                error: Some("connection refused".to_owned()),
+                ..finished(&sends[1].key, Status::Unknown)
+            },
+            finished(&sends[2].key, Status::Sent),
+            Finished {
+                response: Some("{\"other\":true}".to_owned()),
+                ..finished(&sends[3].key, Status::Sent)
+            },
+        ];
+        l.finish(&outcomes).unwrap();
+        let rows = l.sends(&Filter::default()).unwrap();
+        for (send, outcome) in sends.iter().zip(&outcomes) {
+            let row = rows.iter().find(|r| r.key == send.key).unwrap();
+            assert_eq!(
+                (
+                    &row.campaign,
+                    &row.file,
+                    &row.occurrence,
+                    &row.recipient,
+                    &row.endpoint,
+                    &row.request,
+                    &row.request_hash
+                ),
+                (
+                    &send.campaign,
+                    &send.file,
+                    &send.occurrence,
+                    &send.recipient,
+                    &send.endpoint,
+                    &send.request,
+                    &send.request_hash
+                )
+            );
+            assert_eq!(
+                (
+                    row.status,
+                    row.attempts,
+                    row.http_status,
+                    &row.response,
+                    &row.error
+                ),
+                (
+                    outcome.status,
+                    outcome.attempts,
+                    outcome.http_status,
+                    &outcome.response,
+                    &outcome.error
+                )
+            );
+        }
     }
 
     fn retry_only_what_is_asked(mut l: Box<dyn Ledger>) {

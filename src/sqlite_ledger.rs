@@ -7,7 +7,9 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Statement, ToSql, TransactionBehavior, params,
+};
 
 use std::collections::HashMap;
 
@@ -261,22 +263,71 @@ impl SqliteLedger {
                      WHERE key = ?1",
                 )
                 .map_err(|e| storage(&location, e))?;
+            update
+                .raw_bind_parameter(7, now)
+                .map_err(|e| storage(&location, e))?;
+            let mut previous = None;
             for r in results {
-                update
-                    .execute(params![
-                        r.key,
-                        r.status.as_str(),
-                        r.attempts,
-                        r.http_status,
-                        r.response.clone().map(truncate_response),
-                        r.error,
-                        now
-                    ])
-                    .map_err(|e| storage(&location, e))?;
+                update_outcome(&mut update, r, previous).map_err(|e| storage(&location, e))?;
+                previous = Some(r);
             }
         }
         tx.commit().map_err(|e| storage(&location, e))
     }
+}
+
+/// Binds `value` to parameter `index` unless the previous row bound the same there: a
+/// statement keeps its parameters from one execution to the next, binding copies the text,
+/// and the rows of a batch mostly share their campaign, file and occurrence, or outcome.
+fn rebind<T: ToSql + PartialEq + ?Sized>(
+    stmt: &mut Statement<'_>,
+    index: usize,
+    value: &T,
+    previous: Option<&T>,
+) -> rusqlite::Result<()> {
+    if previous == Some(value) {
+        return Ok(());
+    }
+    stmt.raw_bind_parameter(index, value)
+}
+
+/// Runs claim's INSERT for `send`; `previous` is the send it last ran for.
+fn insert_send(
+    insert: &mut Statement<'_>,
+    send: &NewSend,
+    previous: Option<&NewSend>,
+) -> rusqlite::Result<usize> {
+    insert.raw_bind_parameter(1, &send.key)?;
+    rebind(insert, 2, &send.campaign, previous.map(|p| &p.campaign))?;
+    rebind(insert, 3, &send.file, previous.map(|p| &p.file))?;
+    rebind(insert, 4, &send.occurrence, previous.map(|p| &p.occurrence))?;
+    insert.raw_bind_parameter(5, &send.recipient)?;
+    rebind(insert, 6, &send.endpoint, previous.map(|p| &p.endpoint))?;
+    insert.raw_bind_parameter(7, &send.request)?;
+    insert.raw_bind_parameter(8, &send.request_hash)?;
+    insert.raw_execute()
+}
+
+/// Runs finish's UPDATE for `r`; `previous` is the outcome it last ran for.
+fn update_outcome(
+    update: &mut Statement<'_>,
+    r: &Finished,
+    previous: Option<&Finished>,
+) -> rusqlite::Result<usize> {
+    update.raw_bind_parameter(1, &r.key)?;
+    rebind(
+        update,
+        2,
+        r.status.as_str(),
+        previous.map(|p| p.status.as_str()),
+    )?;
+    rebind(update, 3, &r.attempts, previous.map(|p| &p.attempts))?;
+    rebind(update, 4, &r.http_status, previous.map(|p| &p.http_status))?;
+    if previous.is_none_or(|p| p.response != r.response) {
+        update.raw_bind_parameter(5, r.response.clone().map(truncate_response))?;
+    }
+    rebind(update, 6, &r.error, previous.map(|p| &p.error))?;
+    update.raw_execute()
 }
 
 fn storage(location: &str, e: impl std::fmt::Display) -> LedgerError {
@@ -413,20 +464,14 @@ impl Ledger for SqliteLedger {
                      WHERE key = ?1 AND status = ?6",
                 )
                 .map_err(|e| storage(&location, e))?;
+            insert
+                .raw_bind_parameter(9, &now)
+                .map_err(|e| storage(&location, e))?;
+            let mut previous = None;
             for send in sends {
-                let inserted = insert
-                    .execute(params![
-                        send.key,
-                        send.campaign,
-                        send.file,
-                        send.occurrence,
-                        send.recipient,
-                        send.endpoint,
-                        send.request,
-                        send.request_hash,
-                        now
-                    ])
-                    .map_err(|e| storage(&location, e))?;
+                let inserted =
+                    insert_send(&mut insert, send, previous).map_err(|e| storage(&location, e))?;
+                previous = Some(send);
                 if inserted == 1 {
                     claims.push(Claim::Claimed(None));
                     continue;
@@ -627,7 +672,6 @@ impl Ledger for SqliteLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rusqlite::ToSql;
 
     #[test]
     fn sqlite_ledger_meets_the_contract() {

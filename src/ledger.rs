@@ -15,12 +15,12 @@ use crate::schedule::Occurrence;
 pub use crate::postgres_ledger::{PgLedger, PgLocation};
 pub use crate::sqlite_ledger::SqliteLedger;
 
-/// Schema migrations shared by both backends (plain SQL both understand), applied in order.
-/// SQLite counts them in `PRAGMA user_version`, PostgreSQL in `campaignctl_schema`.
-pub const MIGRATIONS: &[&str] = &[
-    // 1: sends, missed occurrences, and who holds the writer lock (the SQLite backend locks
-    // a file instead and leaves `holder` empty).
-    "CREATE TABLE sends (
+/// Schema version 1 of both backends (plain SQL both understand): sends, missed occurrences,
+/// and who holds the writer lock (the SQLite backend locks a file instead and leaves `holder`
+/// empty). Each backend lists its migrations from here on (SQLite in `PRAGMA user_version`,
+/// PostgreSQL in `campaignctl_schema`): a change one backend needs does not bump the other's
+/// version, which would make older campaignctl refuse a ledger it could still use.
+pub const SCHEMA_V1: &str = "CREATE TABLE sends (
         key          TEXT PRIMARY KEY,
         campaign     TEXT NOT NULL,
         file         TEXT NOT NULL,
@@ -53,12 +53,12 @@ pub const MIGRATIONS: &[&str] = &[
         host    TEXT NOT NULL,
         since   TEXT NOT NULL,
         command TEXT NOT NULL
-    );",
-];
+    );";
 
-/// Refuses a ledger written by a newer campaignctl (more migrations than this one knows).
-pub fn check_version(ledger: &str, found: i64) -> Result<(), LedgerError> {
-    let known = MIGRATIONS.len() as i64;
+/// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
+/// `migrations` this one knows).
+pub fn check_version(ledger: &str, found: i64, migrations: &[&str]) -> Result<(), LedgerError> {
+    let known = migrations.len() as i64;
     if found > known {
         return Err(LedgerError::TooNew {
             ledger: ledger.to_owned(),
@@ -480,7 +480,9 @@ pub(crate) mod contract {
     /// first opening; opening a name again gives a second handle on the same ledger.
     pub fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
         claim_is_exactly_once(open("claim"));
+        recorded_and_listed_per_campaign_and_occurrence(open("recorded"));
         outcomes_are_recorded_and_listed(open("outcomes"));
+        each_row_of_a_batch_keeps_its_values(open("batch"));
         retry_only_what_is_asked(open("retry"));
         release_puts_back(open("release"));
         recover_marks_in_flight_unknown(open("recover"));
@@ -505,6 +507,44 @@ pub(crate) mod contract {
         let recorded = l.recorded("c", Occurrence::Once).unwrap();
         assert_eq!(recorded.len(), 2);
         assert_eq!(recorded["919000000001"].status, Status::InFlight);
+    }
+
+    /// Campaign names that share a prefix, and two occurrences of one campaign, stay apart.
+    fn recorded_and_listed_per_campaign_and_occurrence(mut l: Box<dyn Ledger>) {
+        let keys = [
+            "c/once/919000000001",
+            "c-x/once/919000000002",
+            "c0/once/919000000003",
+            "c/2026-11-30T03:30:00Z/919000000004",
+            "c/2026-11-30T03:30:01Z/919000000005",
+        ];
+        l.claim(&keys.map(send), &[]).unwrap();
+        let at = |t: &str| Occurrence::At(t.parse().unwrap());
+        for (campaign, occurrence, recipient) in [
+            ("c", Occurrence::Once, "919000000001"),
+            ("c-x", Occurrence::Once, "919000000002"),
+            ("c0", Occurrence::Once, "919000000003"),
+            ("c", at("2026-11-30T03:30:00Z"), "919000000004"),
+            ("c", at("2026-11-30T03:30:01Z"), "919000000005"),
+        ] {
+            let recorded = l.recorded(campaign, occurrence).unwrap();
+            assert_eq!(
+                recorded.keys().collect::<Vec<_>>(),
+                [recipient],
+                "{campaign} {occurrence}"
+            );
+        }
+        assert!(l.recorded("c-", Occurrence::Once).unwrap().is_empty());
+        let listed = l
+            .sends(&Filter {
+                campaign: Some("c".to_owned()),
+                status: None,
+            })
+            .unwrap();
+        assert_eq!(
+            listed.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+            [keys[3], keys[4], keys[0]]
+        );
     }
 
     fn outcomes_are_recorded_and_listed(mut l: Box<dyn Ledger>) {
@@ -544,6 +584,76 @@ pub(crate) mod contract {
         assert_eq!(failed[0].http_status, Some(400));
         assert_eq!(failed[0].attempts, 1);
         assert!(failed[0].response.as_ref().unwrap().len() <= MAX_RESPONSE_BYTES + 3);
+    }
+
+    /// Rows of one batch keep their own values, the same as the previous row's or not.
+    fn each_row_of_a_batch_keeps_its_values(mut l: Box<dyn Ledger>) {
+        let mut sends = [
+            "c/once/919000000001",
+            "d/2026-11-30T03:30:00Z/919000000002",
+            "c/once/919000000003",
+            "c/once/919000000004",
+        ]
+        .map(send);
+        sends[1].endpoint = "blast".to_owned();
+        sends[3].file = "campaigns/moved.yaml".to_owned();
+        l.claim(&sends, &[]).unwrap();
+        let outcomes = [
+            finished(&sends[0].key, Status::Sent),
+            Finished {
+                attempts: 3,
+                http_status: None,
+                response: None,
+                error: Some("connection refused".to_owned()),
+                ..finished(&sends[1].key, Status::Unknown)
+            },
+            finished(&sends[2].key, Status::Sent),
+            Finished {
+                response: Some("{\"other\":true}".to_owned()),
+                ..finished(&sends[3].key, Status::Sent)
+            },
+        ];
+        l.finish(&outcomes).unwrap();
+        let rows = l.sends(&Filter::default()).unwrap();
+        for (send, outcome) in sends.iter().zip(&outcomes) {
+            let row = rows.iter().find(|r| r.key == send.key).unwrap();
+            assert_eq!(
+                (
+                    &row.campaign,
+                    &row.file,
+                    &row.occurrence,
+                    &row.recipient,
+                    &row.endpoint,
+                    &row.request,
+                    &row.request_hash
+                ),
+                (
+                    &send.campaign,
+                    &send.file,
+                    &send.occurrence,
+                    &send.recipient,
+                    &send.endpoint,
+                    &send.request,
+                    &send.request_hash
+                )
+            );
+            assert_eq!(
+                (
+                    row.status,
+                    row.attempts,
+                    row.http_status,
+                    &row.response,
+                    &row.error
+                ),
+                (
+                    outcome.status,
+                    outcome.attempts,
+                    outcome.http_status,
+                    &outcome.response,
+                    &outcome.error
+                )
+            );
+        }
     }
 
     fn retry_only_what_is_asked(mut l: Box<dyn Ledger>) {

@@ -12,11 +12,15 @@ use chrono::{DateTime, Utc};
 use postgres::{Client, Config, NoTls};
 
 use crate::ledger::{
-    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MIGRATIONS, MissedRow, NewSend,
+    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, SCHEMA_V1,
     SendRow, check_version, conflicts_error, timestamp, truncate_response,
 };
 use crate::planner::{Recorded, RecordedSends, Status};
 use crate::schedule::Occurrence;
+
+/// Schema migrations, applied in order and counted in `campaignctl_schema`. Version 1 is
+/// the schema shared with SQLite; SQLite's later, SQLite-only migrations are not PostgreSQL's.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
 
 /// The advisory lock key ("campaignctl" ledger writer); advisory locks are per database.
 const LOCK_KEY: i64 = 0x6361_6d70_6169_676e;
@@ -380,7 +384,7 @@ impl PgLedger {
             return Ok(None);
         }
         let version = ledger.version()?;
-        check_version(&ledger.redacted, version)?;
+        check_version(&ledger.redacted, version, MIGRATIONS)?;
         Ok(Some(ledger))
     }
 
@@ -450,7 +454,7 @@ impl PgLedger {
             tx.commit()?;
             Ok(version)
         })?;
-        check_version(&redacted, found)
+        check_version(&redacted, found, MIGRATIONS)
     }
 
     /// Tries the writer lock once: `Ok(None)` when acquired, `Ok(Some(holder))` when another

@@ -15,7 +15,9 @@ use tracing::{error, info, warn};
 use crate::campaign::{Audience, Campaign};
 use crate::cli::{Checked, Outcome, RunArgs, evaluate, print_diagnostics};
 use crate::error::Error;
-use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
+use crate::executor::{
+    self, ApiKey, Endpoints, Executor, Outgoing, Report, Settings, StopReason, lock,
+};
 use crate::health::{CampaignHealth, Health, Role};
 use crate::ledger::{Holder, Ledger};
 use crate::planner::{CampaignPlan, Plan, PlanOptions, SendItem, Status};
@@ -752,7 +754,7 @@ async fn send_planned(
         for item in plan.sends(0) {
             if let SendItem::Send(send) = item
                 && send.due
-                && tx.blocking_send(send).is_err()
+                && tx.blocking_send(Outgoing::new(&send)).is_err()
             {
                 return;
             }

@@ -274,16 +274,53 @@ enum Outcome {
     },
 }
 
-/// A claimed send on its way out.
-/// A batch being committed as `in_flight` on a blocking thread.
-struct PendingClaim {
-    sends: Vec<PlannedSend>,
-    bodies: Vec<Bytes>,
-    claims: tokio::task::JoinHandle<Result<Vec<Claim>, LedgerError>>,
+/// A due send as the executor takes it: the ledger row to claim and the request body, built
+/// by whoever produces the sends, on its own thread: rendering, serialising and hashing
+/// stay off the thread that sends.
+pub struct Outgoing {
+    record: NewSend,
+    kind: Kind,
+    mobile: Option<Mobile>,
+    body: Bytes,
 }
 
+impl Outgoing {
+    pub fn new(send: &PlannedSend) -> Outgoing {
+        let body = send.body();
+        let record = NewSend {
+            key: send.key.clone(),
+            campaign: send.campaign.name.clone(),
+            file: send.campaign.file.display().to_string(),
+            occurrence: send.occurrence.to_string(),
+            recipient: send
+                .mobile
+                .map_or_else(|| "blast".to_owned(), |m| m.to_string()),
+            endpoint: send.kind.as_str().to_owned(),
+            request_hash: body_hash(&body),
+            request: body,
+        };
+        Outgoing {
+            body: Bytes::from(record.request.clone()),
+            record,
+            kind: send.kind,
+            mobile: send.mobile,
+        }
+    }
+}
+
+/// A batch being committed as `in_flight` on a blocking thread, which hands the rows back.
+struct PendingClaim {
+    sends: Vec<(Kind, Option<Mobile>, Bytes)>,
+    claims: tokio::task::JoinHandle<ClaimResult>,
+}
+
+type ClaimResult = (Result<Vec<Claim>, LedgerError>, Vec<NewSend>);
+
+/// A claimed send on its way out.
 struct Job {
-    send: PlannedSend,
+    key: String,
+    kind: Kind,
+    mobile: Option<Mobile>,
     /// The exact request body, built once per send (shared by every attempt).
     body: Bytes,
     /// The status it was claimed from (`None`: a new row).
@@ -320,7 +357,7 @@ impl Executor {
     /// `in_flight`.
     pub async fn run(
         self: Arc<Self>,
-        sends: mpsc::Receiver<PlannedSend>,
+        sends: mpsc::Receiver<Outgoing>,
         ledger: Arc<Mutex<Box<dyn Ledger>>>,
         progress: Arc<Progress>,
         stop: watch::Sender<Option<StopReason>>,
@@ -390,7 +427,7 @@ impl Executor {
     /// One send, with retries; never fails, the outcome says what happened.
     async fn deliver(&self, job: Job, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
-        let url = self.endpoints.url(job.send.kind);
+        let url = self.endpoints.url(job.kind);
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -404,7 +441,7 @@ impl Executor {
             };
             let finished = |attempt: Attempt| Outcome::Finished {
                 finished: Finished {
-                    key: job.send.key.clone(),
+                    key: job.key.clone(),
                     status: attempt.status,
                     attempts,
                     http_status: attempt.http_status,
@@ -427,7 +464,7 @@ impl Executor {
                 // put back for the next run; anything else is recorded as it stands.
                 return if attempt.not_delivered {
                     Outcome::Released {
-                        key: job.send.key.clone(),
+                        key: job.key.clone(),
                         previous: job.previous,
                     }
                 } else {
@@ -446,7 +483,7 @@ struct Run {
     progress: Arc<Progress>,
     stop: watch::Sender<Option<StopReason>>,
     stop_rx: watch::Receiver<Option<StopReason>>,
-    sends: mpsc::Receiver<PlannedSend>,
+    sends: mpsc::Receiver<Outgoing>,
     input_open: bool,
     deferred: BinaryHeap<Reverse<Deferred>>,
     sequence: u64,
@@ -475,8 +512,8 @@ impl Run {
         result
     }
 
-    /// Claims a batch, then starts its sends while the next batch is claimed on a blocking
-    /// thread: the claim's disk flush overlaps the requests instead of idling their slots.
+    /// Claims a batch and starts its sends; the next batch is claimed on a blocking thread
+    /// while the last of them start (see [`Run::start`]).
     async fn dispatch(&mut self, claiming: &mut Option<PendingClaim>) -> Result<(), LedgerError> {
         while !self.stopped() {
             let pending = match claiming.take() {
@@ -493,22 +530,29 @@ impl Run {
                 }
             };
             let jobs = self.claimed(pending).await?;
-            let mut next = Vec::new();
-            self.ready_now(&mut next);
-            let next = self.admit(next);
-            if !next.is_empty() {
-                *claiming = Some(self.claim(next));
-            }
-            if !self.start(jobs).await? {
+            if !self.start(jobs, claiming).await? {
                 break;
             }
         }
         Ok(())
     }
 
+    /// Claims what is ready of the next batch, unless a claim is already under way.
+    fn claim_ahead(&mut self, claiming: &mut Option<PendingClaim>) {
+        if claiming.is_some() {
+            return;
+        }
+        let mut next = Vec::new();
+        self.ready_now(&mut next);
+        let next = self.admit(next);
+        if !next.is_empty() {
+            *claiming = Some(self.claim(next));
+        }
+    }
+
     /// The next sends to consider: deferred ones whose gap has passed, then new ones.
     /// `None` when everything was dispatched or the run stopped.
-    async fn next_batch(&mut self) -> Option<Vec<PlannedSend>> {
+    async fn next_batch(&mut self) -> Option<Vec<Outgoing>> {
         loop {
             let mut batch = Vec::new();
             self.ready_now(&mut batch);
@@ -537,7 +581,7 @@ impl Run {
 
     /// Fills `batch` up to the batch size with what is ready without waiting: deferred
     /// sends whose gap has passed, then new ones already queued.
-    fn ready_now(&mut self, batch: &mut Vec<PlannedSend>) {
+    fn ready_now(&mut self, batch: &mut Vec<Outgoing>) {
         let size = self.executor.batch_size();
         let now = Instant::now();
         while batch.len() < size && self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
@@ -557,7 +601,7 @@ impl Run {
     /// Holds back sends to a number that was (or is about to be) sent to less than
     /// `same_recipient_gap` ago, from another campaign. Admitted numbers are booked at once,
     /// so two sends to one number in one batch are spaced too.
-    fn admit(&mut self, batch: Vec<PlannedSend>) -> Vec<PlannedSend> {
+    fn admit(&mut self, batch: Vec<Outgoing>) -> Vec<Outgoing> {
         let gap = self.executor.settings.same_recipient_gap;
         let now = Instant::now();
         let mut last = self
@@ -590,36 +634,36 @@ impl Run {
     }
 
     /// Starts committing the sends as `in_flight`, on a blocking thread.
-    fn claim(&self, ready: Vec<PlannedSend>) -> PendingClaim {
-        let new: Vec<NewSend> = ready.iter().map(new_send).collect();
-        let bodies: Vec<Bytes> = new.iter().map(|n| Bytes::from(n.request.clone())).collect();
+    fn claim(&self, ready: Vec<Outgoing>) -> PendingClaim {
+        let (records, sends): (Vec<NewSend>, Vec<_>) = ready
+            .into_iter()
+            .map(|o| (o.record, (o.kind, o.mobile, o.body)))
+            .unzip();
         let retry = self.executor.settings.retry_statuses.clone();
         let ledger = self.ledger.clone();
         PendingClaim {
-            sends: ready,
-            bodies,
-            claims: tokio::task::spawn_blocking(move || lock(&ledger).claim(&new, &retry)),
+            sends,
+            claims: tokio::task::spawn_blocking(move || {
+                let claims = lock(&ledger).claim(&records, &retry);
+                (claims, records)
+            }),
         }
     }
 
     /// The jobs of a claim once committed; sends another run recorded are skipped.
     async fn claimed(&mut self, pending: PendingClaim) -> Result<Vec<Job>, LedgerError> {
-        let PendingClaim {
-            sends,
-            bodies,
-            claims,
-        } = pending;
-        let claims = claims.await.unwrap_or_else(|e| {
-            Err(LedgerError::Storage {
-                ledger: String::new(),
-                message: format!("ledger task failed: {e}"),
-            })
+        let PendingClaim { sends, claims } = pending;
+        let (claims, records) = claims.await.map_err(|e| LedgerError::Storage {
+            ledger: String::new(),
+            message: format!("ledger task failed: {e}"),
         })?;
         let mut jobs = Vec::with_capacity(sends.len());
-        for ((send, body), claim) in sends.into_iter().zip(bodies).zip(claims) {
+        for (((kind, mobile, body), record), claim) in sends.into_iter().zip(records).zip(claims?) {
             match claim {
                 Claim::Claimed(previous) => jobs.push(Job {
-                    send,
+                    key: record.key,
+                    kind,
+                    mobile,
                     body,
                     previous,
                 }),
@@ -634,10 +678,26 @@ impl Run {
 
     /// Starts each job when a request slot and the pacer allow. Returns false when the run
     /// stopped first; the jobs not started are put back as they were.
-    async fn start(&mut self, jobs: Vec<Job>) -> Result<bool, LedgerError> {
+    ///
+    /// When the last round of jobs (one per request slot) is about to start, the next batch
+    /// is claimed: its disk flush then overlaps those requests. Not earlier, so that a crash
+    /// or a ledger outage leaves few claimed sends that never left.
+    async fn start(
+        &mut self,
+        jobs: Vec<Job>,
+        claiming: &mut Option<PendingClaim>,
+    ) -> Result<bool, LedgerError> {
         let executor = self.executor.clone();
+        // Paced sends wait for the pacer anyway; only an unlimited rate gains.
+        let last_round = match executor.settings.rate {
+            r if r > 0.0 => 0,
+            _ => executor.settings.concurrency.max(1),
+        };
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
+            if jobs.len() < last_round {
+                self.claim_ahead(claiming);
+            }
             let ready_to_go = async {
                 let permit = executor.slots.clone().acquire_owned().await;
                 executor.pacer.acquire().await;
@@ -652,14 +712,14 @@ impl Run {
                 self.release(std::iter::once(job).chain(jobs));
                 return Ok(false);
             };
-            if let Some(mobile) = job.send.mobile {
+            if let Some(mobile) = job.mobile {
                 executor
                     .last_start
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(mobile, Instant::now());
             }
-            let key = job.send.key.clone();
+            let key = job.key.clone();
             self.in_flight
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -694,7 +754,7 @@ impl Run {
     fn release(&self, jobs: impl IntoIterator<Item = Job>) {
         for job in jobs {
             let _ = self.done.send(Outcome::Released {
-                key: job.send.key,
+                key: job.key,
                 previous: job.previous,
             });
         }
@@ -803,7 +863,7 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 struct Deferred {
     ready: Instant,
     sequence: u64,
-    send: PlannedSend,
+    send: Outgoing,
 }
 
 impl PartialEq for Deferred {
@@ -830,22 +890,6 @@ async fn sleep_until_opt(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
-    }
-}
-
-fn new_send(send: &PlannedSend) -> NewSend {
-    let body = send.body();
-    NewSend {
-        key: send.key.clone(),
-        campaign: send.campaign.name.clone(),
-        file: send.campaign.file.display().to_string(),
-        occurrence: send.occurrence.to_string(),
-        recipient: send
-            .mobile
-            .map_or_else(|| "blast".to_owned(), |m| m.to_string()),
-        endpoint: send.kind.as_str().to_owned(),
-        request_hash: body_hash(&body),
-        request: body,
     }
 }
 
@@ -892,68 +936,71 @@ async fn record(
 ) -> Recorded {
     let mut totals = Recorded::default();
     let mut consecutive = 0usize;
-    let mut batch = Vec::new();
+    let mut finished: Vec<Finished> = Vec::new();
+    let mut released: Vec<(String, Option<Status>)> = Vec::new();
     let mut pending_finished: Vec<Finished> = Vec::new();
     let mut pending_released: Vec<(String, Option<Status>)> = Vec::new();
+    // Counted as it arrives (a run with too many failures in a row stops at once); written
+    // in batches.
+    let mut take = |outcome: Outcome, finished: &mut Vec<Finished>, released: &mut Vec<_>| {
+        let f = match outcome {
+            Outcome::Finished {
+                finished: f,
+                retries,
+            } => {
+                totals.retries += retries;
+                f
+            }
+            Outcome::Released { key, previous } => return released.push((key, previous)),
+        };
+        let reason = || describe_failure(&f);
+        match f.status {
+            Status::Sent => {
+                totals.sent += 1;
+                consecutive = 0;
+            }
+            Status::Unknown => {
+                totals.unknown.push((f.key.clone(), reason()));
+                consecutive += 1;
+            }
+            _ => {
+                totals.failed.push((f.key.clone(), reason()));
+                consecutive += 1;
+            }
+        }
+        progress.finished(f.status);
+        if max_consecutive_failures > 0 && consecutive > max_consecutive_failures {
+            stop.send_if_modified(|reason| {
+                if reason.is_none() {
+                    *reason = Some(StopReason::TooManyFailures(consecutive));
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+        finished.push(f);
+    };
     while let Some(first) = done.recv().await {
-        batch.push(first);
+        take(first, &mut finished, &mut released);
         // One transaction per batch: waiting a few milliseconds for a fuller batch makes
         // each recorded outcome several times cheaper when sends are fast, and costs a slow
         // run nothing but that wait.
         let deadline = Instant::now() + RECORD_WAIT;
-        while batch.len() < RECORD_BATCH {
-            match done.try_recv() {
-                Ok(outcome) => batch.push(outcome),
-                Err(mpsc::error::TryRecvError::Empty) if batch.len() < RECORD_BATCH / 4 => {
+        while finished.len() + released.len() < RECORD_BATCH {
+            let next = match done.try_recv() {
+                Ok(outcome) => outcome,
+                Err(mpsc::error::TryRecvError::Empty)
+                    if finished.len() + released.len() < RECORD_BATCH / 4 =>
+                {
                     match tokio::time::timeout_at(deadline, done.recv()).await {
-                        Ok(Some(outcome)) => batch.push(outcome),
+                        Ok(Some(outcome)) => outcome,
                         _ => break, // waited long enough, or every sender is gone
                     }
                 }
                 Err(_) => break,
-            }
-        }
-        let mut finished = Vec::with_capacity(batch.len());
-        let mut released = Vec::new();
-        for outcome in batch.drain(..) {
-            match outcome {
-                Outcome::Finished {
-                    finished: f,
-                    retries,
-                } => {
-                    totals.retries += retries;
-                    finished.push(f);
-                }
-                Outcome::Released { key, previous } => released.push((key, previous)),
-            }
-        }
-        for f in &finished {
-            let reason = || describe_failure(f);
-            match f.status {
-                Status::Sent => {
-                    totals.sent += 1;
-                    consecutive = 0;
-                }
-                Status::Unknown => {
-                    totals.unknown.push((f.key.clone(), reason()));
-                    consecutive += 1;
-                }
-                _ => {
-                    totals.failed.push((f.key.clone(), reason()));
-                    consecutive += 1;
-                }
-            }
-            progress.finished(f.status);
-            if max_consecutive_failures > 0 && consecutive > max_consecutive_failures {
-                stop.send_if_modified(|reason| {
-                    if reason.is_none() {
-                        *reason = Some(StopReason::TooManyFailures(consecutive));
-                        true
-                    } else {
-                        false
-                    }
-                });
-            }
+            };
+            take(next, &mut finished, &mut released);
         }
         // Outcomes the ledger could not take earlier are retried with each batch.
         pending_finished.append(&mut finished);

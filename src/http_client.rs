@@ -15,7 +15,7 @@ use std::time::Duration;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, RETRY_AFTER, USER_AGENT};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderName, HeaderValue, RETRY_AFTER, USER_AGENT};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
@@ -26,7 +26,7 @@ use tokio_rustls::TlsConnector;
 use crate::ledger::MAX_RESPONSE_BYTES;
 
 /// Request header that carries the API key.
-const API_KEY_HEADER: &str = "x-tenant-api-key";
+const API_KEY_HEADER: HeaderName = HeaderName::from_static("x-tenant-api-key");
 
 type Sender = SendRequest<Full<Bytes>>;
 

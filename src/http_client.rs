@@ -167,15 +167,25 @@ impl HttpClient {
         mut request: Request<Full<Bytes>>,
     ) -> Result<Response, TransportError> {
         let (response, sender) = loop {
-            let mut sender = match self.checkout().await {
-                Some(sender) => sender,
-                None => self.connect().await?,
+            let (mut sender, fresh) = match self.checkout().await {
+                Some(sender) => (sender, false),
+                None => (self.connect().await?, true),
             };
             match sender.try_send_request(request).await {
                 Ok(response) => break (response, sender),
                 Err(mut e) => match e.take_message() {
-                    // Not written: the connection had closed. Another one takes it.
-                    Some(unsent) => request = unsent,
+                    // Not written: a pooled connection had closed. Another one takes it.
+                    Some(unsent) if !fresh => request = unsent,
+                    // A new connection that closes at once: the request never left.
+                    Some(_) => {
+                        return Err(TransportError::Connect {
+                            origin: format!("{}:{}", self.origin.host, self.origin.port),
+                            reason: format!(
+                                "the connection closed before the request was written: {}",
+                                error_chain(e.error())
+                            ),
+                        });
+                    }
                     None => return Err(TransportError::Broken(error_chain(e.error()))),
                 },
             }
@@ -390,6 +400,27 @@ mod tests {
         let response = client.post_json(&uri, &key, Bytes::new()).await.unwrap();
         assert_eq!(response.status, StatusCode::OK);
         assert_eq!(server.await.unwrap(), vec![2, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_every_connection_fails_the_request_promptly() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                drop(stream);
+            }
+        });
+        let (client, uri) = client(&format!("http://127.0.0.1:{port}/p"));
+        let started = std::time::Instant::now();
+        let e = client
+            .post_json(&uri, &HeaderValue::from_static("k"), Bytes::new())
+            .await
+            .unwrap_err();
+        // Not the request timeout (2 s): no endless reconnecting.
+        assert!(!matches!(e, TransportError::Timeout(_)), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{e}");
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! run, retried on transient failures, and stopped cleanly on Ctrl-C or too many failures.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,7 @@ use crate::ledger::{Claim, Finished, Ledger, LedgerError, NewSend};
 use crate::pacer::Pacer;
 use crate::planner::{PlannedSend, Status, body_hash};
 use crate::progress::Progress;
-use crate::recipients::Mobile;
+use crate::recipients::{Mobile, MobileMap};
 
 pub const DEFAULT_BASE_URL: &str = "https://app.chitchatlabs.com";
 pub const API_KEY_ENV: &str = "CHITCHAT_API_KEY";
@@ -259,7 +259,7 @@ pub struct Executor {
     settings: Settings,
     pacer: Pacer,
     slots: Arc<Semaphore>,
-    last_start: Mutex<HashMap<Mobile, Instant>>,
+    last_start: Mutex<MobileMap<Instant>>,
 }
 
 /// What became of a send.
@@ -346,7 +346,7 @@ impl Executor {
             key,
             pacer: Pacer::new(settings.rate),
             slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
-            last_start: Mutex::new(HashMap::new()),
+            last_start: Mutex::default(),
             settings,
         })
     }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::campaign::{Audience, Campaign, Kind};
 use crate::campaign_file::Media;
 use crate::diagnostic::{Diagnostic, Pos};
-use crate::recipients::{self, Mobile, Origin, Recipient};
+use crate::recipients::{self, Mobile, MobileMap, Origin, Recipient};
 use crate::renderer::{RenderError, Renderer, RunContext, Templates};
 use crate::schedule::Occurrence;
 
@@ -424,7 +424,7 @@ impl WithSourceIf for Diagnostic {
 /// key per recipient: the one part of planning that grows with the recipient count.
 #[derive(Default)]
 struct Dedup {
-    first: HashMap<Mobile, (u32, u32)>,
+    first: MobileMap<(u32, u32)>,
     files: Vec<Arc<Path>>,
 }
 

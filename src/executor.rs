@@ -653,10 +653,7 @@ impl Run {
     /// The jobs of a claim once committed; sends another run recorded are skipped.
     async fn claimed(&mut self, pending: PendingClaim) -> Result<Vec<Job>, LedgerError> {
         let PendingClaim { sends, claims } = pending;
-        let (claims, records) = claims.await.map_err(|e| LedgerError::Storage {
-            ledger: String::new(),
-            message: format!("ledger task failed: {e}"),
-        })?;
+        let (claims, records) = claims.await.map_err(task_failed)?;
         let mut jobs = Vec::with_capacity(sends.len());
         for (((kind, mobile, body), record), claim) in sends.into_iter().zip(records).zip(claims?) {
             match claim {
@@ -901,12 +898,17 @@ pub fn lock(ledger: &Mutex<Box<dyn Ledger>>) -> std::sync::MutexGuard<'_, Box<dy
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static,
 ) -> Result<T, LedgerError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(LedgerError::Storage {
-            ledger: String::new(),
-            message: format!("ledger task failed: {e}"),
-        })
-    })
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(task_failed(e)))
+}
+
+/// A ledger task on a blocking thread that panicked or was cancelled.
+fn task_failed(e: tokio::task::JoinError) -> LedgerError {
+    LedgerError::Storage {
+        ledger: String::new(),
+        message: format!("ledger task failed: {e}"),
+    }
 }
 
 /// Totals kept by the recorder.
@@ -1067,10 +1069,7 @@ async fn write_outcomes(
             *released = r;
             Err(e)
         }
-        Err(e) => Err(LedgerError::Storage {
-            ledger: String::new(),
-            message: format!("ledger task failed: {e}"),
-        }),
+        Err(e) => Err(task_failed(e)),
     }
 }
 

@@ -107,16 +107,7 @@ impl HttpClient {
             .to_owned();
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tls = if https {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let mut config = {
-                use rustls_platform_verifier::BuilderVerifierExt;
-                rustls::ClientConfig::builder_with_provider(provider)
-                    .with_safe_default_protocol_versions()
-                    .map_err(|e| e.to_string())?
-                    .with_platform_verifier()
-                    .map_err(|e| format!("cannot load the platform's certificate roots: {e}"))?
-                    .with_no_client_auth()
-            };
+            let mut config = crate::tls::verified_config(crate::tls::provider())?;
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
             Some(TlsConnector::from(Arc::new(config)))
         } else {

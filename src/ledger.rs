@@ -450,7 +450,8 @@ pub(crate) mod contract {
     use super::*;
     use crate::planner::Recorded;
 
-    fn send(key: &str) -> NewSend {
+    /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
+    pub(crate) fn send(key: &str) -> NewSend {
         let (campaign, rest) = key.split_once('/').unwrap();
         let (occurrence, recipient) = rest.rsplit_once('/').unwrap();
         NewSend {

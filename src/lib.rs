@@ -31,6 +31,7 @@ pub mod scheduler;
 pub mod schema;
 pub mod sqlite_ledger;
 pub mod status;
+pub mod tls;
 pub mod validator;
 
 use std::process::ExitCode;

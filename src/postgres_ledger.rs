@@ -234,7 +234,7 @@ fn tls_connector(
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::provider();
     let config = match root_cert {
         _ if !verify => rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -242,15 +242,7 @@ fn tls_connector(
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
             .with_no_client_auth(),
-        None => {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_platform_verifier()
-                .map_err(|e| format!("cannot load the platform's certificate roots: {e}"))?
-                .with_no_client_auth()
-        }
+        None => crate::tls::verified_config(provider)?,
         Some(path) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in CertificateDer::pem_file_iter(path)

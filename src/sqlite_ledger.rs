@@ -672,6 +672,7 @@ impl Ledger for SqliteLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ledger::contract::send;
 
     #[test]
     fn sqlite_ledger_meets_the_contract() {
@@ -680,21 +681,6 @@ mod tests {
             let path = dir.path().join(name).join("state.db");
             Box::new(SqliteLedger::open(&path).unwrap())
         });
-    }
-
-    fn new_send(key: &str) -> NewSend {
-        let (campaign, rest) = key.split_once('/').unwrap();
-        let (occurrence, recipient) = rest.rsplit_once('/').unwrap();
-        NewSend {
-            key: key.to_owned(),
-            campaign: campaign.to_owned(),
-            file: format!("campaigns/{campaign}.yaml"),
-            occurrence: occurrence.to_owned(),
-            recipient: recipient.to_owned(),
-            endpoint: "single".to_owned(),
-            request: format!("{{\"to\":{{\"mobile\":\"{recipient}\"}}}}"),
-            request_hash: format!("hash-{key}"),
-        }
     }
 
     #[test]
@@ -750,7 +736,7 @@ mod tests {
             ),
         ];
         for (key, status, attempts, http_status, response, error) in rows {
-            let send = new_send(key);
+            let row = send(key);
             v1.execute(
                 "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                     request_hash, status, attempts, http_status, response, error,
@@ -758,14 +744,14 @@ mod tests {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,
                          '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z')",
                 params![
-                    send.key,
-                    send.campaign,
-                    send.file,
-                    send.occurrence,
-                    send.recipient,
-                    send.endpoint,
-                    send.request,
-                    send.request_hash,
+                    row.key,
+                    row.campaign,
+                    row.file,
+                    row.occurrence,
+                    row.recipient,
+                    row.endpoint,
+                    row.request,
+                    row.request_hash,
                     status,
                     attempts,
                     http_status,
@@ -823,10 +809,10 @@ mod tests {
         let claims = l
             .claim(
                 &[
-                    new_send("c/once/919000000001"),
-                    new_send("c/once/919000000002"),
-                    new_send("c/once/919000000003"),
-                    new_send("c/once/919000000005"),
+                    send("c/once/919000000001"),
+                    send("c/once/919000000002"),
+                    send("c/once/919000000003"),
+                    send("c/once/919000000005"),
                 ],
                 &[Status::Failed],
             )

@@ -3,16 +3,17 @@
 //! run, retried on transient failures, and stopped cleanly on Ctrl-C or too many failures.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 use hyper::{StatusCode, Uri};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -312,9 +313,12 @@ impl Outgoing {
 struct PendingClaim {
     sends: Vec<(Kind, Option<Mobile>, Bytes)>,
     claims: tokio::task::JoinHandle<ClaimResult>,
+    /// When the claim was asked for: with the instant it was committed, its latency.
+    asked: Instant,
 }
 
-type ClaimResult = (Result<Vec<Claim>, LedgerError>, Vec<NewSend>);
+/// The claims, the rows, and when they were committed.
+type ClaimResult = (Result<Vec<Claim>, LedgerError>, Vec<NewSend>, Instant);
 
 /// A claimed send on its way out.
 struct Job {
@@ -370,6 +374,16 @@ impl Executor {
             stop.clone(),
             self.settings.max_consecutive_failures,
         ));
+        let queue = Arc::new(JobQueue::default());
+        let mut workers = JoinSet::new();
+        for _ in 0..self.settings.concurrency.max(1) {
+            workers.spawn(work(
+                self.clone(),
+                queue.clone(),
+                done_tx.clone(),
+                stop.subscribe(),
+            ));
+        }
         let mut run = Run {
             executor: self.clone(),
             ledger: ledger.clone(),
@@ -380,10 +394,12 @@ impl Executor {
             input_open: true,
             deferred: BinaryHeap::new(),
             sequence: 0,
-            in_flight: Arc::default(),
-            tasks: JoinSet::new(),
+            queue,
+            workers,
             done: done_tx,
             report: Report::default(),
+            claim_latency: Duration::ZERO,
+            start_interval: None,
         };
         if let Err(e) = run.dispatch_all().await {
             run.stop
@@ -425,7 +441,7 @@ impl Executor {
     }
 
     /// One send, with retries; never fails, the outcome says what happened.
-    async fn deliver(&self, job: Job, mut stop: watch::Receiver<Option<StopReason>>) -> Outcome {
+    async fn deliver(&self, job: &Job, stop: &mut watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
         let url = self.endpoints.url(job.kind);
         let mut attempts = 0;
@@ -487,11 +503,17 @@ struct Run {
     input_open: bool,
     deferred: BinaryHeap<Reverse<Deferred>>,
     sequence: u64,
-    /// Keys of requests in flight, to record if the drain times out.
-    in_flight: Arc<Mutex<HashSet<String>>>,
-    tasks: JoinSet<()>,
+    /// Jobs handed to the workers, each holding a request slot.
+    queue: Arc<JobQueue>,
+    /// One task per request slot, each sending one job at a time.
+    workers: JoinSet<()>,
     done: mpsc::UnboundedSender<Outcome>,
     report: Report,
+    /// How long a claim takes to commit (a moving average): how far ahead the next batch
+    /// must be claimed for the sends not to wait for it.
+    claim_latency: Duration,
+    /// The time between two starts in the last batch; `None` before one was measured.
+    start_interval: Option<Duration>,
 }
 
 impl Run {
@@ -645,15 +667,26 @@ impl Run {
             sends,
             claims: tokio::task::spawn_blocking(move || {
                 let claims = lock(&ledger).claim(&records, &retry);
-                (claims, records)
+                (claims, records, Instant::now())
             }),
+            asked: Instant::now(),
         }
     }
 
     /// The jobs of a claim once committed; sends another run recorded are skipped.
     async fn claimed(&mut self, pending: PendingClaim) -> Result<Vec<Job>, LedgerError> {
-        let PendingClaim { sends, claims } = pending;
-        let (claims, records) = claims.await.map_err(task_failed)?;
+        let PendingClaim {
+            sends,
+            claims,
+            asked,
+        } = pending;
+        let (claims, records, committed) = claims.await.map_err(task_failed)?;
+        let latency = committed.saturating_duration_since(asked);
+        self.claim_latency = if self.claim_latency.is_zero() {
+            latency
+        } else {
+            (self.claim_latency * 3 + latency) / 4
+        };
         let mut jobs = Vec::with_capacity(sends.len());
         for (((kind, mobile, body), record), claim) in sends.into_iter().zip(records).zip(claims?) {
             match claim {
@@ -690,13 +723,23 @@ impl Run {
             r if r > 0.0 => 0,
             _ => executor.settings.concurrency.max(1),
         };
+        // Also early enough for the claim to be committed before this batch is all out, at
+        // the pace of the last batch: up to two batches are then claimed and not yet sent.
+        let lead = self.claim_latency * 2;
+        let count = jobs.len();
+        let mut first_start = None;
         let mut jobs = jobs.into_iter();
         while let Some(job) = jobs.next() {
-            if jobs.len() < last_round {
+            let left = jobs.len();
+            let behind = self
+                .start_interval
+                .and_then(|interval| interval.checked_mul(left as u32))
+                .is_some_and(|time_left| time_left < lead);
+            if left < last_round || behind {
                 self.claim_ahead(claiming);
             }
             let ready_to_go = async {
-                let permit = executor.slots.clone().acquire_owned().await;
+                let permit = executor.slots.acquire().await;
                 executor.pacer.acquire().await;
                 permit
             };
@@ -709,37 +752,23 @@ impl Run {
                 self.release(std::iter::once(job).chain(jobs));
                 return Ok(false);
             };
+            // The worker that sends the job gives the slot back (see `Delivering`).
+            permit.forget();
+            let now = Instant::now();
+            first_start.get_or_insert(now);
             if let Some(mobile) = job.mobile {
                 executor
                     .last_start
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(mobile, Instant::now());
+                    .insert(mobile, now);
             }
-            let key = job.key.clone();
-            self.in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.clone());
-            let (this, done, in_flight, stop) = (
-                executor.clone(),
-                self.done.clone(),
-                self.in_flight.clone(),
-                self.stop.subscribe(),
-            );
-            self.tasks.spawn(async move {
-                let outcome = this.deliver(job, stop).await;
-                // Unlisted before reporting: whatever is still listed after the drain
-                // timeout was never reported.
-                in_flight
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&key);
-                let _ = done.send(outcome);
-                drop(permit);
-            });
-            // Reap finished tasks so the set does not grow with the run.
-            while self.tasks.try_join_next().is_some() {}
+            self.queue.push(job);
+        }
+        if let Some(first) = first_start
+            && count > 1
+        {
+            self.start_interval = Some(first.elapsed() / (count - 1) as u32);
         }
         Ok(true)
     }
@@ -758,26 +787,116 @@ impl Run {
     }
 
     async fn drain(&mut self) {
+        self.queue.close();
         let timeout = self.executor.settings.drain_timeout;
-        let tasks = &mut self.tasks;
+        let workers = &mut self.workers;
         let drained = tokio::time::timeout(timeout, async {
-            while tasks.join_next().await.is_some() {}
+            while workers.join_next().await.is_some() {}
         })
         .await;
         if drained.is_ok() {
             return;
         }
-        self.tasks.abort_all();
-        let abandoned: Vec<String> = self
-            .in_flight
+        // Each aborted worker records its send `unknown` as it is dropped (`Delivering`).
+        self.workers.abort_all();
+        while self.workers.join_next().await.is_some() {}
+        let unsent = self.queue.take_all();
+        self.release(unsent);
+    }
+}
+
+/// Jobs for the workers, first in first out. The dispatcher queues a job only once it has
+/// its request slot, so an idle worker is there to take it.
+#[derive(Default)]
+struct JobQueue {
+    jobs: Mutex<VecDeque<Job>>,
+    added: Notify,
+    closed: AtomicBool,
+}
+
+impl JobQueue {
+    fn push(&self, job: Job) {
+        self.jobs
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .drain()
-            .collect();
-        for key in abandoned {
+            .push_back(job);
+        self.added.notify_one();
+    }
+
+    /// The next job; `None` once the queue is closed and empty.
+    async fn next(&self) -> Option<Job> {
+        loop {
+            // Registered before looking, so a push or close in between still wakes us.
+            let added = self.added.notified();
+            tokio::pin!(added);
+            added.as_mut().enable();
+            if let Some(job) = self
+                .jobs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
+                return Some(job);
+            }
+            if self.closed.load(Ordering::Acquire) {
+                return None;
+            }
+            added.await;
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.added.notify_waiters();
+    }
+
+    fn take_all(&self) -> Vec<Job> {
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect()
+    }
+}
+
+/// A worker: sends the queued jobs one at a time until the queue closes. Long-lived workers,
+/// not a task per send: spawning one costs more than the rest of the dispatch.
+async fn work(
+    executor: Arc<Executor>,
+    queue: Arc<JobQueue>,
+    done: mpsc::UnboundedSender<Outcome>,
+    mut stop: watch::Receiver<Option<StopReason>>,
+) {
+    while let Some(job) = queue.next().await {
+        let mut delivering = Delivering {
+            job: Some(job),
+            done: &done,
+            slots: &executor.slots,
+        };
+        let Some(job) = delivering.job.as_ref() else {
+            continue;
+        };
+        let outcome = executor.deliver(job, &mut stop).await;
+        delivering.job = None;
+        let _ = done.send(outcome);
+    }
+}
+
+/// A send on its way out, holding a request slot. Dropped before its outcome was reported
+/// (the drain timed out and the worker was aborted), it reports the send `unknown`: the
+/// request may or may not have reached the API. Either way the slot is given back.
+struct Delivering<'a> {
+    job: Option<Job>,
+    done: &'a mpsc::UnboundedSender<Outcome>,
+    slots: &'a Semaphore,
+}
+
+impl Drop for Delivering<'_> {
+    fn drop(&mut self) {
+        if let Some(job) = self.job.take() {
             let _ = self.done.send(Outcome::Finished {
                 finished: Finished {
-                    key,
+                    key: job.key,
                     status: Status::Unknown,
                     attempts: 1,
                     http_status: None,
@@ -787,6 +906,7 @@ impl Run {
                 retries: 0,
             });
         }
+        self.slots.add_permits(1);
     }
 }
 

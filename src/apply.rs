@@ -104,6 +104,17 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         retry_statuses,
         ..Settings::default()
     };
+    // Each campaign's numbers are unique within its occurrence: a number can come twice
+    // only when several campaigns send.
+    let sending = scan.campaigns.iter().filter(|c| c.due > 0).count();
+    let settings = Settings {
+        same_recipient_gap: if sending > 1 {
+            settings.same_recipient_gap
+        } else {
+            Duration::ZERO
+        },
+        ..settings
+    };
     let executor = Arc::new(Executor::new(endpoints, key, settings)?);
     let mode = if io::stderr().is_terminal() {
         progress::Mode::Bar

@@ -183,6 +183,8 @@ pub struct Settings {
     /// Stop the run after this many failed sends in a row.
     pub max_consecutive_failures: usize,
     /// Minimum time between two sends to one number (WhatsApp's per-user pair limit).
+    /// Zero when no number can come twice (one campaign occurrence, whose numbers the
+    /// planner made unique): no bookkeeping per number then.
     pub same_recipient_gap: Duration,
     /// On stop, how long to wait for requests in flight.
     pub drain_timeout: Duration,
@@ -317,8 +319,8 @@ struct PendingClaim {
     asked: Instant,
 }
 
-/// The claims, the rows, and when they were committed.
-type ClaimResult = (Result<Vec<Claim>, LedgerError>, Vec<NewSend>, Instant);
+/// The claims, the keys of the rows, and when they were committed.
+type ClaimResult = (Result<Vec<Claim>, LedgerError>, Vec<String>, Instant);
 
 /// A claimed send on its way out.
 struct Job {
@@ -625,6 +627,9 @@ impl Run {
     /// so two sends to one number in one batch are spaced too.
     fn admit(&mut self, batch: Vec<Outgoing>) -> Vec<Outgoing> {
         let gap = self.executor.settings.same_recipient_gap;
+        if gap.is_zero() {
+            return batch;
+        }
         let now = Instant::now();
         let mut last = self
             .executor
@@ -667,7 +672,10 @@ impl Run {
             sends,
             claims: tokio::task::spawn_blocking(move || {
                 let claims = lock(&ledger).claim(&records, &retry);
-                (claims, records, Instant::now())
+                let committed = Instant::now();
+                // The rest of each row is freed here, off the sending thread.
+                let keys = records.into_iter().map(|r| r.key).collect();
+                (claims, keys, committed)
             }),
             asked: Instant::now(),
         }
@@ -680,7 +688,7 @@ impl Run {
             claims,
             asked,
         } = pending;
-        let (claims, records, committed) = claims.await.map_err(task_failed)?;
+        let (claims, keys, committed) = claims.await.map_err(task_failed)?;
         let latency = committed.saturating_duration_since(asked);
         self.claim_latency = if self.claim_latency.is_zero() {
             latency
@@ -688,10 +696,10 @@ impl Run {
             (self.claim_latency * 3 + latency) / 4
         };
         let mut jobs = Vec::with_capacity(sends.len());
-        for (((kind, mobile, body), record), claim) in sends.into_iter().zip(records).zip(claims?) {
+        for (((kind, mobile, body), key), claim) in sends.into_iter().zip(keys).zip(claims?) {
             match claim {
                 Claim::Claimed(previous) => jobs.push(Job {
-                    key: record.key,
+                    key,
                     kind,
                     mobile,
                     body,
@@ -756,7 +764,9 @@ impl Run {
             permit.forget();
             let now = Instant::now();
             first_start.get_or_insert(now);
-            if let Some(mobile) = job.mobile {
+            if let Some(mobile) = job.mobile
+                && !executor.settings.same_recipient_gap.is_zero()
+            {
                 executor
                     .last_start
                     .lock()

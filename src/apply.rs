@@ -159,7 +159,7 @@ pub(crate) fn send(
                 for item in plan.sends(index) {
                     if let SendItem::Send(send) = item
                         && send.due
-                        && tx.blocking_send(Outgoing::new(&send)).is_err()
+                        && tx.blocking_send(Outgoing::new(send)).is_err()
                     {
                         return; // the run stopped
                     }

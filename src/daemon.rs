@@ -754,7 +754,7 @@ async fn send_planned(
         for item in plan.sends(0) {
             if let SendItem::Send(send) = item
                 && send.due
-                && tx.blocking_send(Outgoing::new(&send)).is_err()
+                && tx.blocking_send(Outgoing::new(send)).is_err()
             {
                 return;
             }

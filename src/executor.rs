@@ -288,12 +288,11 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
-    pub fn new(send: &PlannedSend) -> Outgoing {
+    pub fn new(send: PlannedSend) -> Outgoing {
         let body = send.body();
         let record = NewSend {
-            key: send.key.clone(),
             campaign: send.campaign.name.clone(),
-            file: send.campaign.file.display().to_string(),
+            file: send.campaign.file.to_string_lossy().into_owned(),
             occurrence: send.occurrence.to_string(),
             recipient: send
                 .mobile
@@ -301,6 +300,7 @@ impl Outgoing {
             endpoint: send.kind.as_str().to_owned(),
             request_hash: body_hash(&body),
             request: body,
+            key: send.key,
         };
         Outgoing {
             body: Bytes::from(record.request.clone()),

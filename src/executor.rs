@@ -734,10 +734,14 @@ impl Run {
         // Also early enough for the claim to be committed before this batch is all out, at
         // the pace of the last batch: up to two batches are then claimed and not yet sent.
         let lead = self.claim_latency * 2;
+        // The pace is timed from the start that follows one per request slot: starts before
+        // it may only have filled idle slots, and timing those made a slow run (a 300 ms
+        // API, 2 slots) look instant and claim everything at once.
+        let slots = executor.settings.concurrency.max(1);
         let count = jobs.len();
-        let mut first_start = None;
-        let mut jobs = jobs.into_iter();
-        while let Some(job) = jobs.next() {
+        let mut paced_from = None;
+        let mut jobs = jobs.into_iter().enumerate();
+        while let Some((index, job)) = jobs.next() {
             let left = jobs.len();
             let behind = self
                 .start_interval
@@ -757,13 +761,15 @@ impl Run {
                 permit = ready_to_go => permit.ok(),
             };
             let Some(permit) = permit else {
-                self.release(std::iter::once(job).chain(jobs));
+                self.release(std::iter::once(job).chain(jobs.map(|(_, job)| job)));
                 return Ok(false);
             };
             // The worker that sends the job gives the slot back (see `Delivering`).
             permit.forget();
             let now = Instant::now();
-            first_start.get_or_insert(now);
+            if index == slots {
+                paced_from = Some(now);
+            }
             if let Some(mobile) = job.mobile
                 && !executor.settings.same_recipient_gap.is_zero()
             {
@@ -775,10 +781,10 @@ impl Run {
             }
             self.queue.push(job);
         }
-        if let Some(first) = first_start
-            && count > 1
+        if let Some(from) = paced_from
+            && count > slots + 1
         {
-            self.start_interval = Some(first.elapsed() / (count - 1) as u32);
+            self.start_interval = Some(from.elapsed() / (count - 1 - slots) as u32);
         }
         Ok(true)
     }

@@ -102,18 +102,14 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
         max_consecutive_failures: args.max_failures,
         retry_statuses,
-        ..Settings::default()
-    };
-    // Each campaign's numbers are unique within its occurrence: a number can come twice
-    // only when several campaigns send.
-    let sending = scan.campaigns.iter().filter(|c| c.due > 0).count();
-    let settings = Settings {
-        same_recipient_gap: if sending > 1 {
-            settings.same_recipient_gap
+        // Each campaign's numbers are unique within its occurrence: a number can come
+        // twice only when several campaigns send.
+        same_recipient_gap: if scan.campaigns.iter().filter(|c| c.due > 0).count() > 1 {
+            Settings::default().same_recipient_gap
         } else {
             Duration::ZERO
         },
-        ..settings
+        ..Settings::default()
     };
     let executor = Arc::new(Executor::new(endpoints, key, settings)?);
     let mode = if io::stderr().is_terminal() {

@@ -885,15 +885,13 @@ async fn work(
 ) {
     while let Some(job) = queue.next().await {
         let mut delivering = Delivering {
-            job: Some(job),
+            job,
+            reported: false,
             done: &done,
             slots: &executor.slots,
         };
-        let Some(job) = delivering.job.as_ref() else {
-            continue;
-        };
-        let outcome = executor.deliver(job, &mut stop).await;
-        delivering.job = None;
+        let outcome = executor.deliver(&delivering.job, &mut stop).await;
+        delivering.reported = true;
         let _ = done.send(outcome);
     }
 }
@@ -902,17 +900,18 @@ async fn work(
 /// (the drain timed out and the worker was aborted), it reports the send `unknown`: the
 /// request may or may not have reached the API. Either way the slot is given back.
 struct Delivering<'a> {
-    job: Option<Job>,
+    job: Job,
+    reported: bool,
     done: &'a mpsc::UnboundedSender<Outcome>,
     slots: &'a Semaphore,
 }
 
 impl Drop for Delivering<'_> {
     fn drop(&mut self) {
-        if let Some(job) = self.job.take() {
+        if !self.reported {
             let _ = self.done.send(Outcome::Finished {
                 finished: Finished {
-                    key: job.key,
+                    key: std::mem::take(&mut self.job.key),
                     status: Status::Unknown,
                     attempts: 1,
                     http_status: None,

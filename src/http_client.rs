@@ -635,6 +635,13 @@ mod tests {
         (client, uri)
     }
 
+    /// A listener on a free loopback port, and the port.
+    async fn listen() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
+
     /// Reads one request (headers and a content-length body) from `stream`; None at EOF.
     async fn read_request(stream: &mut TcpStream) -> Option<String> {
         let mut data = Vec::new();
@@ -660,8 +667,7 @@ mod tests {
 
     #[tokio::test]
     async fn posts_to_the_path_with_host_key_and_json_headers() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
             let request = read_request(&mut stream).await.unwrap();
@@ -698,8 +704,7 @@ mod tests {
 
     #[tokio::test]
     async fn reuses_a_kept_alive_connection_and_replaces_one_the_server_closed() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         // First connection: two requests, then the server closes it (an idle timeout).
         // Second connection: one more request.
         let server = tokio::spawn(async move {
@@ -730,8 +735,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_closes_every_connection_fails_the_request_promptly() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         tokio::spawn(async move {
             loop {
                 let (stream, _) = listener.accept().await.unwrap();
@@ -751,8 +755,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_is_a_connect_error_that_was_never_sent() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         drop(listener);
         let (client, uri) = client(&format!("http://127.0.0.1:{port}/p"));
         let e = client
@@ -769,8 +772,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_answer_in_time_is_a_timeout_that_may_have_been_sent() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
             let request = read_request(&mut stream).await;
@@ -816,8 +818,7 @@ mod tests {
 
     #[tokio::test]
     async fn reads_chunked_bodies_skips_interim_answers_and_keeps_the_connection() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         // All on one connection: the second and third requests reuse it.
         let server = tokio::spawn(serve(
             listener,
@@ -847,8 +848,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_ended_by_the_close_is_read_and_the_connection_not_reused() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         let server = tokio::spawn(async move {
             let mut requests = Vec::new();
             // No length: the body ends with the connection. Then `connection: close`.
@@ -878,8 +878,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_long_body_is_cut_and_its_connection_dropped() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
+        let (listener, port) = listen().await;
         let long = "é".repeat(MAX_DRAINED_BODY); // twice MAX_DRAINED_BODY bytes
         let server = tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
@@ -912,8 +911,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}",
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
         ] {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let port = listener.local_addr().unwrap().port();
+            let (listener, port) = listen().await;
             tokio::spawn(async move {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 read_request(&mut stream).await.unwrap();

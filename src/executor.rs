@@ -726,14 +726,20 @@ impl Run {
         claiming: &mut Option<PendingClaim>,
     ) -> Result<bool, LedgerError> {
         let executor = self.executor.clone();
-        // Paced sends wait for the pacer anyway; only an unlimited rate gains.
-        let last_round = match executor.settings.rate {
-            r if r > 0.0 => 0,
-            _ => executor.settings.concurrency.max(1),
+        // Paced sends wait for the pacer anyway; only an unlimited rate claims ahead.
+        let unlimited = executor.settings.rate <= 0.0;
+        let last_round = if unlimited {
+            executor.settings.concurrency.max(1)
+        } else {
+            0
         };
         // Also early enough for the claim to be committed before this batch is all out, at
         // the pace of the last batch: up to two batches are then claimed and not yet sent.
-        let lead = self.claim_latency * 2;
+        let lead = if unlimited {
+            self.claim_latency * 2
+        } else {
+            Duration::ZERO
+        };
         // The pace is timed from the start that follows one per request slot: starts before
         // it may only have filled idle slots, and timing those made a slow run (a 300 ms
         // API, 2 slots) look instant and claim everything at once.

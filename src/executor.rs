@@ -822,7 +822,9 @@ impl Run {
         // Each aborted worker records its send `unknown` as it is dropped (`Delivering`).
         self.workers.abort_all();
         while self.workers.join_next().await.is_some() {}
+        // Jobs queued but never taken hold a slot each, which no worker will give back.
         let unsent = self.queue.take_all();
+        self.executor.slots.add_permits(unsent.len());
         self.release(unsent);
     }
 }

@@ -429,19 +429,6 @@ impl Executor {
         Ok(report)
     }
 
-    /// Claims are made just before sending, in batches: small when paced (a SIGKILL then
-    /// leaves few claimed-but-unsent rows, which become `unknown`), larger when unlimited so
-    /// the claim's disk flush overlaps the requests in flight.
-    fn batch_size(&self) -> usize {
-        let concurrency = self.settings.concurrency.max(1);
-        match self.settings.rate {
-            r if r > 0.0 => ((r / 4.0).ceil() as usize)
-                .clamp(1, 64)
-                .min(concurrency * 2),
-            _ => (concurrency * 4).min(256),
-        }
-    }
-
     /// One send, with retries; never fails, the outcome says what happened.
     async fn deliver(&self, job: &Job, stop: &mut watch::Receiver<Option<StopReason>>) -> Outcome {
         let retry = self.settings.retry;
@@ -606,7 +593,13 @@ impl Run {
     /// Fills `batch` up to the batch size with what is ready without waiting: deferred
     /// sends whose gap has passed, then new ones already queued.
     fn ready_now(&mut self, batch: &mut Vec<Outgoing>) {
-        let size = self.executor.batch_size();
+        let settings = &self.executor.settings;
+        let size = claim_batch(
+            settings.rate,
+            settings.concurrency,
+            self.claim_latency,
+            self.start_interval,
+        );
         let now = Instant::now();
         while batch.len() < size && self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
             if let Some(Reverse(d)) = self.deferred.pop() {
@@ -826,6 +819,40 @@ impl Run {
         let unsent = self.queue.take_all();
         self.executor.slots.add_permits(unsent.len());
         self.release(unsent);
+    }
+}
+
+/// Most sends claimed at once (an unlimited rate at a fast pace).
+const MAX_CLAIM_BATCH: usize = 512;
+
+/// How many sends to claim at once. Claims are made just before sending, in batches: small
+/// when paced (a SIGKILL then leaves few claimed-but-unsent rows, which become `unknown`).
+/// At an unlimited rate a batch lasts four claim latencies at the pace of the last batch,
+/// between one per request slot and [`MAX_CLAIM_BATCH`]: the next batch, claimed as this
+/// one starts, is then committed before it is all out even when a claim takes twice as
+/// long as usual (a slow disk flush), and a slow API still claims few at a time.
+fn claim_batch(
+    rate: f64,
+    concurrency: usize,
+    claim_latency: Duration,
+    start_interval: Option<Duration>,
+) -> usize {
+    let concurrency = concurrency.max(1);
+    if rate > 0.0 {
+        return ((rate / 4.0).ceil() as usize)
+            .clamp(1, 64)
+            .min(concurrency * 2);
+    }
+    match start_interval {
+        Some(interval) if !interval.is_zero() => {
+            let lasting = (claim_latency * 4).as_nanos() / interval.as_nanos();
+            usize::try_from(lasting)
+                .unwrap_or(usize::MAX)
+                .max(concurrency)
+                .min(MAX_CLAIM_BATCH)
+        }
+        // Not measured yet (the first batches).
+        _ => (concurrency * 4).min(256),
     }
 }
 
@@ -1234,6 +1261,27 @@ pub fn describe_failure(f: &Finished) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claim_batches_last_four_claim_latencies_at_an_unlimited_rate() {
+        let ms = Duration::from_millis;
+        let us = Duration::from_micros;
+        // Paced: a quarter second's worth, at most 64 and two per request slot.
+        assert_eq!(claim_batch(20.0, 8, ms(2), Some(ms(50))), 5);
+        assert_eq!(claim_batch(1000.0, 64, ms(2), None), 64);
+        assert_eq!(claim_batch(1000.0, 8, ms(2), None), 16);
+        // Unlimited, before the pace is known.
+        assert_eq!(claim_batch(0.0, 64, Duration::ZERO, None), 256);
+        assert_eq!(claim_batch(0.0, 8, Duration::ZERO, None), 32);
+        // A fast loopback API: 2 ms claims, a start every 14 µs -> 571, capped.
+        assert_eq!(claim_batch(0.0, 64, ms(2), Some(us(14))), MAX_CLAIM_BATCH);
+        // 2 ms claims, a start every 40 µs: 200 sends last 8 ms.
+        assert_eq!(claim_batch(0.0, 64, ms(2), Some(us(40))), 200);
+        // A slow API (a start every 3 ms): one per request slot.
+        assert_eq!(claim_batch(0.0, 64, ms(2), Some(ms(3))), 64);
+        assert_eq!(claim_batch(0.0, 1000, ms(2), Some(us(1))), MAX_CLAIM_BATCH);
+        assert_eq!(claim_batch(0.0, 64, ms(2), Some(Duration::ZERO)), 256);
+    }
 
     #[test]
     fn base_urls() {

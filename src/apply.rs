@@ -4,13 +4,13 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::cli::{ApplyArgs, Checked, Outcome, check, evaluate, print_diagnostics};
 use crate::error::Error;
-use crate::executor::{ApiKey, Endpoints, Executor, Outgoing, Report, Settings, StopReason};
+use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason};
 use crate::ledger::{Holder, Ledger};
-use crate::planner::{Plan, PlanOptions, Scan, SendItem, SendState, Status, Timing};
+use crate::planner::{Plan, PlanOptions, Scan, SendState, Status, Timing};
 use crate::progress::{self, Progress};
 
 /// Failures listed in the summary; the ledger (`campaignctl status`) has them all.
@@ -146,21 +146,13 @@ pub(crate) fn send(
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = executor::input();
     std::thread::scope(|scope| {
         // Reading CSV rows, rendering, and building and hashing each request body stay on
         // their own thread, feeding the async sender.
         scope.spawn(move || {
-            for index in 0..plan.campaigns.len() {
-                for item in plan.sends(index) {
-                    if let SendItem::Send(send) = item
-                        && send.due
-                        && tx.blocking_send(Outgoing::new(send)).is_err()
-                    {
-                        return; // the run stopped
-                    }
-                }
-            }
+            let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
+            executor::feed(items, &tx);
         });
         runtime.block_on(async {
             let (stop_tx, _) = watch::channel(None::<StopReason>);

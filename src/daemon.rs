@@ -15,12 +15,10 @@ use tracing::{error, info, warn};
 use crate::campaign::{Audience, Campaign};
 use crate::cli::{Checked, Outcome, RunArgs, evaluate, print_diagnostics};
 use crate::error::Error;
-use crate::executor::{
-    self, ApiKey, Endpoints, Executor, Outgoing, Report, Settings, StopReason, lock,
-};
+use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
 use crate::health::{CampaignHealth, Health, Role};
 use crate::ledger::{Holder, Ledger};
-use crate::planner::{CampaignPlan, Plan, PlanOptions, SendItem, Status};
+use crate::planner::{CampaignPlan, Plan, PlanOptions, Status};
 use crate::progress::{self, Progress};
 use crate::recipients::RecipientSource;
 use crate::schedule::{Occurrence, Schedule, rfc3339};
@@ -748,18 +746,8 @@ async fn send_planned(
     ledger: Arc<Mutex<Box<dyn Ledger>>>,
     stop: watch::Sender<Option<StopReason>>,
 ) -> Result<Report, String> {
-    let (tx, rx) = mpsc::channel(1024);
-    let plan = Arc::new(plan);
-    std::thread::spawn(move || {
-        for item in plan.sends(0) {
-            if let SendItem::Send(send) = item
-                && send.due
-                && tx.blocking_send(Outgoing::new(send)).is_err()
-            {
-                return;
-            }
-        }
-    });
+    let (tx, rx) = executor::input();
+    std::thread::spawn(move || executor::feed(plan.sends(0), &tx));
     let progress = Arc::new(Progress::new(due, progress::Mode::Quiet));
     executor
         .run(rx, ledger, progress, stop)

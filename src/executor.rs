@@ -21,7 +21,7 @@ use crate::campaign::Kind;
 use crate::http_client::{HttpClient, Response, TransportError};
 use crate::ledger::{Claim, Finished, Ledger, LedgerError, NewSend};
 use crate::pacer::Pacer;
-use crate::planner::{PlannedSend, Status, body_hash};
+use crate::planner::{PlannedSend, SendItem, Status, body_hash};
 use crate::progress::Progress;
 use crate::recipients::{Mobile, MobileMap};
 
@@ -311,6 +311,39 @@ impl Outgoing {
     }
 }
 
+/// Sends travel to the executor in chunks of this many: one channel operation, and at most
+/// one wake-up of the planning thread, per chunk rather than per send (the executor takes
+/// them faster than they are planned, so the channel is mostly full).
+const INPUT_CHUNK: usize = 64;
+
+/// The executor's input: chunks of sends, about a thousand sends deep.
+pub fn input() -> (mpsc::Sender<Vec<Outgoing>>, mpsc::Receiver<Vec<Outgoing>>) {
+    mpsc::channel(1024 / INPUT_CHUNK)
+}
+
+/// Plans the due sends among `items` (rendering, building and hashing each request body)
+/// and hands them to `input`. Runs on a planning thread of its own; returns when every send
+/// was handed over or the run stopped.
+pub fn feed(items: impl Iterator<Item = SendItem>, input: &mpsc::Sender<Vec<Outgoing>>) {
+    let mut chunk = Vec::with_capacity(INPUT_CHUNK);
+    for item in items {
+        if let SendItem::Send(send) = item
+            && send.due
+        {
+            chunk.push(Outgoing::new(send));
+            if chunk.len() == INPUT_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(INPUT_CHUNK));
+                if input.blocking_send(full).is_err() {
+                    return; // the run stopped
+                }
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = input.blocking_send(chunk);
+    }
+}
+
 /// A batch being committed as `in_flight` on a blocking thread, which hands the rows back.
 struct PendingClaim {
     sends: Vec<(Kind, Option<Mobile>, Bytes)>,
@@ -363,7 +396,7 @@ impl Executor {
     /// `in_flight`.
     pub async fn run(
         self: Arc<Self>,
-        sends: mpsc::Receiver<Outgoing>,
+        sends: mpsc::Receiver<Vec<Outgoing>>,
         ledger: Arc<Mutex<Box<dyn Ledger>>>,
         progress: Arc<Progress>,
         stop: watch::Sender<Option<StopReason>>,
@@ -393,6 +426,7 @@ impl Executor {
             stop_rx: stop.subscribe(),
             stop,
             sends,
+            incoming: Vec::new().into_iter(),
             input_open: true,
             deferred: BinaryHeap::new(),
             sequence: 0,
@@ -488,7 +522,9 @@ struct Run {
     progress: Arc<Progress>,
     stop: watch::Sender<Option<StopReason>>,
     stop_rx: watch::Receiver<Option<StopReason>>,
-    sends: mpsc::Receiver<Outgoing>,
+    sends: mpsc::Receiver<Vec<Outgoing>>,
+    /// The rest of the last chunk received from `sends`.
+    incoming: std::vec::IntoIter<Outgoing>,
     input_open: bool,
     deferred: BinaryHeap<Reverse<Deferred>>,
     sequence: u64,
@@ -579,11 +615,7 @@ impl Run {
                 _ = self.stop_rx.changed() => return None,
                 _ = sleep_until_opt(wake) => {}
                 next = self.sends.recv(), if self.input_open => match next {
-                    Some(send) => {
-                        batch.push(send);
-                        self.ready_now(&mut batch);
-                        return Some(batch);
-                    }
+                    Some(chunk) => self.incoming = chunk.into_iter(),
                     None => self.input_open = false,
                 },
             }
@@ -606,9 +638,16 @@ impl Run {
                 batch.push(d.send);
             }
         }
-        while batch.len() < size && self.input_open {
+        while batch.len() < size {
+            if let Some(send) = self.incoming.next() {
+                batch.push(send);
+                continue;
+            }
+            if !self.input_open {
+                break;
+            }
             match self.sends.try_recv() {
-                Ok(send) => batch.push(send),
+                Ok(chunk) => self.incoming = chunk.into_iter(),
                 Err(mpsc::error::TryRecvError::Empty) => break,
                 Err(mpsc::error::TryRecvError::Disconnected) => self.input_open = false,
             }

@@ -293,13 +293,11 @@ impl Outgoing {
         let record = NewSend {
             campaign: send.campaign.name.clone(),
             file: send.campaign.file.to_string_lossy().into_owned(),
-            occurrence: send.occurrence.to_string(),
-            recipient: send
-                .mobile
-                .map_or_else(|| "blast".to_owned(), |m| m.to_string()),
+            occurrence: send.occurrence_text().to_owned(),
             endpoint: send.kind.as_str().to_owned(),
             request_hash: body_hash(&body),
             request: body,
+            recipient: send.recipient,
             key: send.key,
         };
         Outgoing {

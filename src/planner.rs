@@ -125,12 +125,17 @@ pub struct CampaignPlan {
     pub next_runs: Vec<DateTime<Utc>>,
     renderer: Renderer,
     run: RunContext,
+    /// `CAMPAIGN/OCCURRENCE/`, the start of every key of this occurrence: built once, not per
+    /// send (formatting a scheduled occurrence is a date formatting).
+    key_prefix: String,
 }
 
 /// One send: its key, its exact request, and its state.
 #[derive(Debug, Clone)]
 pub struct PlannedSend {
     pub key: String,
+    /// The normalised mobile number, or `blast`: the last part of the key.
+    pub recipient: String,
     pub campaign: Arc<Campaign>,
     pub occurrence: Occurrence,
     pub kind: Kind,
@@ -142,6 +147,14 @@ pub struct PlannedSend {
 }
 
 impl PlannedSend {
+    /// The occurrence as the key spells it: `once`, or the RFC 3339 UTC time. Neither it
+    /// nor the campaign name nor the recipient contains a `/` (see [`send_key`]).
+    pub fn occurrence_text(&self) -> &str {
+        let start = self.campaign.name.len() + 1;
+        let end = self.key.len() - self.recipient.len() - 1;
+        &self.key[start..end]
+    }
+
     /// The request body exactly as `apply` sends it: compact JSON with the fields in the
     /// order of the API reference.
     pub fn body(&self) -> String {
@@ -170,7 +183,11 @@ impl PlannedSend {
                 &mut *out,
                 &SingleBody {
                     to: To {
-                        mobile: mobile.map(|m| m.to_string()).unwrap_or_default(),
+                        mobile: if mobile.is_some() {
+                            &self.recipient
+                        } else {
+                            ""
+                        },
                         name: self.name.as_deref(),
                     },
                     fb_template: &c.template,
@@ -266,6 +283,7 @@ impl CampaignPlan {
             _ => renderer.run_context_once(now),
         };
         CampaignPlan {
+            key_prefix: send_key(&campaign.name, occurrence, ""),
             campaign,
             timing,
             occurrence,
@@ -354,8 +372,12 @@ impl CampaignPlan {
         options: PlanOptions,
     ) -> PlannedSend {
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
+        let mut key = String::with_capacity(self.key_prefix.len() + recipient.len());
+        key.push_str(&self.key_prefix);
+        key.push_str(&recipient);
         let mut send = PlannedSend {
-            key: send_key(&self.campaign.name, self.occurrence, &recipient),
+            key,
+            recipient,
             campaign: self.campaign.clone(),
             occurrence: self.occurrence,
             kind: self.campaign.kind(),
@@ -366,7 +388,7 @@ impl CampaignPlan {
             due: false,
         };
         // The body is only built (and hashed) when the ledger has something to compare.
-        send.state = match recorded.get(&recipient) {
+        send.state = match recorded.get(&send.recipient) {
             None => SendState::New,
             Some(r) => match r.status {
                 Status::Sent if r.body_hash == body_hash(&send.body()) => SendState::AlreadySent,
@@ -486,7 +508,7 @@ struct SingleBody<'a> {
 
 #[derive(Serialize)]
 struct To<'a> {
-    mobile: String,
+    mobile: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<&'a str>,
 }
@@ -650,6 +672,39 @@ impl Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The key is built from a prefix made once per plan, and apply takes the ledger's
+    /// occurrence from the key and the body's number from the recipient: all three must
+    /// still agree with formatting each send on its own (a scheduled occurrence here).
+    #[test]
+    fn keys_occurrences_and_numbers_of_a_scheduled_send_agree() {
+        let now = "2026-11-30T03:35:00Z".parse().unwrap();
+        let paths = [std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/campaigns/weekday-checkin.yaml"
+        ))];
+        let checked =
+            crate::cli::evaluate(&paths, now, 0, None, PlanOptions::default(), false).unwrap();
+        let plan = &checked.plan;
+        let occurrence = plan.campaigns[0].occurrence;
+        assert_eq!(occurrence.to_string(), "2026-11-30T03:30:00Z");
+        let sends: Vec<PlannedSend> = plan
+            .sends(0)
+            .filter_map(|item| match item {
+                SendItem::Send(send) => Some(send),
+                SendItem::Problems(_) => None,
+            })
+            .collect();
+        assert_eq!(sends.len(), 2);
+        for send in &sends {
+            let mobile = send.mobile.unwrap().to_string();
+            assert_eq!(send.recipient, mobile);
+            assert_eq!(send.key, send_key("weekday-checkin", occurrence, &mobile));
+            assert_eq!(send.occurrence_text(), occurrence.to_string());
+            let body: serde_json::Value = serde_json::from_str(&send.body()).unwrap();
+            assert_eq!(body["to"]["mobile"], mobile);
+        }
+    }
 
     #[test]
     fn body_hash_is_sha256_hex() {

@@ -9,8 +9,9 @@
 #        it costs) CLAIM_BATCH=256 FINISH_BATCH=128 SPREAD=1 (outcomes come in among the
 #        SPREAD oldest unfinished sends: 1 in claim order) PRELOAD=0 (rows in the ledger
 #        before each run) KEEP=1 (keep the ledgers) CARGO_TARGET_DIR=target
-#        `SPREAD=64 bench/ledger.sh` is close to what `apply --rate 0 --concurrency 64`
-#        does: outcomes arrive out of claim order and are written 128 to 512 at a time (the
+#        `CLAIM_BATCH=512 FINISH_BATCH=512 SPREAD=64 bench/ledger.sh` is close to what
+#        `apply --rate 0 --concurrency 64` does on a fast API: claims of up to 512 (sized
+#        to the pace), outcomes out of claim order, written 128 to 512 at a time (the
 #        recorder waits up to 10 ms for 128). FINISH_BATCH=16 shows what writing them as
 #        they come, ~18 at a time, used to cost.
 set -euo pipefail

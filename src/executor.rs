@@ -865,9 +865,11 @@ const MAX_CLAIM_BATCH: usize = 512;
 /// How many sends to claim at once. Claims are made just before sending, in batches: small
 /// when paced (a SIGKILL then leaves few claimed-but-unsent rows, which become `unknown`).
 /// At an unlimited rate a batch lasts four claim latencies at the pace of the last batch,
-/// between one per request slot and [`MAX_CLAIM_BATCH`]: the next batch, claimed as this
+/// between two per request slot and [`MAX_CLAIM_BATCH`]: the next batch, claimed as this
 /// one starts, is then committed before it is all out even when a claim takes twice as
-/// long as usual (a slow disk flush), and a slow API still claims few at a time.
+/// long as usual (a slow disk flush), and a slow API still claims few at a time. Not fewer
+/// than two per slot: the pace is only timed in batches bigger than one per slot (see
+/// [`Run::start`]), and a batch size stuck at the floor could never grow again.
 fn claim_batch(
     rate: f64,
     concurrency: usize,
@@ -885,7 +887,7 @@ fn claim_batch(
             let lasting = (claim_latency * 4).as_nanos() / interval.as_nanos();
             usize::try_from(lasting)
                 .unwrap_or(usize::MAX)
-                .max(concurrency)
+                .max(concurrency * 2)
                 .min(MAX_CLAIM_BATCH)
         }
         // Not measured yet (the first batches).
@@ -1314,8 +1316,8 @@ mod tests {
         assert_eq!(claim_batch(0.0, 64, ms(2), Some(us(14))), MAX_CLAIM_BATCH);
         // 2 ms claims, a start every 40 µs: 200 sends last 8 ms.
         assert_eq!(claim_batch(0.0, 64, ms(2), Some(us(40))), 200);
-        // A slow API (a start every 3 ms): one per request slot.
-        assert_eq!(claim_batch(0.0, 64, ms(2), Some(ms(3))), 64);
+        // A slow API (a start every 3 ms): two per request slot.
+        assert_eq!(claim_batch(0.0, 64, ms(2), Some(ms(3))), 128);
         assert_eq!(claim_batch(0.0, 1000, ms(2), Some(us(1))), MAX_CLAIM_BATCH);
         assert_eq!(claim_batch(0.0, 64, ms(2), Some(Duration::ZERO)), 256);
     }

@@ -365,16 +365,21 @@ impl Connection {
         self.stream.read_buf(&mut self.input).await
     }
 
+    /// [`Connection::fill`], a read error being a broken connection.
+    async fn read_more(&mut self, reading: &str) -> Result<usize, TransportError> {
+        self.fill().await.map_err(|e| {
+            TransportError::Broken(format!("connection error while reading the {reading}: {e}"))
+        })
+    }
+
+    /// Reads more of the answer, which must not end yet.
     async fn fill_or_fail(&mut self, reading: &str) -> Result<(), TransportError> {
-        match self.fill().await {
-            Ok(0) => Err(TransportError::Broken(format!(
+        if self.read_more(reading).await? == 0 {
+            return Err(TransportError::Broken(format!(
                 "the connection closed while reading the {reading}"
-            ))),
-            Ok(_) => Ok(()),
-            Err(e) => Err(TransportError::Broken(format!(
-                "connection error while reading the {reading}: {e}"
-            ))),
+            )));
         }
+        Ok(())
     }
 
     /// Reads one response: interim (1xx) answers are skipped.
@@ -426,20 +431,10 @@ impl Connection {
             },
             Framing::Close => {
                 keep_alive = false;
-                loop {
-                    if self.input.len() - start > MAX_DRAINED_BODY {
-                        break;
-                    }
-                    match self.fill().await {
-                        Ok(0) => break,
-                        Ok(_) => {}
-                        Err(e) => {
-                            return Err(TransportError::Broken(format!(
-                                "connection error while reading the response body: {e}"
-                            )));
-                        }
-                    }
-                }
+                // To the close, or past the most a body is read to.
+                while self.input.len() - start <= MAX_DRAINED_BODY
+                    && self.read_more("response body").await? > 0
+                {}
                 let end = self.input.len().min(start + KEPT_BODY);
                 self.input[start..end].to_vec()
             }

@@ -372,11 +372,8 @@ impl CampaignPlan {
         options: PlanOptions,
     ) -> PlannedSend {
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
-        let mut key = String::with_capacity(self.key_prefix.len() + recipient.len());
-        key.push_str(&self.key_prefix);
-        key.push_str(&recipient);
         let mut send = PlannedSend {
-            key,
+            key: [self.key_prefix.as_str(), &recipient].concat(),
             recipient,
             campaign: self.campaign.clone(),
             occurrence: self.occurrence,

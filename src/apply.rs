@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::cli::{ApplyArgs, Checked, Outcome, check, evaluate, print_diagnostics};
+use crate::cli::{ApplyArgs, Checked, Outcome, check, prepare, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason};
 use crate::ledger::{Holder, Ledger};
@@ -40,7 +40,13 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
         ));
     }
     let now = args.files.now.unwrap_or_else(chrono::Utc::now);
-    let validation = evaluate(&args.files.paths, now, 0, None, options, false)?;
+    // The CSV files are read twice, to validate and to send; both read copies taken first.
+    let pins = tempfile::Builder::new()
+        .prefix("campaignctl-apply-")
+        .tempdir()?;
+    let mut prepared = prepare(&args.files.paths, now, None, options, false)?;
+    prepared.pin_csv_files(pins.path(), 1)?;
+    let validation = prepared.scan(0, &mut |_, _, _| {});
     print_diagnostics(&validation)?;
     if validation.errors {
         return Err(Error::Invalid);

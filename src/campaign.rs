@@ -1,6 +1,7 @@
 //! A validated campaign: everything `plan`, `apply` and `run` need, with no loose ends.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -67,4 +68,49 @@ impl Campaign {
             Audience::Search(_) => Kind::Blast,
         }
     }
+}
+
+/// Copies every CSV file of `campaigns` into `dir` (as `GENERATION-N.csv`) and points the
+/// campaigns at the copies. Done before any row is read, it makes the rows validated the
+/// rows sent: `apply` reads a CSV file twice (to validate, then to send, which can take
+/// hours at a slow rate) and the daemon for as long as it runs, and a file edited in
+/// between must change neither.
+pub fn pin_csv_files(
+    campaigns: Vec<Arc<Campaign>>,
+    dir: &Path,
+    generation: u64,
+) -> io::Result<Vec<Arc<Campaign>>> {
+    let mut copies = 0;
+    campaigns
+        .into_iter()
+        .map(|campaign| {
+            let Audience::Recipients(sources) = &campaign.audience else {
+                return Ok(campaign);
+            };
+            if !sources.iter().any(|s| matches!(s, RecipientSource::Csv(_))) {
+                return Ok(campaign);
+            }
+            let mut pinned = Vec::with_capacity(sources.len());
+            for source in sources {
+                pinned.push(match source {
+                    RecipientSource::Csv(csv) => {
+                        copies += 1;
+                        let copy = dir.join(format!("{generation}-{copies}.csv"));
+                        std::fs::copy(&csv.path, &copy).map_err(|e| {
+                            io::Error::other(format!(
+                                "cannot copy the CSV file `{}` to {}: {e}",
+                                csv.path.display(),
+                                dir.display()
+                            ))
+                        })?;
+                        RecipientSource::Csv(csv.pinned_to(copy).map_err(io::Error::other)?)
+                    }
+                    inline => inline.clone(),
+                });
+            }
+            let mut campaign = (*campaign).clone();
+            campaign.audience = Audience::Recipients(pinned);
+            Ok(Arc::new(campaign))
+        })
+        .collect()
 }

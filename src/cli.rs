@@ -1,7 +1,7 @@
 //! Command-line interface: argument parsing and one function per subcommand.
 
 use std::io::{self, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -10,7 +10,7 @@ use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::ledger::{self, Ledger, LedgerError, StateLocation};
 use crate::planner::{Plan, PlanOptions, PlannedSend, RecordedSends, Scan, Status};
-use crate::{campaign_file, loader, report, validator};
+use crate::{campaign, campaign_file, loader, report, validator};
 
 /// Campaigns as code for WhatsApp messages sent through the ChitChatLabs API.
 ///
@@ -325,6 +325,17 @@ pub(crate) fn prepare(
 }
 
 impl Prepared {
+    /// Points the plan at copies of its CSV files made now in `dir` (see
+    /// [`campaign::pin_csv_files`]); called before [`Prepared::scan`] reads any row.
+    pub(crate) fn pin_csv_files(&mut self, dir: &Path, generation: u64) -> io::Result<()> {
+        let campaigns = self.plan.campaigns.iter().map(|p| p.campaign.clone());
+        let pinned = campaign::pin_csv_files(campaigns.collect(), dir, generation)?;
+        for (plan, campaign) in self.plan.campaigns.iter_mut().zip(pinned) {
+            plan.campaign = campaign;
+        }
+        Ok(())
+    }
+
     /// Streams every send once to render and check it, handing each to `visit`.
     pub(crate) fn scan(
         self,

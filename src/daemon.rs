@@ -12,15 +12,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::campaign::{Audience, Campaign};
-use crate::cli::{Checked, Outcome, RunArgs, evaluate, print_diagnostics};
+use crate::campaign::Campaign;
+use crate::cli::{Checked, Outcome, RunArgs, prepare, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
 use crate::health::{CampaignHealth, Health, Role};
 use crate::ledger::{Holder, Ledger};
 use crate::planner::{CampaignPlan, Plan, PlanOptions, Status};
 use crate::progress::{self, Progress};
-use crate::recipients::RecipientSource;
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::scheduler::{Action, Scheduler};
 
@@ -49,14 +48,12 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
         let _entered = runtime.enter();
         Signals::install()?
     };
-    let checked = evaluate(
-        &args.paths,
-        Utc::now(),
-        0,
-        None,
-        PlanOptions::default(),
-        true,
-    )?;
+    // Each set of files is validated and sent from copies of its CSV files (generation 1 is
+    // this first set; every reload makes the next).
+    let pins = tempfile::Builder::new()
+        .prefix("campaignctl-run-")
+        .tempdir()?;
+    let checked = load_pinned(&args.paths, pins.path(), 1)?;
     if checked.errors {
         print_diagnostics(&checked)?;
         return Err(Error::Invalid);
@@ -123,12 +120,9 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
             reload_again: None,
             ledger_failures: 0,
             next_ledger_try: tokio::time::Instant::now(),
-            pins: tempfile::Builder::new()
-                .prefix("campaignctl-run-")
-                .tempdir()?,
-            generation: 0,
+            pins,
+            generation: 1,
         };
-        let campaigns = daemon.pin(campaigns)?;
         daemon.install(campaigns, Utc::now()).await;
         daemon.health.reloaded("start", Vec::new());
         daemon.check_leadership().await;
@@ -553,12 +547,6 @@ impl Daemon {
         self.campaigns = new;
     }
 
-    /// Pins the campaigns' CSV files (see [`pin_csv_files`]).
-    fn pin(&mut self, campaigns: Vec<Arc<Campaign>>) -> std::io::Result<Vec<Arc<Campaign>>> {
-        self.generation += 1;
-        pin_csv_files(campaigns, self.pins.path(), self.generation)
-    }
-
     /// Loads and checks the files on a blocking thread; the scheduler keeps firing meanwhile.
     fn start_reload(&mut self, trigger: String) {
         if self.reloading.is_some() {
@@ -570,23 +558,21 @@ impl Daemon {
         self.generation += 1;
         let generation = self.generation;
         self.reloading = Some(tokio::task::spawn_blocking(move || {
-            let reloaded = evaluate(&paths, Utc::now(), 0, None, PlanOptions::default(), true)
+            // Only a valid set is installed; an invalid one's copies go with it.
+            let reloaded = load_pinned(&paths, &pins, generation)
                 .map_err(|e| e.to_string())
-                .and_then(|checked| {
-                    // Only a valid set is pinned (copied) and installed.
-                    let pinned = if checked.errors {
+                .map(|checked| {
+                    let campaigns = if checked.errors {
                         Vec::new()
                     } else {
-                        let campaigns = checked
+                        checked
                             .plan
                             .campaigns
                             .iter()
                             .map(|p| p.campaign.clone())
-                            .collect();
-                        pin_csv_files(campaigns, &pins, generation)
-                            .map_err(|e| format!("cannot copy the CSV files: {e}"))?
+                            .collect()
                     };
-                    Ok((checked, pinned))
+                    (checked, campaigns)
                 });
             (trigger, reloaded)
         }));
@@ -652,41 +638,18 @@ impl Daemon {
     }
 }
 
-/// Copies every CSV file of `campaigns` into `dir` and points the campaigns at the copies:
-/// what was validated is what gets sent, even if a CSV is later edited into an invalid
-/// state (the reload of that edit is rejected, and the last good version keeps running).
-fn pin_csv_files(
-    campaigns: Vec<Arc<Campaign>>,
+/// The campaign files at `paths`, validated from copies of their CSV files made in `dir`
+/// before any row is read (see [`crate::campaign::pin_csv_files`]): what was validated is
+/// what gets sent, even if a CSV file is later edited into an invalid state (the reload of
+/// that edit is rejected, and the last good version keeps running).
+fn load_pinned(
+    paths: &[PathBuf],
     dir: &std::path::Path,
     generation: u64,
-) -> std::io::Result<Vec<Arc<Campaign>>> {
-    let mut copies = 0;
-    campaigns
-        .into_iter()
-        .map(|campaign| {
-            let Audience::Recipients(sources) = &campaign.audience else {
-                return Ok(campaign);
-            };
-            if !sources.iter().any(|s| matches!(s, RecipientSource::Csv(_))) {
-                return Ok(campaign);
-            }
-            let mut pinned = Vec::with_capacity(sources.len());
-            for source in sources {
-                pinned.push(match source {
-                    RecipientSource::Csv(csv) => {
-                        copies += 1;
-                        let copy = dir.join(format!("{generation}-{copies}.csv"));
-                        std::fs::copy(&csv.path, &copy)?;
-                        RecipientSource::Csv(csv.pinned_to(copy))
-                    }
-                    inline => inline.clone(),
-                });
-            }
-            let mut campaign = (*campaign).clone();
-            campaign.audience = Audience::Recipients(pinned);
-            Ok(Arc::new(campaign))
-        })
-        .collect()
+) -> Result<Checked, Error> {
+    let mut prepared = prepare(paths, Utc::now(), None, PlanOptions::default(), true)?;
+    prepared.pin_csv_files(dir, generation)?;
+    Ok(prepared.scan(0, &mut |_, _, _| {}))
 }
 
 /// A reload's result: the checked set and its campaigns with their CSV files pinned, or

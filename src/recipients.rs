@@ -227,13 +227,24 @@ impl CsvSource {
         })
     }
 
-    /// This source reading its rows from `copy` (a snapshot of `path`); messages still name
-    /// `path`.
-    pub fn pinned_to(&self, copy: PathBuf) -> CsvSource {
-        CsvSource {
-            pinned: Some(Arc::new(PinnedCopy(copy))),
-            ..self.clone()
+    /// This source reading its rows from `copy` (a snapshot of `path` taken after its header
+    /// was read; deleted with the last source using it); messages still name `path`. Fails
+    /// when the copy's columns differ: the file changed in between.
+    pub fn pinned_to(&self, copy: PathBuf) -> Result<CsvSource, String> {
+        let pinned = Arc::new(PinnedCopy(copy));
+        let again = CsvSource::open(pinned.0.clone())?;
+        if (again.mobile_column, again.name_column, &again.field_names)
+            != (self.mobile_column, self.name_column, &self.field_names)
+        {
+            return Err(format!(
+                "CSV file `{}` changed while it was being read (its header row differs); run again",
+                self.path.display()
+            ));
         }
+        Ok(CsvSource {
+            pinned: Some(pinned),
+            ..self.clone()
+        })
     }
 
     /// The data rows, each a recipient or the problem with that row (`FILE.csv:ROW`).
@@ -415,6 +426,33 @@ mod tests {
         assert_eq!(first.fields.get("city"), Some("Bengaluru"));
         assert_eq!(origin.pos, Pos::line(2));
         assert_eq!(rows[1].0.name, None);
+    }
+
+    #[test]
+    fn a_pinned_copy_is_read_in_place_of_the_file_deleted_with_it_and_checked_for_changes() {
+        let file = csv_file(b"mobile,name\n919739978284,Original\n");
+        let source = CsvSource::open(file.path().to_owned()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("copy.csv");
+        std::fs::copy(file.path(), &copy).unwrap();
+        let pinned = source.pinned_to(copy.clone()).unwrap();
+        std::fs::write(file.path(), "mobile,name\n919739978284,Edited\n").unwrap();
+        let rows: Vec<_> = pinned.rows().collect::<Result<_, _>>().unwrap();
+        assert_eq!(rows[0].0.name.as_deref(), Some("Original"));
+        assert_eq!(
+            rows[0].1.file, source.path,
+            "messages name the file, not the copy"
+        );
+        drop(rows);
+        drop(pinned);
+        assert!(!copy.exists(), "the copy outlived its last source");
+
+        // A copy whose columns differ from the header read: the file changed in between.
+        let changed = dir.path().join("changed.csv");
+        std::fs::write(&changed, "name,mobile\nEdited,919739978284\n").unwrap();
+        let error = source.pinned_to(changed.clone()).unwrap_err();
+        assert!(error.contains("changed while it was being read"), "{error}");
+        assert!(!changed.exists());
     }
 
     #[test]

@@ -893,6 +893,52 @@ fn an_invalid_file_among_valid_ones_reports_every_problem_and_sends_nothing() {
     }
 }
 
+/// Regression: apply read a CSV file once to validate it and again to send it, so rows
+/// edited while it sent (for hours at a slow rate) went out without being validated, or not
+/// at all. It now validates and sends from a copy taken before either.
+#[test]
+fn regression_a_csv_file_edited_during_apply_changes_nothing_that_is_sent() {
+    let sb = Sandbox::new();
+    // More rows than apply plans ahead of its requests (about a thousand), long enough to
+    // fill more than its read buffer (256 KiB): most rows are read after the edit.
+    const ROWS: usize = 3000;
+    let note = "n".repeat(200);
+    let csv = |name: &str| {
+        let mut text = "mobile,name,note\n".to_owned();
+        for i in 0..ROWS {
+            text.push_str(&format!("{},{name}{i:05},{note}\n", mobile(i)));
+        }
+        text
+    };
+    sb.write("campaigns/recipients.csv", &csv("Valid"));
+    sb.write(
+        "campaigns/c.yaml",
+        "name: pinned\ntemplate: welcome_message\nlanguage: en\n\
+         params:\n  - \"{{ recipient.name }}\"\nrecipients:\n  - file: recipients.csv\n",
+    );
+    sb.mock.delay(Duration::from_millis(300));
+    let child = sb.spawn_apply(&["--concurrency", "4"]);
+    assert!(
+        sb.mock.wait_until(WAIT, |m| !m.requests().is_empty()),
+        "apply never sent"
+    );
+    // Rewritten in place, to the same length: a reader still open on the file would read
+    // on into the new text.
+    std::fs::write(sb.path("campaigns/recipients.csv"), csv("Edit_")).unwrap();
+    sb.mock.delay(Duration::ZERO);
+    let run = Run::from(child.wait_with_output().unwrap());
+    run.assert_code(0);
+
+    let requests = sb.mock.requests();
+    let names: BTreeSet<String> = requests
+        .iter()
+        .map(|r| r.json()["params"][0].as_str().unwrap()[..5].to_owned())
+        .collect();
+    assert_eq!(names, set(["Valid".to_owned()]));
+    assert_eq!(requests.len(), ROWS);
+    assert_eq!(sb.mock.all_deliveries().len(), ROWS);
+}
+
 #[test]
 fn a_second_apply_on_a_ledger_in_use_is_refused_naming_the_holder() {
     let sb = Sandbox::new();

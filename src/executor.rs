@@ -1047,7 +1047,7 @@ impl Attempt {
             http_status: None,
             response: None,
             error: Some(e.to_string()),
-            retryable: true,
+            retryable: e.retryable(),
             retry_after: None,
             not_delivered: e.not_sent(),
         }

@@ -75,6 +75,10 @@ pub enum TransportError {
     /// No connection could be made: the request never left.
     #[error("cannot connect to {origin}: {reason}")]
     Connect { origin: String, reason: String },
+    /// The server's TLS certificate was rejected (an unknown issuer, expired, for another
+    /// name): the request never left, and trying again cannot help.
+    #[error("the TLS certificate of {origin} was rejected: {reason}")]
+    Certificate { origin: String, reason: String },
     /// No complete answer in time: the request may or may not have been delivered.
     #[error("no answer within {0:?} (the request timeout)")]
     Timeout(Duration),
@@ -87,7 +91,15 @@ pub enum TransportError {
 impl TransportError {
     /// True when the request certainly did not reach the server.
     pub fn not_sent(&self) -> bool {
-        matches!(self, TransportError::Connect { .. })
+        matches!(
+            self,
+            TransportError::Connect { .. } | TransportError::Certificate { .. }
+        )
+    }
+
+    /// False when trying again cannot succeed.
+    pub fn retryable(&self) -> bool {
+        !matches!(self, TransportError::Certificate { .. })
     }
 }
 
@@ -225,10 +237,20 @@ impl HttpClient {
                 Some(tls) => {
                     let name = ServerName::try_from(self.origin.host.clone())
                         .map_err(|e| failed(e.to_string()))?;
-                    let stream = tls
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| failed(format!("TLS: {e}")))?;
+                    let stream = tls.connect(name, tcp).await.map_err(|e| {
+                        let rejected = e
+                            .get_ref()
+                            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                            .is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)));
+                        if rejected {
+                            TransportError::Certificate {
+                                origin: self.origin_name(),
+                                reason: e.to_string(),
+                            }
+                        } else {
+                            failed(format!("TLS: {e}"))
+                        }
+                    })?;
                     Stream::Tls(Box::new(stream))
                 }
                 None => Stream::Plain(tcp),

@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -684,6 +686,93 @@ fn a_400_is_recorded_failed_with_its_body_not_retried_and_retry_failed_resends_o
     for m in &recipients {
         assert_eq!(sb.mock.deliveries(m), 1, "{m}");
     }
+}
+
+/// An HTTPS server on loopback whose certificate (tests/fixtures/tls, for `localhost`) no
+/// platform trusts. It counts the connections it accepts; every handshake fails.
+struct UntrustedTlsServer {
+    port: u16,
+    connections: Arc<AtomicUsize>,
+}
+
+impl UntrustedTlsServer {
+    fn start() -> UntrustedTlsServer {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+        let cert = CertificateDer::from_pem_file(fixtures.join("localhost.crt")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixtures.join("localhost.key")).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert], key)
+                .unwrap(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        // Blocks in accept until the test binary exits.
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut tls = rustls::ServerConnection::new(config.clone()).unwrap();
+                let _ = tls.complete_io(&mut stream);
+            }
+        });
+        UntrustedTlsServer { port, connections }
+    }
+}
+
+/// A certificate the client rejects fails each send at once, recorded `failed` with the
+/// reason: trying again cannot help, so it is not retried with backoff (five attempts per
+/// send, a minute of waiting for a few sends) as a refused connection is.
+#[test]
+fn a_rejected_tls_certificate_fails_each_send_at_once_with_the_reason() {
+    let sb = Sandbox::new();
+    let recipients = mobiles(1..4);
+    sb.write("campaigns/c.yaml", &campaign("tls", "E", &recipients));
+    let server = UntrustedTlsServer::start();
+    let args = sb.apply_args(&["--concurrency", "1"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = Run::from(
+        sb.command(&args)
+            .env(
+                "CHITCHAT_BASE_URL",
+                format!("https://localhost:{}", server.port),
+            )
+            .output()
+            .unwrap(),
+    );
+    run.assert_code(1);
+    let reason = format!(
+        "the TLS certificate of localhost:{} was rejected: invalid peer certificate",
+        server.port
+    );
+    assert!(run.stdout.contains(&reason), "{}", run.stdout);
+    let rows = sb.ledger();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(
+            (row.status.as_str(), row.attempts),
+            ("failed", 1),
+            "{}",
+            row.key
+        );
+        assert!(
+            row.error.as_deref().unwrap().starts_with(&reason),
+            "{:?}",
+            row.error
+        );
+    }
+    assert_eq!(
+        server.connections.load(Ordering::SeqCst),
+        3,
+        "one connection per send: none was retried"
+    );
 }
 
 #[test]

@@ -217,6 +217,8 @@ pub enum StopReason {
     TooManyFailures(usize),
     /// The ledger stopped answering: nothing is sent that cannot be recorded first.
     LedgerFailed(String),
+    /// A send failed in a way every send would (the API's TLS certificate was rejected).
+    Unsendable(String),
 }
 
 impl fmt::Display for StopReason {
@@ -230,6 +232,10 @@ impl fmt::Display for StopReason {
             StopReason::LedgerFailed(e) => {
                 write!(f, "the ledger failed, so nothing more was sent: {e}")
             }
+            StopReason::Unsendable(e) => write!(
+                f,
+                "{e}; every send would fail the same way (does this machine trust the certificate's issuer? is CHITCHAT_BASE_URL right?): fix that and apply again, adding --retry-failed"
+            ),
         }
     }
 }
@@ -267,8 +273,12 @@ pub struct Executor {
 
 /// What became of a send.
 enum Outcome {
-    /// Its last attempt, to record.
-    Finished { finished: Finished, retries: usize },
+    /// Its last attempt, to record; `stops_run`: the way it failed would fail every send.
+    Finished {
+        finished: Finished,
+        retries: usize,
+        stops_run: bool,
+    },
     /// The run stopped before it could be retried, and it is known not to have been
     /// delivered (429, refused connection): its claim is put back so the next run sends it.
     Released {
@@ -486,6 +496,7 @@ impl Executor {
                     error: attempt.error,
                 },
                 retries: (attempts - 1) as usize,
+                stops_run: attempt.stops_run,
             };
             if attempts >= retry.max_attempts || !attempt.retryable {
                 return finished(attempt);
@@ -993,6 +1004,7 @@ impl Drop for Delivering<'_> {
                     error: Some("the run stopped while this request was in flight; it may or may not have been sent".to_owned()),
                 },
                 retries: 0,
+                stops_run: false,
             });
         }
         self.slots.add_permits(1);
@@ -1010,6 +1022,8 @@ struct Attempt {
     retry_after: Option<Duration>,
     /// The API certainly did not send the message (429, or the connection was refused).
     not_delivered: bool,
+    /// Every other send would fail the same way: the run stops.
+    stops_run: bool,
 }
 
 impl Attempt {
@@ -1032,6 +1046,9 @@ impl Attempt {
             retryable: code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error(),
             retry_after,
             not_delivered: code == StatusCode::TOO_MANY_REQUESTS,
+            // An answer is about this request: 401 and the like count towards
+            // --max-failures instead.
+            stops_run: false,
         }
     }
 
@@ -1050,6 +1067,8 @@ impl Attempt {
             retryable: e.retryable(),
             retry_after: None,
             not_delivered: e.not_sent(),
+            // A transport error that trying again cannot fix is not about this send.
+            stops_run: !e.retryable(),
         }
     }
 }
@@ -1158,8 +1177,19 @@ async fn record(
             Outcome::Finished {
                 finished: f,
                 retries,
+                stops_run,
             } => {
                 totals.retries += retries;
+                if stops_run {
+                    let cause = describe_failure(&f);
+                    stop.send_if_modified(|reason| match reason {
+                        None | Some(StopReason::TooManyFailures(_)) => {
+                            *reason = Some(StopReason::Unsendable(cause));
+                            true
+                        }
+                        _ => false,
+                    });
+                }
                 f
             }
             Outcome::Released { key, previous } => return released.push((key, previous)),

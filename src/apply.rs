@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::cli::{ApplyArgs, Checked, Outcome, check, prepare, print_diagnostics};
+use crate::cli::{ApplyArgs, Checked, Outcome, check, evaluate_pinned, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason};
 use crate::ledger::{Holder, Ledger};
@@ -44,9 +44,7 @@ pub fn apply(args: &ApplyArgs) -> Result<Outcome, Error> {
     let pins = tempfile::Builder::new()
         .prefix("campaignctl-apply-")
         .tempdir()?;
-    let mut prepared = prepare(&args.files.paths, now, None, options, false)?;
-    prepared.pin_csv_files(pins.path(), 1)?;
-    let validation = prepared.scan(0, &mut |_, _, _| {});
+    let validation = evaluate_pinned(&args.files.paths, now, options, false, pins.path(), 1)?;
     print_diagnostics(&validation)?;
     if validation.errors {
         return Err(Error::Invalid);

@@ -2,10 +2,12 @@
 
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::campaign::Campaign;
 use crate::diagnostic::Diagnostics;
 use crate::error::Error;
 use crate::ledger::{self, Ledger, LedgerError, StateLocation};
@@ -325,17 +327,6 @@ pub(crate) fn prepare(
 }
 
 impl Prepared {
-    /// Points the plan at copies of its CSV files made now in `dir` (see
-    /// [`campaign::pin_csv_files`]); called before [`Prepared::scan`] reads any row.
-    pub(crate) fn pin_csv_files(&mut self, dir: &Path, generation: u64) -> io::Result<()> {
-        let campaigns = self.plan.campaigns.iter().map(|p| p.campaign.clone());
-        let pinned = campaign::pin_csv_files(campaigns.collect(), dir, generation)?;
-        for (plan, campaign) in self.plan.campaigns.iter_mut().zip(pinned) {
-            plan.campaign = campaign;
-        }
-        Ok(())
-    }
-
     /// Streams every send once to render and check it, handing each to `visit`.
     pub(crate) fn scan(
         self,
@@ -375,7 +366,32 @@ pub(crate) fn evaluate(
     Ok(prepare(paths, now, ledger, options, allow_empty)?.scan(keep, &mut |_, _, _| {}))
 }
 
+/// [`evaluate`] for sending: every CSV file is copied into `dir` first (see
+/// [`campaign::pin_csv_files`]) and its rows are read from the copy, now and when sent.
+pub(crate) fn evaluate_pinned(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    options: PlanOptions,
+    allow_empty: bool,
+    dir: &Path,
+    generation: u64,
+) -> Result<Checked, Error> {
+    let mut prepared = prepare(paths, now, None, options, allow_empty)?;
+    let campaigns = prepared.plan.campaigns.iter_mut().map(|p| &mut p.campaign);
+    campaign::pin_csv_files(campaigns, dir, generation)?;
+    Ok(prepared.scan(0, &mut |_, _, _| {}))
+}
+
 impl Checked {
+    /// The campaigns of the set, as planned.
+    pub fn campaigns(&self) -> Vec<Arc<Campaign>> {
+        self.plan
+            .campaigns
+            .iter()
+            .map(|p| p.campaign.clone())
+            .collect()
+    }
+
     /// Every warning, listed or not.
     pub fn warning_count(&self) -> usize {
         self.diagnostics.warning_count() + self.omitted_warnings

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
-use crate::cli::{Checked, Outcome, RunArgs, prepare, print_diagnostics};
+use crate::cli::{Checked, Outcome, RunArgs, evaluate_pinned, print_diagnostics};
 use crate::error::Error;
 use crate::executor::{self, ApiKey, Endpoints, Executor, Report, Settings, StopReason, lock};
 use crate::health::{CampaignHealth, Health, Role};
@@ -53,7 +53,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
     let pins = tempfile::Builder::new()
         .prefix("campaignctl-run-")
         .tempdir()?;
-    let checked = load_pinned(&args.paths, pins.path(), 1)?;
+    let checked = load(&args.paths, pins.path(), 1)?;
     if checked.errors {
         print_diagnostics(&checked)?;
         return Err(Error::Invalid);
@@ -61,12 +61,7 @@ pub fn run(args: &RunArgs) -> Result<Outcome, Error> {
     for d in checked.diagnostics.iter() {
         warn!(location = %d.location(), "{}", d.message);
     }
-    let campaigns: Vec<Arc<Campaign>> = checked
-        .plan
-        .campaigns
-        .iter()
-        .map(|p| p.campaign.clone())
-        .collect();
+    let campaigns = checked.campaigns();
 
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
@@ -559,18 +554,13 @@ impl Daemon {
         let generation = self.generation;
         self.reloading = Some(tokio::task::spawn_blocking(move || {
             // Only a valid set is installed; an invalid one's copies go with it.
-            let reloaded = load_pinned(&paths, &pins, generation)
+            let reloaded = load(&paths, &pins, generation)
                 .map_err(|e| e.to_string())
                 .map(|checked| {
                     let campaigns = if checked.errors {
                         Vec::new()
                     } else {
-                        checked
-                            .plan
-                            .campaigns
-                            .iter()
-                            .map(|p| p.campaign.clone())
-                            .collect()
+                        checked.campaigns()
                     };
                     (checked, campaigns)
                 });
@@ -642,14 +632,15 @@ impl Daemon {
 /// before any row is read (see [`crate::campaign::pin_csv_files`]): what was validated is
 /// what gets sent, even if a CSV file is later edited into an invalid state (the reload of
 /// that edit is rejected, and the last good version keeps running).
-fn load_pinned(
-    paths: &[PathBuf],
-    dir: &std::path::Path,
-    generation: u64,
-) -> Result<Checked, Error> {
-    let mut prepared = prepare(paths, Utc::now(), None, PlanOptions::default(), true)?;
-    prepared.pin_csv_files(dir, generation)?;
-    Ok(prepared.scan(0, &mut |_, _, _| {}))
+fn load(paths: &[PathBuf], dir: &std::path::Path, generation: u64) -> Result<Checked, Error> {
+    evaluate_pinned(
+        paths,
+        Utc::now(),
+        PlanOptions::default(),
+        true,
+        dir,
+        generation,
+    )
 }
 
 /// A reload's result: the checked set and its campaigns with their CSV files pinned, or

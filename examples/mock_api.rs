@@ -5,6 +5,9 @@
 //! Prints `listening on http://127.0.0.1:PORT` when ready; `GET /__mock/stats` answers the
 //! counters. Serves until killed (it holds no state worth saving).
 
+// A benchmark binary: the mock's items are shared with the tests, not an API.
+#![allow(unreachable_pub)]
+
 #[path = "../tests/mock_api.rs"]
 mod mock_api;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
@@ -23,7 +23,7 @@ impl fmt::Display for Severity {
 /// A position in a source file. Lines and columns are 1-based; `column == 0` means the
 /// position is a whole line (a CSV row) and `line == 0` the whole file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Pos {
+pub(crate) struct Pos {
     pub line: usize,
     pub column: usize,
     /// Width of the underlined text, in characters.
@@ -31,11 +31,11 @@ pub struct Pos {
 }
 
 impl Pos {
-    pub fn new(line: usize, column: usize, len: usize) -> Pos {
+    pub(crate) fn new(line: usize, column: usize, len: usize) -> Pos {
         Pos { line, column, len }
     }
 
-    pub fn line(line: usize) -> Pos {
+    pub(crate) fn line(line: usize) -> Pos {
         Pos {
             line,
             column: 0,
@@ -45,7 +45,7 @@ impl Pos {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
+pub(crate) struct Diagnostic {
     pub severity: Severity,
     pub file: Arc<Path>,
     pub pos: Pos,
@@ -56,7 +56,11 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(file: impl Into<Arc<Path>>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn error(
+        file: impl Into<Arc<Path>>,
+        pos: Pos,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
             file: file.into(),
@@ -67,7 +71,11 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(file: impl Into<Arc<Path>>, pos: Pos, message: impl Into<String>) -> Diagnostic {
+    pub(crate) fn warning(
+        file: impl Into<Arc<Path>>,
+        pos: Pos,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         Diagnostic {
             severity: Severity::Warning,
             ..Diagnostic::error(file, pos, message)
@@ -75,14 +83,14 @@ impl Diagnostic {
     }
 
     #[must_use]
-    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+    pub(crate) fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
     /// Attaches the offending line of `text` (the file's contents) for the caret display.
     #[must_use]
-    pub fn with_source(mut self, text: &str) -> Diagnostic {
+    pub(crate) fn with_source(mut self, text: &str) -> Diagnostic {
         if self.pos.line > 0 && self.pos.column > 0 {
             self.snippet = text
                 .lines()
@@ -92,17 +100,17 @@ impl Diagnostic {
         self
     }
 
-    pub fn is_error(&self) -> bool {
+    pub(crate) fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
 
     /// The `FILE:LINE:COL` prefix alone.
-    pub fn location(&self) -> String {
+    pub(crate) fn location(&self) -> String {
         location(&self.file, self.pos)
     }
 }
 
-pub fn location(file: &Path, pos: Pos) -> String {
+pub(crate) fn location(file: &Path, pos: Pos) -> String {
     let file = file.display();
     match (pos.line, pos.column) {
         (0, _) => format!("{file}"),
@@ -173,44 +181,40 @@ fn window(line: &str, column: usize) -> (String, usize) {
 
 /// All problems found in one run, in a stable order (by file, then position).
 #[derive(Debug, Default, Clone)]
-pub struct Diagnostics {
+pub(crate) struct Diagnostics {
     items: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
-    pub fn push(&mut self, diagnostic: Diagnostic) {
+    pub(crate) fn push(&mut self, diagnostic: Diagnostic) {
         self.items.push(diagnostic);
     }
 
-    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+    pub(crate) fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
         self.items.extend(other);
     }
 
-    pub fn has_errors(&self) -> bool {
+    pub(crate) fn has_errors(&self) -> bool {
         self.items.iter().any(Diagnostic::is_error)
     }
 
-    pub fn error_count(&self) -> usize {
+    pub(crate) fn error_count(&self) -> usize {
         self.items.iter().filter(|d| d.is_error()).count()
     }
 
-    pub fn warning_count(&self) -> usize {
+    pub(crate) fn warning_count(&self) -> usize {
         self.items.len() - self.error_count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 
     /// Sorted by file and position; the sort is stable so problems at one position keep
     /// the order in which they were found.
-    pub fn sorted(mut self) -> Vec<Diagnostic> {
+    pub(crate) fn sorted(mut self) -> Vec<Diagnostic> {
         self.items
             .sort_by(|a, b| a.file.cmp(&b.file).then(a.pos.cmp(&b.pos)));
         self.items
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
         self.items.iter()
     }
 }
@@ -220,6 +224,29 @@ impl IntoIterator for Diagnostics {
     type IntoIter = std::vec::IntoIter<Diagnostic>;
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
+    }
+}
+
+/// At most this many recipient problems are listed per campaign; a CSV with a million bad
+/// rows needs a fix in the CSV, not a million lines of output.
+pub(crate) const MAX_PROBLEMS_PER_CAMPAIGN: usize = 100;
+
+/// The closest known key within a small edit distance.
+pub(crate) fn did_you_mean<'a>(key: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(key, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+/// `No such file or directory`, without the `(os error 2)` noise.
+pub(crate) fn io_reason(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error") {
+        Some(i) => text[..i].to_owned(),
+        None => text,
     }
 }
 

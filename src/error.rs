@@ -1,12 +1,14 @@
 //! The top-level error: every failure of a command ends here, and it decides the exit code.
 
 use std::io;
+use std::net::SocketAddr;
 
-use crate::executor::SetupError;
+use crate::api::SetupError;
 use crate::ledger::LedgerError;
+use crate::plan::pipeline::CheckError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Campaign files have errors; they were printed as diagnostics already.
     #[error("campaign files are invalid")]
     Invalid,
@@ -17,8 +19,28 @@ pub enum Error {
     #[error(transparent)]
     Setup(#[from] SetupError),
 
-    #[error("{0}")]
-    Refused(String),
+    #[error("refusing to send without confirmation: stdin is not a terminal; pass --yes")]
+    NoTerminal,
+
+    #[error("not confirmed; nothing was sent")]
+    NotConfirmed,
+
+    /// `status` of a ledger that does not exist yet.
+    #[error("no ledger at {0}: nothing has been applied with this state yet")]
+    NothingApplied(String),
+
+    #[error("no ledger at {0}")]
+    NoLedger(String),
+
+    #[error("--from and --to are the same ledger ({0})")]
+    SameLedger(String),
+
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
 
     /// Some sends failed or the run stopped early; the summary was printed already.
     #[error("some sends did not succeed")]
@@ -28,16 +50,25 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+impl From<CheckError> for Error {
+    fn from(e: CheckError) -> Error {
+        match e {
+            CheckError::Ledger(e) => Error::Ledger(e),
+            CheckError::Io(e) => Error::Io(e),
+        }
+    }
+}
+
 impl Error {
     /// Fixed, documented exit codes: 1 for every failure (2 is `plan --detailed-exitcode`'s
     /// "sends due", which is not an error).
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         1
     }
 
     /// Whether the message was printed already (diagnostics and send summaries print
     /// themselves).
-    pub fn is_reported(&self) -> bool {
+    pub(crate) fn is_reported(&self) -> bool {
         matches!(self, Error::Invalid | Error::SendsFailed)
     }
 }

@@ -1,8 +1,8 @@
 // mimalloc: apply's planning thread allocates what the sending thread frees, which glibc's
-// allocator handles poorly (measured: README "Performance").
+// allocator handles poorly.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    campaignctl::main()
+    campaignctl::run()
 }

@@ -7,12 +7,12 @@ use rustls::ClientConfig;
 use rustls::crypto::CryptoProvider;
 
 /// The ring provider, for every TLS client of the program.
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// A client configuration that verifies the server against the platform's roots.
-pub fn verified_config(provider: Arc<CryptoProvider>) -> Result<ClientConfig, String> {
+pub(crate) fn verified_config(provider: Arc<CryptoProvider>) -> Result<ClientConfig, String> {
     use rustls_platform_verifier::BuilderVerifierExt;
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -26,7 +26,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// `919000000000 + i`: distinct valid mobile numbers.
 fn mobile(i: usize) -> String {
-    format!("9190000{:05}", i)
+    format!("9190000{i:05}")
 }
 
 /// A single-send campaign file: template `welcome_message`, params name and `vars.event`.

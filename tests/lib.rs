@@ -20,6 +20,9 @@
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 
+// A test binary: its items are shared between its modules, not an API.
+#![allow(unreachable_pub)]
+
 mod mock_api;
 mod output;
 mod test;

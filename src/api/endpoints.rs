@@ -1,0 +1,115 @@
+//! The API's base URL and its two endpoints; plain http:// only on loopback.
+
+use std::net::IpAddr;
+
+use hyper::Uri;
+
+use super::SetupError;
+use crate::campaign::Kind;
+
+pub(super) const DEFAULT_BASE_URL: &str = "https://app.chitchatlabs.com";
+pub(crate) const BASE_URL_ENV: &str = "CHITCHAT_BASE_URL";
+
+/// The API's base URL with its two endpoints.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    single: Uri,
+    blast: Uri,
+}
+
+impl Endpoints {
+    /// Reads `CHITCHAT_BASE_URL` (default: the production API).
+    pub(crate) fn from_env() -> Result<Endpoints, SetupError> {
+        let base = std::env::var(BASE_URL_ENV).unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
+        Endpoints::new(&base)
+    }
+
+    pub(crate) fn new(base: &str) -> Result<Endpoints, SetupError> {
+        let invalid = |reason: String| SetupError::InvalidBaseUrl {
+            url: base.to_owned(),
+            reason,
+        };
+        let url: Uri = base
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| invalid(e.to_string()))?;
+        match url.scheme_str() {
+            Some("https") => {}
+            Some("http") if is_loopback(&url) => {}
+            Some("http") => return Err(SetupError::InsecureBaseUrl(base.to_owned())),
+            Some(other) => return Err(invalid(format!("unsupported scheme `{other}`"))),
+            None => return Err(invalid("no scheme: start it with https://".to_owned())),
+        }
+        if url.host().is_none_or(str::is_empty) {
+            return Err(invalid("no host".to_owned()));
+        }
+        if url.query().is_some() {
+            return Err(invalid("a base URL takes no query string".to_owned()));
+        }
+        let root = base.trim_end_matches('/');
+        let join = |path: &str| {
+            format!("{root}/chat-service/apis/message/{path}")
+                .parse::<Uri>()
+                .map_err(|e| invalid(e.to_string()))
+        };
+        Ok(Endpoints {
+            single: join("single")?,
+            blast: join("blast")?,
+        })
+    }
+
+    pub(crate) fn url(&self, kind: Kind) -> &Uri {
+        match kind {
+            Kind::Single => &self.single,
+            Kind::Blast => &self.blast,
+        }
+    }
+}
+
+fn is_loopback(url: &Uri) -> bool {
+    let Some(host) = url.host() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        let e = Endpoints::new("https://app.chitchatlabs.com/").unwrap();
+        assert_eq!(
+            e.url(Kind::Single).to_string(),
+            "https://app.chitchatlabs.com/chat-service/apis/message/single"
+        );
+        assert_eq!(
+            e.url(Kind::Blast).to_string(),
+            "https://app.chitchatlabs.com/chat-service/apis/message/blast"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.3.2.1",
+            "http://[::1]:9",
+            "http://localhost:1",
+        ] {
+            assert!(Endpoints::new(ok).is_ok(), "{ok}");
+        }
+        for refused in ["http://example.com", "http://10.0.0.1", "http://[::2]"] {
+            assert!(
+                matches!(Endpoints::new(refused), Err(SetupError::InsecureBaseUrl(_))),
+                "{refused}"
+            );
+        }
+        assert!(matches!(
+            Endpoints::new("ftp://x"),
+            Err(SetupError::InvalidBaseUrl { .. })
+        ));
+        assert!(matches!(
+            Endpoints::new("not a url"),
+            Err(SetupError::InvalidBaseUrl { .. })
+        ));
+    }
+}

@@ -1,0 +1,161 @@
+//! Finds campaign files (a directory means every `*.yaml` / `*.yml` below it) and reads
+//! them as UTF-8 text.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::diagnostic::{Diagnostic, Pos, io_reason};
+
+/// Campaign files larger than this are refused rather than read into memory; recipients
+/// in bulk belong in a CSV file, which is streamed.
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// One campaign file's text.
+#[derive(Debug, Clone)]
+pub(crate) struct Source {
+    pub path: Arc<Path>,
+    pub text: Arc<str>,
+}
+
+/// Reads every campaign file under `paths`, in a stable (sorted) order. Unreadable files
+/// are reported, never skipped silently. A directory without campaign files is an error
+/// unless `allow_empty` (the daemon: removing the last file unschedules everything).
+pub(crate) fn load(paths: &[PathBuf], allow_empty: bool) -> (Vec<Source>, Vec<Diagnostic>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    for path in paths {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                let before = files.len();
+                if let Err(e) = walk(path, &mut files) {
+                    problems.push(Diagnostic::error(path.as_path(), Pos::default(), e));
+                } else if files.len() == before && !allow_empty {
+                    problems.push(Diagnostic::error(
+                        path.as_path(),
+                        Pos::default(),
+                        "no campaign files (*.yaml, *.yml) in this directory",
+                    ));
+                }
+            }
+            Ok(_) => files.push(path.clone()),
+            Err(e) => problems.push(Diagnostic::error(
+                path.as_path(),
+                Pos::default(),
+                format!("cannot read: {}", io_reason(&e)),
+            )),
+        }
+    }
+    // The same file named twice (directly and through its directory) is loaded once.
+    let mut seen = HashSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+
+    let mut sources = Vec::new();
+    for path in files {
+        match read(&path) {
+            Ok(text) => sources.push(Source {
+                path: path.into(),
+                text: text.into(),
+            }),
+            Err(d) => problems.push(*d),
+        }
+    }
+    (sources, problems)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| format!("cannot read directory: {}", io_reason(&e)))?;
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
+    let fail = |pos: Pos, message: String| Box::new(Diagnostic::error(path, pos, message));
+    let meta = std::fs::metadata(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(
+            Pos::default(),
+            format!(
+                "file is {} bytes; campaign files are limited to {MAX_FILE_BYTES} (put recipients in a CSV file)",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        fail(
+            Pos::new(line, column, 1),
+            "file is not valid UTF-8 (campaign files must be UTF-8 text)".to_owned(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directories_are_walked_in_order_and_non_utf8_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("b/nested")).unwrap();
+        std::fs::write(root.join("b/nested/z.yml"), "a: 1\n").unwrap();
+        std::fs::write(root.join("a.yaml"), "a: 1\n").unwrap();
+        std::fs::write(root.join("notes.txt"), "x").unwrap();
+        std::fs::write(root.join(".hidden.yaml"), "x").unwrap();
+        std::fs::write(root.join("bad.yaml"), b"name: x\nlanguage: \xff\n").unwrap();
+        let (sources, problems) = load(&[root.to_owned(), root.join("a.yaml")], false);
+        let names: Vec<_> = sources
+            .iter()
+            .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [PathBuf::from("a.yaml"), PathBuf::from("b/nested/z.yml")]
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].pos, Pos::new(2, 11, 1));
+        assert!(problems[0].message.contains("not valid UTF-8"));
+    }
+
+    #[test]
+    fn missing_paths_and_empty_directories_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sources, problems) = load(
+            &[dir.path().join("nope.yaml"), dir.path().to_owned()],
+            false,
+        );
+        assert!(sources.is_empty());
+        assert_eq!(problems.len(), 2);
+        assert_eq!(
+            problems[0].message,
+            "cannot read: No such file or directory"
+        );
+        assert!(problems[1].message.starts_with("no campaign files"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The command line as clap sees it: every subcommand, flag and environment variable, and
+//! nothing else. [`super::settings`] turns these into the settings the commands take.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::ledger::DEFAULT_STATE;
+use crate::schedule::parse_duration;
+
+/// Campaigns as code for WhatsApp messages sent through the ChitChatLabs API.
+///
+/// Campaign files (YAML) say which template to send, to whom, with which params and when.
+/// `validate` checks them, `plan` shows exactly what would be sent, `apply` sends it.
+#[derive(Debug, Parser)]
+#[command(name = "campaignctl", version, about, max_term_width = 100)]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Check campaign files against the schema and every rule; report all problems at once.
+    Validate(FilesArgs),
+    /// Show what `apply` would send at `--now`, without sending or writing anything.
+    Plan(PlanArgs),
+    /// Send what `plan` shows as due, recording every send in the ledger.
+    Apply(ApplyArgs),
+    /// Run as a daemon: send every scheduled campaign at its cron or `at` times.
+    Run(RunArgs),
+    /// List the sends recorded in the ledger, by campaign and state, with failure reasons.
+    Status(StatusArgs),
+    /// Manage the ledger.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Print the JSON Schema of a campaign file.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum StateCommand {
+    /// Copy a ledger into another (e.g. the local SQLite file into PostgreSQL). Idempotent;
+    /// refuses to overwrite records that differ.
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct MigrateArgs {
+    /// The ledger to copy from: an SQLite file (or a PostgreSQL URL).
+    #[arg(long, value_name = "FILE|URL")]
+    pub from: String,
+
+    /// The ledger to copy into: a PostgreSQL URL (or an SQLite file).
+    #[arg(long, value_name = "URL|FILE")]
+    pub to: String,
+}
+
+/// The ledger location, shared by every command that reads or writes it.
+#[derive(Debug, clap::Args)]
+pub(super) struct StateArgs {
+    /// The ledger: an SQLite file path, or a PostgreSQL URL
+    /// (postgres://USER@HOST:PORT/DB?sslmode=require; password from the URL or PGPASSWORD).
+    #[arg(long, env = "CAMPAIGNCTL_STATE", default_value = DEFAULT_STATE, value_name = "FILE|URL", hide_env_values = true)]
+    pub state: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ApplyArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Messages per second over the whole run (0: unlimited).
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
+    pub rate: f64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
+
+    /// How long to wait for another apply or run holding the ledger (e.g. 30s, 5m).
+    #[arg(long, default_value = "0s", value_parser = parse_wait, value_name = "DURATION")]
+    pub lock_timeout: std::time::Duration,
+
+    /// Validate, plan against the ledger and show the summary, then stop: nothing is sent or
+    /// written.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Send without asking (required when stdin is not a terminal, as in CI or cron).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Also resend sends the ledger records as `failed`.
+    #[arg(long)]
+    pub retry_failed: bool,
+
+    /// Also resend sends the ledger records as `unknown` (a run died mid-send: they may have
+    /// gone out, so resending may deliver twice).
+    #[arg(long)]
+    pub retry_unknown: bool,
+
+    /// Stop after this many sends fail in a row (0: never).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub max_failures: usize,
+
+    /// HTTP connect timeout, seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub connect_timeout: f64,
+
+    /// HTTP request timeout, seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub request_timeout: f64,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct RunArgs {
+    /// Campaign files, or directories to search for *.yaml / *.yml files (watched for changes).
+    #[arg(default_value = "campaigns")]
+    pub paths: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Messages per second over all campaigns (0: unlimited).
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
+    pub rate: f64,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
+    pub concurrency: u16,
+
+    /// Serve GET /healthz and GET /metrics on this address (e.g. 127.0.0.1:9464).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct StatusArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Only this campaign.
+    #[arg(long, value_name = "NAME")]
+    pub campaign: Option<String>,
+
+    /// Only sends in this state.
+    #[arg(long, value_enum, value_name = "STATE")]
+    pub status: Option<StatusFilter>,
+
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum StatusFilter {
+    InFlight,
+    Sent,
+    Failed,
+    Unknown,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct FilesArgs {
+    /// Campaign files, or directories to search for *.yaml / *.yml files.
+    #[arg(default_value = "campaigns")]
+    pub paths: Vec<PathBuf>,
+
+    /// Evaluate schedules at this instant (RFC 3339) instead of the current time.
+    #[arg(long, value_parser = parse_now, value_name = "RFC3339")]
+    pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct PlanArgs {
+    #[command(flatten)]
+    pub files: FilesArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// Output format: `text` for people (and pull-request reviews), `json` for machines.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Exit 0 when nothing is due, 2 when sends are due, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum Format {
+    Text,
+    Json,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err("expected messages per second: a number, 0 or more (0: unlimited)".to_owned()),
+    }
+}
+
+fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    if text == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    parse_duration(text)
+        .and_then(|d| d.to_std().ok())
+        .ok_or_else(|| "expected a duration such as 0s, 30s, 5m or 1h".to_owned())
+}
+
+fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-30T09:00:00+05:30"))
+}

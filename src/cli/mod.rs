@@ -1,0 +1,54 @@
+//! The command line: parse it, resolve it into each command's settings, run the command,
+//! and turn the result into the exit code.
+
+mod args;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::{self, Outcome};
+use crate::error::Error;
+use args::{Cli, Command, StateCommand};
+
+/// Runs the command line and returns the process exit code.
+pub(crate) fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 like every other error: 2 means "sends due" to
+            // `plan --detailed-exitcode`. --help and --version exit 0.
+            return if e.use_stderr() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::SendsDue) => ExitCode::from(2),
+        Err(e) => {
+            if !e.is_reported() {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<Outcome, Error> {
+    match command {
+        Command::Validate(args) => commands::validate::validate(&settings::files(&args)),
+        Command::Plan(args) => commands::plan::plan(&settings::plan(&args)?),
+        Command::Apply(args) => commands::apply::apply(&settings::apply(&args)?),
+        Command::Run(args) => commands::run::run(&settings::run(&args)?),
+        Command::Status(args) => commands::status::status(&settings::status(&args)?),
+        Command::State(StateCommand::Migrate(args)) => {
+            commands::state::migrate(&settings::migrate(&args)?)
+        }
+        Command::Schema => commands::schema::schema(),
+    }
+}

@@ -1,0 +1,115 @@
+//! The one place that turns arguments into settings: defaults, environment and flags are
+//! resolved here, once, and the commands see only the result.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::args::{
+    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, RunArgs, StateArgs, StatusArgs,
+    StatusFilter,
+};
+use crate::commands::Files;
+use crate::commands::apply::ApplySettings;
+use crate::commands::plan::{self, PlanSettings};
+use crate::commands::run::{self, RunSettings};
+use crate::commands::state::MigrateSettings;
+use crate::commands::status::StatusSettings;
+use crate::ledger::{LedgerError, StateLocation, Status};
+use crate::plan::PlanOptions;
+use crate::send;
+
+pub(super) fn files(args: &FilesArgs) -> Files {
+    Files {
+        paths: args.paths.clone(),
+        now: args.now.unwrap_or_else(Utc::now),
+    }
+}
+
+fn state(args: &StateArgs) -> Result<StateLocation, LedgerError> {
+    StateLocation::parse(&args.state)
+}
+
+fn format(format: Format) -> plan::Format {
+    match format {
+        Format::Text => plan::Format::Text,
+        Format::Json => plan::Format::Json,
+    }
+}
+
+pub(super) fn plan(args: &PlanArgs) -> Result<PlanSettings, LedgerError> {
+    Ok(PlanSettings {
+        files: files(&args.files),
+        state: state(&args.state)?,
+        format: format(args.format),
+        detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
+    let mut retry_statuses = Vec::new();
+    if args.retry_failed {
+        retry_statuses.push(Status::Failed);
+    }
+    if args.retry_unknown {
+        retry_statuses.push(Status::Unknown);
+    }
+    Ok(ApplySettings {
+        files: files(&args.files),
+        state: state(&args.state)?,
+        lock_timeout: args.lock_timeout,
+        dry_run: args.dry_run,
+        yes: args.yes,
+        options: PlanOptions {
+            retry_failed: args.retry_failed,
+            retry_unknown: args.retry_unknown,
+        },
+        send: send::Settings {
+            rate: args.rate,
+            concurrency: usize::from(args.concurrency),
+            connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.001)),
+            request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
+            max_consecutive_failures: args.max_failures,
+            retry_statuses,
+            ..send::Settings::default()
+        },
+    })
+}
+
+pub(super) fn run(args: &RunArgs) -> Result<RunSettings, LedgerError> {
+    Ok(RunSettings {
+        paths: args.paths.clone(),
+        state: state(&args.state)?,
+        send: send::Settings {
+            rate: args.rate,
+            concurrency: usize::from(args.concurrency),
+            ..send::Settings::default()
+        },
+        listen: args.listen,
+        log_format: match args.log_format {
+            LogFormat::Text => run::LogFormat::Text,
+            LogFormat::Json => run::LogFormat::Json,
+        },
+    })
+}
+
+pub(super) fn status(args: &StatusArgs) -> Result<StatusSettings, LedgerError> {
+    Ok(StatusSettings {
+        state: state(&args.state)?,
+        campaign: args.campaign.clone(),
+        status: args.status.map(|s| match s {
+            StatusFilter::InFlight => Status::InFlight,
+            StatusFilter::Sent => Status::Sent,
+            StatusFilter::Failed => Status::Failed,
+            StatusFilter::Unknown => Status::Unknown,
+        }),
+        format: format(args.format),
+    })
+}
+
+pub(super) fn migrate(args: &MigrateArgs) -> Result<MigrateSettings, LedgerError> {
+    Ok(MigrateSettings {
+        from: StateLocation::parse(&args.from)?,
+        to: StateLocation::parse(&args.to)?,
+    })
+}

@@ -1,0 +1,30 @@
+//! One file per command. Each takes its settings (resolved once from the command line by
+//! `cli::settings`), never the command line itself, and returns how it ended.
+
+pub(crate) mod apply;
+pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod schema;
+pub(crate) mod state;
+pub(crate) mod status;
+pub(crate) mod validate;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+/// Exit status of a successful run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Success,
+    /// `plan --detailed-exitcode` with sends due.
+    SendsDue,
+}
+
+/// The campaign files of a command and the instant their schedules are evaluated at.
+#[derive(Debug, Clone)]
+pub(crate) struct Files {
+    /// Files, or directories searched for `*.yaml` / `*.yml`.
+    pub paths: Vec<PathBuf>,
+    pub now: DateTime<Utc>,
+}

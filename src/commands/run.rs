@@ -1,0 +1,133 @@
+//! `campaignctl run`: starts the daemon. Everything that can refuse a start is checked
+//! before the ledger is opened: the files, the API key, the base URL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::sync::{mpsc, watch};
+use tracing::{info, warn};
+
+use super::Outcome;
+use crate::api::{ApiKey, Endpoints};
+use crate::daemon::health::{self, Health, Role};
+use crate::daemon::{Daemon, reload};
+use crate::error::Error;
+use crate::ledger::{Holder, SharedLedger, StateLocation};
+use crate::plan::pipeline::print_diagnostics;
+use crate::send::{self, Executor};
+use crate::signal::{Event, Signals};
+
+#[derive(Debug, Clone)]
+pub(crate) struct RunSettings {
+    /// Campaign files or directories, watched for changes.
+    pub paths: Vec<PathBuf>,
+    pub state: StateLocation,
+    pub send: send::Settings,
+    /// Where to serve `/healthz` and `/metrics`.
+    pub listen: Option<SocketAddr>,
+    pub log_format: LogFormat,
+}
+
+/// Log format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    Text,
+    /// One JSON object per event, for log shippers.
+    Json,
+}
+
+pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
+    init_logging(settings.log_format);
+    // One async thread is plenty: sending is I/O, rendering and the ledger run on their own
+    // threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Signal handlers first: a SIGHUP during a long start must not kill the daemon (its
+    // default action), it reloads once started.
+    let mut signals = {
+        let _entered = runtime.enter();
+        Signals::install(true)?
+    };
+    // Each set of files is validated and sent from copies of its CSV files (generation 1 is
+    // this first set; every reload makes the next).
+    let pins = tempfile::Builder::new()
+        .prefix("campaignctl-run-")
+        .tempdir()?;
+    let checked = reload::load(&settings.paths, pins.path(), 1)?;
+    if checked.errors {
+        print_diagnostics(&checked)?;
+        return Err(Error::Invalid);
+    }
+    for d in checked.diagnostics.iter() {
+        warn!(location = %d.location(), "{}", d.message);
+    }
+    let campaigns = checked.campaigns();
+
+    let key = ApiKey::from_env()?;
+    let endpoints = Endpoints::from_env()?;
+    let location = &settings.state;
+    let mut ledger = location.open()?;
+    let holder = Holder::current("run");
+    let shared = location.is_shared();
+    if !shared {
+        // A local file serves one daemon: a second one is refused, not put on standby.
+        ledger.lock(&holder)?;
+    }
+    let executor = Arc::new(Executor::new(endpoints, key, settings.send.clone())?);
+    let health = Arc::new(Health::new(ledger.location(), Role::Standby));
+    let ledger = SharedLedger::new(ledger);
+    // Held until the runtime is gone: the PostgreSQL client closes its connection with a
+    // blocking call that must not run inside the runtime.
+    let _ledger_outlives_the_runtime = ledger.clone();
+
+    runtime.block_on(async {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let server = match settings.listen {
+            Some(addr) => {
+                let server = health::serve(addr, health.clone(), stop_rx.clone())
+                    .await
+                    .map_err(|source| Error::Listen { addr, source })?;
+                info!(%addr, "serving /healthz and /metrics");
+                Some(server)
+            }
+            None => None,
+        };
+        let mut daemon = Daemon::new(
+            settings.paths.clone(),
+            executor,
+            ledger,
+            health,
+            holder,
+            shared,
+            pins,
+        );
+        daemon.start(campaigns, Utc::now()).await;
+        let (reload_tx, reload_rx) = mpsc::channel(16);
+        let _watcher = reload::watch_files(&settings.paths, reload_tx.clone());
+        tokio::spawn(async move {
+            while signals.next().await == Event::Reload {
+                let _ = reload_tx.send("SIGHUP".to_owned()).await;
+            }
+            stop_tx.send_replace(true);
+        });
+        daemon.run(reload_rx, stop_rx).await;
+        if let Some(server) = server {
+            server.abort();
+        }
+        Ok(Outcome::Success)
+    })
+}
+
+fn init_logging(format: LogFormat) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,466 @@
+//! The daemon behind `campaignctl run`: sends scheduled campaigns at their fire times,
+//! through the same planner, executor and ledger as `apply`.
+
+pub(crate) mod health;
+mod leadership;
+mod metrics;
+pub(crate) mod reload;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::campaign::Campaign;
+use crate::ledger::{Holder, SharedLedger, Status};
+use crate::plan::{CampaignPlan, Plan, PlanOptions};
+use crate::schedule::scheduler::{Action, Scheduler};
+use crate::schedule::{Occurrence, Schedule, rfc3339};
+use crate::send::progress::{self, Progress};
+use crate::send::{self, Executor, Report, StopReason};
+use health::{CampaignHealth, Health};
+use reload::Reloaded;
+
+/// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
+/// re-arms the timers within a minute.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+/// How often a replica checks its leadership: the leader that it still holds the ledger
+/// lock (and that the ledger answers), a standby whether it can take the lock. A standby
+/// takes over within this long of the leader's database session ending.
+const LEADERSHIP_CHECK: Duration = Duration::from_secs(2);
+
+/// File events closer together than this make one reload (editors write in several steps).
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+pub(crate) struct Daemon {
+    paths: Vec<PathBuf>,
+    campaigns: BTreeMap<String, Arc<Campaign>>,
+    scheduler: Scheduler,
+    executor: Arc<Executor>,
+    ledger: SharedLedger,
+    health: Arc<Health>,
+    /// Stop handles of the occurrences being sent, by campaign.
+    runs: HashMap<String, watch::Sender<Option<StopReason>>>,
+    tasks: JoinSet<Finished>,
+    holder: Holder,
+    /// A shared (PostgreSQL) ledger: leadership is checked every few seconds. A local file
+    /// is locked for the process's lifetime and needs no checks.
+    shared: bool,
+    /// Whether this replica holds the ledger lock and sends. Replicas on a shared
+    /// (PostgreSQL) ledger that do not are on standby: loaded, validated, not sending.
+    leader: bool,
+    /// The leader last reported while on standby (to log a change once).
+    leader_seen: Option<Holder>,
+    /// Occurrences the ledger failed on, to send again once it answers.
+    pending: Vec<(String, DateTime<Utc>)>,
+    /// Occurrences whose files failed to render at send time, to send after a good reload.
+    after_reload: Vec<(String, DateTime<Utc>)>,
+    /// The reload in progress: it runs beside the scheduler so fire times are kept.
+    reloading: Option<tokio::task::JoinHandle<(String, Reloaded)>>,
+    /// A reload asked for while one runs: done when it ends.
+    reload_again: Option<String>,
+    /// Ledger checks that failed in a row, and when to try next (back-off).
+    ledger_failures: u32,
+    next_ledger_try: tokio::time::Instant,
+    /// Private copies of the CSV files in use.
+    pins: tempfile::TempDir,
+    generation: u64,
+}
+
+/// An occurrence's run ended.
+struct Finished {
+    campaign: String,
+    occurrence: DateTime<Utc>,
+    /// The ledger failed during the run: the rest of the occurrence is still to send.
+    ledger_failed: bool,
+    /// Its files no longer render: retried after the next successful reload.
+    files_failed: bool,
+}
+
+impl Daemon {
+    pub(crate) fn new(
+        paths: Vec<PathBuf>,
+        executor: Arc<Executor>,
+        ledger: SharedLedger,
+        health: Arc<Health>,
+        holder: Holder,
+        shared: bool,
+        pins: tempfile::TempDir,
+    ) -> Daemon {
+        Daemon {
+            paths,
+            campaigns: BTreeMap::new(),
+            scheduler: Scheduler::new(),
+            executor,
+            ledger,
+            health,
+            runs: HashMap::new(),
+            tasks: JoinSet::new(),
+            holder,
+            shared,
+            leader: false,
+            leader_seen: None,
+            pending: Vec::new(),
+            after_reload: Vec::new(),
+            reloading: None,
+            reload_again: None,
+            ledger_failures: 0,
+            next_ledger_try: tokio::time::Instant::now(),
+            pins,
+            generation: 1,
+        }
+    }
+
+    /// Installs the first set of campaigns and takes the lead if it can.
+    pub(crate) async fn start(&mut self, campaigns: Vec<Arc<Campaign>>, now: DateTime<Utc>) {
+        self.install(campaigns, now).await;
+        self.health.reloaded("start", Vec::new());
+        self.check_leadership().await;
+    }
+
+    /// Runs until `stop`: fires occurrences, reloads on `reloads`, checks leadership; then
+    /// lets the sends in flight finish.
+    pub(crate) async fn run(
+        &mut self,
+        mut reloads: mpsc::Receiver<String>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut leadership = tokio::time::interval(LEADERSHIP_CHECK);
+        leadership.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let now = Utc::now();
+            if self.leader {
+                for action in self.scheduler.tick(now) {
+                    self.act(action).await;
+                }
+            }
+            self.publish();
+            // Sleep to the next fire time, but wake at least every minute to notice clock
+            // jumps; tokio's timers run on the monotonic clock.
+            let wait = self
+                .scheduler
+                .next_wake()
+                .map_or(MAX_SLEEP, |at| {
+                    (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+                })
+                .min(MAX_SLEEP);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => {
+                    if let Ok(done) = done {
+                        self.finished(done).await;
+                    }
+                }
+                Some(trigger) = reloads.recv() => self.start_reload(trigger),
+                reloaded = async { self.reloading.as_mut().expect("guarded").await }, if self.reloading.is_some() => {
+                    self.reloading = None;
+                    match reloaded {
+                        Ok((trigger, checked)) => self.reloaded(&trigger, checked).await,
+                        Err(e) => error!("reload failed: {e}"),
+                    }
+                    if let Some(trigger) = self.reload_again.take() {
+                        self.start_reload(trigger);
+                    }
+                }
+                _ = leadership.tick(), if self.shared || !self.pending.is_empty() => {
+                    self.check_leadership().await;
+                }
+                _ = stop.changed() => break,
+            }
+        }
+        info!("stopping: no new occurrences; waiting for sends in flight (up to 30s)");
+        for stop in self.runs.values() {
+            stop.send_replace(Some(StopReason::Interrupted));
+        }
+        while let Some(done) = self.tasks.join_next().await {
+            if let Ok(done) = done {
+                self.runs.remove(&done.campaign);
+            }
+        }
+        info!("stopped");
+    }
+
+    async fn act(&mut self, action: Action) {
+        match action {
+            Action::Send {
+                campaign,
+                occurrence,
+            } => self.start_occurrence(&campaign, occurrence),
+            Action::Missed {
+                campaign,
+                occurrence,
+            } => {
+                let file = self
+                    .campaigns
+                    .get(&campaign)
+                    .map(|c| c.file.display().to_string())
+                    .unwrap_or_default();
+                let (ledger, name) = (self.ledger.clone(), campaign.clone());
+                let recorded = ledger
+                    .call(move |l| l.record_missed(&name, &file, Occurrence::At(occurrence)))
+                    .await;
+                match recorded {
+                    Ok(_) => {
+                        self.health.count_missed(&campaign, 1);
+                        warn!(campaign, occurrence = %rfc3339(occurrence), "occurrence missed: found more than catch_up late, not sent");
+                    }
+                    Err(e) => {
+                        error!(campaign, occurrence = %rfc3339(occurrence), "cannot record missed occurrence: {e}");
+                    }
+                }
+            }
+            Action::MissedUncounted { campaign, count } => {
+                self.health.count_missed(&campaign, count as u64);
+                warn!(
+                    campaign,
+                    count, "older occurrences were missed too (not recorded one by one)"
+                );
+            }
+            Action::Wait {
+                campaign,
+                occurrence,
+            } => {
+                info!(campaign, occurrence = %rfc3339(occurrence), "occurrence waits for the campaign's previous occurrence to finish");
+            }
+        }
+    }
+
+    /// Sends one occurrence in the background.
+    fn start_occurrence(&mut self, name: &str, occurrence: DateTime<Utc>) {
+        let Some(campaign) = self.campaigns.get(name).cloned() else {
+            return;
+        };
+        let (stop_tx, _) = watch::channel(None);
+        self.runs.insert(name.to_owned(), stop_tx.clone());
+        let (executor, ledger, health) = (
+            self.executor.clone(),
+            self.ledger.clone(),
+            self.health.clone(),
+        );
+        let late = Utc::now() - occurrence;
+        self.tasks.spawn(async move {
+            let name = campaign.name.clone();
+            let at = rfc3339(occurrence);
+            let mut done = Finished {
+                campaign: name.clone(),
+                occurrence,
+                ledger_failed: false,
+                files_failed: false,
+            };
+            let (plan, due) = match plan_occurrence(campaign, occurrence, ledger.clone()).await {
+                Ok(planned) => planned,
+                Err(PlanError::Ledger(problem)) => {
+                    error!(campaign = name, occurrence = %at, "occurrence not sent: the ledger failed: {problem}");
+                    done.ledger_failed = true;
+                    return done;
+                }
+                Err(PlanError::Files(problem)) => {
+                    error!(campaign = name, occurrence = %at, "occurrence not sent: {problem}; it is sent after the files are fixed, if still within catch_up");
+                    done.files_failed = true;
+                    return done;
+                }
+            };
+            if due == 0 {
+                // After a restart or a takeover the latest occurrence is re-planned in case it
+                // was cut short; this one was complete.
+                info!(campaign = name, occurrence = %at, "occurrence already complete");
+                return done;
+            }
+            health.count_occurrence(&name);
+            info!(campaign = name, occurrence = %at, late_ms = late.num_milliseconds(), due, "occurrence started");
+            match send_planned(plan, due, executor, ledger, stop_tx).await {
+                Ok(report) => {
+                    done.ledger_failed = matches!(report.stopped, Some(StopReason::LedgerFailed(_)));
+                    health.count_sends(&name, Status::Sent, report.sent as u64);
+                    health.count_sends(&name, Status::Failed, report.failed.len() as u64);
+                    health.count_sends(&name, Status::Unknown, report.unknown.len() as u64);
+                    health.count_retries(report.retries as u64);
+                    for (key, reason) in report.failed.iter().chain(&report.unknown) {
+                        warn!(campaign = name, key, reason, "send failed");
+                    }
+                    info!(
+                        campaign = name,
+                        occurrence = %at,
+                        sent = report.sent,
+                        failed = report.failed.len(),
+                        unknown = report.unknown.len(),
+                        already_recorded = report.taken,
+                        stopped = report.stopped.as_ref().map(ToString::to_string),
+                        "occurrence finished"
+                    );
+                }
+                Err(problem) => error!(campaign = name, occurrence = %at, "occurrence not sent: {problem}"),
+            }
+            done
+        });
+    }
+
+    async fn finished(&mut self, done: Finished) {
+        self.runs.remove(&done.campaign);
+        if done.ledger_failed && self.leader {
+            warn!(campaign = done.campaign, occurrence = %rfc3339(done.occurrence), "the ledger failed: the rest of this occurrence is sent when it answers again (within catch_up)");
+            self.health
+                .ledger_problem(Some("the ledger failed during a send".to_owned()));
+            self.pending.push((done.campaign.clone(), done.occurrence));
+        }
+        if done.files_failed {
+            self.after_reload
+                .push((done.campaign.clone(), done.occurrence));
+        }
+        if let Some(action) = self.scheduler.finished(&done.campaign, Utc::now()) {
+            self.act(action).await;
+        }
+    }
+
+    /// Replaces the campaign set: new campaigns are scheduled, removed ones stop, edited
+    /// schedules re-arm. Occurrences being sent finish with the version they started with.
+    async fn install(&mut self, campaigns: Vec<Arc<Campaign>>, now: DateTime<Utc>) {
+        let new: BTreeMap<String, Arc<Campaign>> =
+            campaigns.into_iter().map(|c| (c.name.clone(), c)).collect();
+        for name in self.campaigns.keys() {
+            if !new.contains_key(name) {
+                info!(campaign = name, "campaign removed: no longer scheduled");
+                self.scheduler.remove(name);
+            }
+        }
+        for (name, campaign) in &new {
+            let schedule = campaign.schedule.as_ref().filter(|_| campaign.enabled);
+            let old = self.campaigns.get(name);
+            let old_schedule = old.and_then(|c| c.schedule.as_ref().filter(|_| c.enabled));
+            match (schedule, old_schedule) {
+                (None, None) => {}
+                (None, Some(_)) => {
+                    info!(
+                        campaign = name,
+                        "campaign unscheduled (no schedule or enabled: false)"
+                    );
+                    self.scheduler.remove(name);
+                }
+                (Some(schedule), previous) => {
+                    if !self.leader || previous.is_some_and(|p| p.same_as(schedule)) {
+                        continue;
+                    }
+                    let (ledger, key, within) =
+                        (self.ledger.clone(), name.clone(), schedule.clone());
+                    // Where to resume: after the latest occurrence the ledger knows, or at it
+                    // if it has sends and is still within catch_up (it may have been cut
+                    // short by a stop, a crash or a lost leader; its sent rows are skipped).
+                    let last = ledger
+                        .call(move |ledger| {
+                            let last = ledger.last_occurrence(&key)?;
+                            Ok(match last {
+                                Some(t)
+                                    if within.in_catch_up_window(t, now)
+                                        && !ledger
+                                            .recorded(&key, Occurrence::At(t))?
+                                            .is_empty() =>
+                                {
+                                    Some(t - chrono::TimeDelta::nanoseconds(1))
+                                }
+                                other => other,
+                            })
+                        })
+                        .await
+                        .unwrap_or_else(|e| {
+                            error!(campaign = name, "cannot read the ledger: {e}");
+                            None
+                        });
+                    self.scheduler.arm(name, schedule.clone(), last, now);
+                    info!(
+                        campaign = name,
+                        schedule = schedule.describe(),
+                        next = self.scheduler.next_of(name).map(rfc3339),
+                        "campaign scheduled"
+                    );
+                }
+            }
+        }
+        self.campaigns = new;
+    }
+
+    /// Updates what /healthz and /metrics show.
+    fn publish(&self) {
+        let campaigns = self
+            .campaigns
+            .values()
+            .map(|c| CampaignHealth {
+                name: c.name.clone(),
+                file: c.file.display().to_string(),
+                schedule: c.schedule.as_ref().map(Schedule::describe),
+                next_run: self.scheduler.next_of(&c.name),
+                running: self.runs.contains_key(&c.name),
+                enabled: c.enabled,
+            })
+            .collect();
+        self.health.set_campaigns(campaigns);
+    }
+}
+
+/// Why an occurrence could not be planned.
+enum PlanError {
+    /// The ledger did not answer: retried when it does.
+    Ledger(String),
+    /// Its files no longer compile or render (a CSV edited since the last reload):
+    /// retried after the next successful reload.
+    Files(String),
+}
+
+/// Plans one occurrence against the ledger and checks that every send renders. Returns the
+/// plan and how many sends are due (0: the occurrence is complete).
+async fn plan_occurrence(
+    campaign: Arc<Campaign>,
+    occurrence: DateTime<Utc>,
+    ledger: SharedLedger,
+) -> Result<(Plan, usize), PlanError> {
+    tokio::task::spawn_blocking(move || {
+        let now = Utc::now();
+        let name = campaign.name.clone();
+        let campaign_plan = CampaignPlan::at(campaign, occurrence, now)
+            .ok_or_else(|| PlanError::Files("its params no longer compile".to_owned()))?;
+        let recorded = ledger
+            .lock()
+            .recorded(&name, Occurrence::At(occurrence))
+            .map_err(|e| PlanError::Ledger(e.to_string()))?;
+        let plan = Plan::of(now, PlanOptions::default(), vec![(campaign_plan, recorded)]);
+        let scan = plan.scan(0);
+        if scan.has_errors() {
+            let problems: Vec<String> = scan
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .take(5)
+                .map(|d| format!("{}: {}", d.location(), d.message))
+                .collect();
+            return Err(PlanError::Files(format!(
+                "its recipients no longer render: {}",
+                problems.join("; ")
+            )));
+        }
+        Ok((plan, scan.campaigns.first().map_or(0, |c| c.due)))
+    })
+    .await
+    .unwrap_or_else(|e| Err(PlanError::Files(format!("planning failed: {e}"))))
+}
+
+/// Sends the due sends of a planned occurrence.
+async fn send_planned(
+    plan: Plan,
+    due: usize,
+    executor: Arc<Executor>,
+    ledger: SharedLedger,
+    stop: watch::Sender<Option<StopReason>>,
+) -> Result<Report, String> {
+    let (tx, rx) = send::input();
+    std::thread::spawn(move || send::feed(plan.sends(0), &tx));
+    let progress = Arc::new(Progress::new(due, progress::Mode::Quiet));
+    executor
+        .run(rx, ledger, progress, stop)
+        .await
+        .map_err(|e| e.to_string())
+}

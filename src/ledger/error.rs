@@ -1,0 +1,44 @@
+//! Why a ledger call failed. Every variant names the ledger (a path, or a URL without its
+//! password); storage failures keep the backend's error as their source.
+
+use super::Holder;
+
+/// The error of a backend (SQLite, PostgreSQL, the file system), or a message of ours.
+pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LedgerError {
+    #[error(
+        "the ledger {ledger} is in use by {holder}; only one apply or run may use a ledger at a time"
+    )]
+    Locked { ledger: String, holder: Holder },
+
+    #[error("the ledger {ledger} is locked by another process (holder unknown: {detail})")]
+    LockedUnknown { ledger: String, detail: String },
+
+    #[error("ledger {ledger}: {source}")]
+    Storage {
+        ledger: String,
+        #[source]
+        source: Source,
+    },
+
+    #[error(
+        "ledger {ledger} has schema version {found}, newer than this campaignctl knows ({known}); upgrade campaignctl"
+    )]
+    TooNew {
+        ledger: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+impl LedgerError {
+    /// A storage failure of the ledger at `ledger`.
+    pub(crate) fn storage(ledger: &str, source: impl Into<Source>) -> LedgerError {
+        LedgerError::Storage {
+            ledger: ledger.to_owned(),
+            source: source.into(),
+        }
+    }
+}

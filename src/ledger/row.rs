@@ -1,0 +1,107 @@
+//! What the ledger holds: the status of a send, its rows as listed, missed occurrences.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+/// Ledger status of a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Status {
+    InFlight,
+    Sent,
+    Failed,
+    Unknown,
+    Missed,
+}
+
+impl Status {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Status::InFlight => "in_flight",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+            Status::Missed => "missed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "in_flight" => Status::InFlight,
+            "sent" => Status::Sent,
+            "failed" => Status::Failed,
+            "unknown" => Status::Unknown,
+            "missed" => Status::Missed,
+            _ => return None,
+        })
+    }
+}
+
+/// What is recorded about one send key, as far as planning cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    pub status: Status,
+    pub body_hash: String,
+}
+
+/// Ledger records of one occurrence of one campaign, by recipient (`blast` for a blast).
+pub(crate) type RecordedSends = HashMap<String, Recorded>;
+
+/// One ledger row, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SendRow {
+    pub key: String,
+    pub campaign: String,
+    pub file: String,
+    pub occurrence: String,
+    pub recipient: String,
+    pub endpoint: String,
+    pub status: Status,
+    pub attempts: u32,
+    pub http_status: Option<u16>,
+    pub response: Option<String>,
+    pub error: Option<String>,
+    /// The exact request body (left out of `status --format json`: it can be long).
+    #[serde(skip)]
+    pub request: String,
+    pub request_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SendRow {
+    /// Whether two records of one key say the same thing (for `state migrate`).
+    pub(crate) fn same_record(&self, other: &SendRow) -> bool {
+        (
+            &self.key,
+            &self.campaign,
+            &self.occurrence,
+            &self.recipient,
+            &self.endpoint,
+            self.status,
+            &self.request_hash,
+            self.attempts,
+            self.http_status,
+        ) == (
+            &other.key,
+            &other.campaign,
+            &other.occurrence,
+            &other.recipient,
+            &other.endpoint,
+            other.status,
+            &other.request_hash,
+            other.attempts,
+            other.http_status,
+        )
+    }
+}
+
+/// An occurrence that was not sent because it was found more than `catch_up` late.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MissedRow {
+    pub campaign: String,
+    pub file: String,
+    pub occurrence: String,
+    pub recorded_at: String,
+}

@@ -1,0 +1,630 @@
+//! The embedded ledger: one SQLite file in WAL mode. The single-writer lock is an OS file lock
+//! on `STATE.lock` beside it, so a process killed with SIGKILL never leaves a stale lock; the
+//! lock file holds the holder's pid, host and start time for the refusal message.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Statement, ToSql, TransactionBehavior, params,
+};
+
+use super::error::Source;
+use super::{
+    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, Recorded,
+    RecordedSends, SCHEMA_V1, SendRow, Status, check_version, conflicts_error, timestamp,
+    truncate_response,
+};
+use crate::schedule::Occurrence;
+
+/// Schema migrations, applied in order and counted in `PRAGMA user_version`.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2];
+
+/// 2: the `sends` table rebuilt with the same columns and rows, for the cost of each claim
+/// and finish. Its CHECK on `status` is spelt with OR (SQLite evaluates an IN list of more
+/// than two values through a temporary b-tree, on every insert and update);
+/// `sends_not_sent` is dropped (SQLite never used it, yet every send added and removed an
+/// entry); `sends_by_occurrence` leaves out `once` sends, since only `last_occurrence`
+/// needs it and never asks for them (`recorded` and `sends` go by key, see [`key_range`]).
+const V2: &str = include_str!("migrations/sqlite-v2.sql");
+
+/// The keys under `path` (`CAMPAIGN` or `CAMPAIGN/OCCURRENCE`), those that start with
+/// `path/`: from the first string returned up to the second, excluded (`0` is the character
+/// after `/`). A send's key is `CAMPAIGN/OCCURRENCE/RECIPIENT` (`api::send_key`) and
+/// campaign names have no `/`, so the key index finds a campaign's or an occurrence's sends.
+/// Queries by key range still compare the campaign and occurrence columns: a key of another
+/// shape could only be left out of a listing, never put in the wrong one, and `claim` goes
+/// by the key itself.
+fn key_range(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
+}
+
+/// What is recorded for one occurrence (`recorded`): ?1 campaign, ?2 occurrence, ?3 and ?4
+/// the range of their keys (see [`key_range`]).
+const RECORDED: &str = "SELECT recipient, status, request_hash FROM sends
+     WHERE key >= ?3 AND key < ?4 AND campaign = ?1 AND occurrence = ?2";
+
+/// The latest scheduled occurrence of campaign ?1 with anything recorded. Occurrences are
+/// RFC 3339 UTC with second precision: text order is time order. `occurrence <> 'once'` is
+/// also what lets SQLite use the partial `sends_by_occurrence`.
+const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
+         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once'
+         UNION ALL
+         SELECT occurrence FROM missed WHERE campaign = ?1)";
+
+/// `SELECT` of the rows `sends` lists: status ?1 (any if NULL), `$and`, in listing order.
+macro_rules! select_sends {
+    ($and:literal) => {
+        concat!(
+            "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
+                    http_status, response, error, request_hash, created_at, updated_at, request
+             FROM sends WHERE (?1 IS NULL OR status = ?1) ",
+            $and,
+            " ORDER BY campaign, occurrence, recipient"
+        )
+    };
+}
+const SENDS: &str = select_sends!("");
+/// Campaign ?4's, by the range ?2..?3 of their keys (see [`key_range`]).
+const SENDS_OF_CAMPAIGN: &str = select_sends!("AND key >= ?2 AND key < ?3 AND campaign = ?4");
+
+fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
+    let status: String = row.get(6)?;
+    Ok(SendRow {
+        key: row.get(0)?,
+        campaign: row.get(1)?,
+        file: row.get(2)?,
+        occurrence: row.get(3)?,
+        recipient: row.get(4)?,
+        endpoint: row.get(5)?,
+        status: Status::parse(&status).unwrap_or(Status::Unknown),
+        attempts: row.get(7)?,
+        http_status: row.get(8)?,
+        response: row.get(9)?,
+        error: row.get(10)?,
+        request_hash: row.get(11)?,
+        created_at: row.get(12)?,
+        updated_at: row.get(13)?,
+        request: row.get(14)?,
+    })
+}
+
+pub(crate) struct SqliteLedger {
+    conn: Connection,
+    location: String,
+    path: PathBuf,
+    /// Held while this process has the single-writer lock.
+    lock: Option<File>,
+}
+
+impl SqliteLedger {
+    /// Opens (creating the file and its directory if needed) and migrates.
+    pub(crate) fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
+        let location = path.display().to_string();
+        let err = |message: String| LedgerError::storage(&location, message);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| LedgerError::storage(&location, e))?;
+        let mut ledger = SqliteLedger {
+            conn,
+            location,
+            path: path.to_owned(),
+            lock: None,
+        };
+        ledger.configure()?;
+        ledger.migrate()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger without writing to it; `None` if there is none.
+    pub(crate) fn open_read_only(path: &Path) -> Result<Option<SqliteLedger>, LedgerError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let location = path.display().to_string();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| LedgerError::storage(&location, e))?;
+        let ledger = SqliteLedger {
+            conn,
+            location,
+            path: path.to_owned(),
+            lock: None,
+        };
+        ledger
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| ledger.error(e))?;
+        let version = ledger.version()?;
+        check_version(&ledger.location, version, MIGRATIONS)?;
+        Ok(Some(ledger))
+    }
+
+    fn error(&self, e: impl Into<Source>) -> LedgerError {
+        LedgerError::storage(&self.location, e)
+    }
+
+    fn configure(&self) -> Result<(), LedgerError> {
+        // WAL: readers (`plan`, `status`) never block the writer. synchronous=FULL: a
+        // claim is on disk before its request leaves, even across a power cut.
+        self.conn
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(|e| self.error(e))?;
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.error(e))
+    }
+
+    fn version(&self) -> Result<i64, LedgerError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| self.error(e))
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let version = self.version()?;
+        check_version(&self.location, version, MIGRATIONS)?;
+        if version == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
+        // IMMEDIATE: the write lock first (within the busy timeout), then the version, so two
+        // processes opening an old ledger at once migrate it once, one after the other.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| storage(&self.location, e))?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| storage(&self.location, e))?;
+        check_version(&self.location, version, MIGRATIONS)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| storage(&self.location, format!("migration {}: {e}", i + 1)))?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(|e| storage(&self.location, e))?;
+        }
+        tx.commit().map_err(|e| storage(&self.location, e))?;
+        if version == 0 {
+            return Ok(());
+        }
+        // Upgrading rebuilt `sends` through the WAL: copy it into the database now and give
+        // the WAL's disk space back (if readers are in, this waits for them a while and then
+        // leaves it to the automatic checkpoints).
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| storage(&self.location, e))
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+}
+
+impl SqliteLedger {
+    fn finish_normal(&mut self, results: &[Finished], now: &str) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        {
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE sends SET status = ?2, attempts = attempts + ?3, http_status = ?4,
+                                      response = ?5, error = ?6, updated_at = ?7
+                     WHERE key = ?1",
+                )
+                .map_err(|e| storage(&location, e))?;
+            update
+                .raw_bind_parameter(7, now)
+                .map_err(|e| storage(&location, e))?;
+            let mut previous = None;
+            for r in results {
+                update_outcome(&mut update, r, previous).map_err(|e| storage(&location, e))?;
+                previous = Some(r);
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))
+    }
+}
+
+/// Binds `value` to parameter `index` unless the previous row bound the same there: a
+/// statement keeps its parameters from one execution to the next, binding copies the text,
+/// and the rows of a batch mostly share their campaign, file and occurrence, or outcome.
+fn rebind<T: ToSql + PartialEq + ?Sized>(
+    stmt: &mut Statement<'_>,
+    index: usize,
+    value: &T,
+    previous: Option<&T>,
+) -> rusqlite::Result<()> {
+    if previous == Some(value) {
+        return Ok(());
+    }
+    stmt.raw_bind_parameter(index, value)
+}
+
+/// Runs claim's INSERT for `send`; `previous` is the send it last ran for.
+fn insert_send(
+    insert: &mut Statement<'_>,
+    send: &NewSend,
+    previous: Option<&NewSend>,
+) -> rusqlite::Result<usize> {
+    insert.raw_bind_parameter(1, &send.key)?;
+    rebind(insert, 2, &send.campaign, previous.map(|p| &p.campaign))?;
+    rebind(insert, 3, &send.file, previous.map(|p| &p.file))?;
+    rebind(insert, 4, &send.occurrence, previous.map(|p| &p.occurrence))?;
+    insert.raw_bind_parameter(5, &send.recipient)?;
+    rebind(insert, 6, &send.endpoint, previous.map(|p| &p.endpoint))?;
+    insert.raw_bind_parameter(7, &send.request)?;
+    insert.raw_bind_parameter(8, &send.request_hash)?;
+    insert.raw_execute()
+}
+
+/// Runs finish's UPDATE for `r`; `previous` is the outcome it last ran for.
+fn update_outcome(
+    update: &mut Statement<'_>,
+    r: &Finished,
+    previous: Option<&Finished>,
+) -> rusqlite::Result<usize> {
+    update.raw_bind_parameter(1, &r.key)?;
+    rebind(
+        update,
+        2,
+        r.status.as_str(),
+        previous.map(|p| p.status.as_str()),
+    )?;
+    rebind(update, 3, &r.attempts, previous.map(|p| &p.attempts))?;
+    rebind(update, 4, &r.http_status, previous.map(|p| &p.http_status))?;
+    if previous.is_none_or(|p| p.response != r.response) {
+        update.raw_bind_parameter(5, r.response.clone().map(truncate_response))?;
+    }
+    rebind(update, 6, &r.error, previous.map(|p| &p.error))?;
+    update.raw_execute()
+}
+
+fn storage(location: &str, e: impl Into<Source>) -> LedgerError {
+    LedgerError::storage(location, e)
+}
+
+impl Ledger for SqliteLedger {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn holds_lock(&mut self) -> Result<bool, LedgerError> {
+        Ok(self.lock.is_some())
+    }
+
+    fn try_lock(&mut self, holder: &Holder) -> Result<Option<Holder>, LedgerError> {
+        if self.lock.is_some() {
+            return Ok(None);
+        }
+        let path = self.lock_path();
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| self.error(format!("cannot open lock file {}: {e}", path.display())))?;
+        match file.try_lock() {
+            Ok(()) => {
+                let holder = Holder {
+                    since: Utc::now(),
+                    ..holder.clone()
+                };
+                let text = serde_json::to_string(&holder).unwrap_or_default();
+                file.set_len(0)
+                    .and_then(|()| file.rewind())
+                    .and_then(|()| file.write_all(text.as_bytes()))
+                    .and_then(|()| file.flush())
+                    .map_err(|e| {
+                        self.error(format!("cannot write lock file {}: {e}", path.display()))
+                    })?;
+                self.lock = Some(file);
+                Ok(None)
+            }
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                match serde_json::from_str::<Holder>(&text) {
+                    Ok(holder) => Ok(Some(holder)),
+                    Err(_) => Err(LedgerError::LockedUnknown {
+                        ledger: self.location.clone(),
+                        detail: format!("{} is locked", path.display()),
+                    }),
+                }
+            }
+            Err(TryLockError::Error(e)) => {
+                Err(self.error(format!("cannot lock {}: {e}", path.display())))
+            }
+        }
+    }
+
+    fn recover(&mut self) -> Result<usize, LedgerError> {
+        let now = timestamp(Utc::now());
+        self.conn
+            .execute(
+                "UPDATE sends SET status = 'unknown', updated_at = ?1,
+                     error = 'the process stopped while this send was in flight: it may or may not have been sent'
+                 WHERE status = 'in_flight'",
+                params![now],
+            )
+            .map_err(|e| self.error(e))
+    }
+
+    fn recorded(
+        &mut self,
+        campaign: &str,
+        occurrence: Occurrence,
+    ) -> Result<RecordedSends, LedgerError> {
+        // By key (no index on campaign and occurrence covers `once`).
+        let occurrence = occurrence.to_string();
+        let (first, end) = key_range(&format!("{campaign}/{occurrence}"));
+        let mut stmt = self
+            .conn
+            .prepare_cached(RECORDED)
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(params![campaign, occurrence, first, end], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| storage(&self.location, e))?;
+        let mut out = RecordedSends::new();
+        for row in rows {
+            let (recipient, status, body_hash) = row.map_err(|e| storage(&self.location, e))?;
+            let status = Status::parse(&status).ok_or_else(|| {
+                storage(
+                    &self.location,
+                    format!("unknown status `{status}` in the sends table"),
+                )
+            })?;
+            out.insert(recipient, Recorded { status, body_hash });
+        }
+        Ok(out)
+    }
+
+    fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError> {
+        let location = self.location.clone();
+        let now = timestamp(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        let mut claims = Vec::with_capacity(sends.len());
+        {
+            let mut current = tx
+                .prepare_cached("SELECT status FROM sends WHERE key = ?1")
+                .map_err(|e| storage(&location, e))?;
+            // The unique key decides, as in PostgreSQL: a send is claimed by inserting it.
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                        request_hash, status, attempts, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9)
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .map_err(|e| storage(&location, e))?;
+            let mut reclaim = tx
+                .prepare_cached(
+                    "UPDATE sends SET status = 'in_flight', request = ?2, request_hash = ?3, file = ?4,
+                                      updated_at = ?5, error = NULL
+                     WHERE key = ?1 AND status = ?6",
+                )
+                .map_err(|e| storage(&location, e))?;
+            insert
+                .raw_bind_parameter(9, &now)
+                .map_err(|e| storage(&location, e))?;
+            let mut previous = None;
+            for send in sends {
+                let inserted =
+                    insert_send(&mut insert, send, previous).map_err(|e| storage(&location, e))?;
+                previous = Some(send);
+                if inserted == 1 {
+                    claims.push(Claim::Claimed(None));
+                    continue;
+                }
+                let status: Option<String> = current
+                    .query_row(params![send.key], |row| row.get(0))
+                    .optional()
+                    .map_err(|e| storage(&location, e))?;
+                let claim = match status.as_deref().map(Status::parse) {
+                    None => {
+                        return Err(storage(
+                            &location,
+                            format!("send {} vanished during its claim", send.key),
+                        ));
+                    }
+                    Some(Some(previous)) if retry.contains(&previous) => {
+                        reclaim
+                            .execute(params![
+                                send.key,
+                                send.request,
+                                send.request_hash,
+                                send.file,
+                                now,
+                                previous.as_str()
+                            ])
+                            .map_err(|e| storage(&location, e))?;
+                        Claim::Claimed(Some(previous))
+                    }
+                    Some(_) => Claim::Taken,
+                };
+                claims.push(claim);
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(claims)
+    }
+
+    fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        for (key, previous) in claims {
+            match previous {
+                None => tx.execute(
+                    "DELETE FROM sends WHERE key = ?1 AND status = 'in_flight'",
+                    params![key],
+                ),
+                Some(status) => tx.execute(
+                    "UPDATE sends SET status = ?2 WHERE key = ?1 AND status = 'in_flight'",
+                    params![key, status.as_str()],
+                ),
+            }
+            .map_err(|e| storage(&location, e))?;
+        }
+        tx.commit().map_err(|e| storage(&location, e))
+    }
+
+    fn finish(&mut self, results: &[Finished]) -> Result<(), LedgerError> {
+        let location = self.location.clone();
+        let now = timestamp(Utc::now());
+        // Outcomes are written without waiting for the disk: if power fails first, the rows
+        // stay `in_flight` and become `unknown`, which is never resent unasked. The next
+        // claim's FULL commit flushes them anyway.
+        self.conn
+            .execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(|e| storage(&location, e))?;
+        let result = self.finish_normal(results, &now);
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL")
+            .map_err(|e| storage(&location, e))?;
+        result
+    }
+
+    fn record_missed(
+        &mut self,
+        campaign: &str,
+        file: &str,
+        occurrence: Occurrence,
+    ) -> Result<bool, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
+                params![campaign, occurrence.to_string(), file, timestamp(Utc::now())],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.error(e))
+    }
+
+    fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
+        let latest: Option<String> = self
+            .conn
+            .query_row(LAST_OCCURRENCE, params![campaign], |row| row.get(0))
+            .map_err(|e| self.error(e))?;
+        Ok(latest
+            .and_then(|text| Occurrence::parse(&text))
+            .and_then(Occurrence::time))
+    }
+
+    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {
+        let status = filter.status.map(Status::as_str);
+        let rows = match &filter.campaign {
+            // By key, as in `recorded`.
+            Some(campaign) => self
+                .conn
+                .prepare_cached(SENDS_OF_CAMPAIGN)
+                .and_then(|mut stmt| {
+                    let (first, end) = key_range(campaign);
+                    stmt.query_map(params![status, first, end, campaign], send_row)?
+                        .collect()
+                }),
+            None => self
+                .conn
+                .prepare_cached(SENDS)
+                .and_then(|mut stmt| stmt.query_map(params![status], send_row)?.collect()),
+        };
+        rows.map_err(|e| storage(&self.location, e))
+    }
+
+    fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT campaign, file, occurrence, recorded_at FROM missed
+                 WHERE (?1 IS NULL OR campaign = ?1) ORDER BY campaign, occurrence",
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(params![campaign], |row| {
+                Ok(MissedRow {
+                    campaign: row.get(0)?,
+                    file: row.get(1)?,
+                    occurrence: row.get(2)?,
+                    recorded_at: row.get(3)?,
+                })
+            })
+            .map_err(|e| storage(&self.location, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| storage(&self.location, e))
+    }
+
+    fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
+        let location = self.location.clone();
+        let existing: HashMap<String, SendRow> = self
+            .sends(&Filter::default())?
+            .into_iter()
+            .map(|r| (r.key.clone(), r))
+            .collect();
+        let conflicts: Vec<String> = sends
+            .iter()
+            .filter(|r| existing.get(&r.key).is_some_and(|e| !e.same_record(r)))
+            .map(|r| r.key.clone())
+            .collect();
+        if !conflicts.is_empty() {
+            return Err(conflicts_error(&location, &conflicts));
+        }
+        let mut imported = Imported::default();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        for r in sends {
+            let n = tx
+                .execute(
+                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                        request_hash, status, attempts, http_status, response, error,
+                                        created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                     ON CONFLICT (key) DO NOTHING",
+                    params![
+                        r.key, r.campaign, r.file, r.occurrence, r.recipient, r.endpoint, r.request,
+                        r.request_hash, r.status.as_str(), r.attempts, r.http_status, r.response,
+                        r.error, r.created_at, r.updated_at
+                    ],
+                )
+                .map_err(|e| storage(&location, e))?;
+            if n == 1 {
+                imported.sends_copied += 1;
+            } else {
+                imported.sends_present += 1;
+            }
+        }
+        for m in missed {
+            let n = tx
+                .execute(
+                    "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT DO NOTHING",
+                    params![m.campaign, m.occurrence, m.file, m.recorded_at],
+                )
+                .map_err(|e| storage(&location, e))?;
+            if n == 1 {
+                imported.missed_copied += 1;
+            } else {
+                imported.missed_present += 1;
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(imported)
+    }
+}
+
+#[cfg(test)]
+mod tests;

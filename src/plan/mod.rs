@@ -1,0 +1,589 @@
+//! Computes what would be sent at a given instant: per campaign the occurrence that is due
+//! (or the next one), and a stream of its sends, each rendered to its exact API request and
+//! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
+
+pub(crate) mod json;
+pub(crate) mod pipeline;
+pub(crate) mod text;
+
+use std::collections::hash_map::Entry;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::api::body::{self, To};
+use crate::api::{body_hash, send_key};
+use crate::campaign::mobile::{Mobile, MobileMap};
+use crate::campaign::recipients::{self, Origin, Recipient};
+use crate::campaign::renderer::{RenderError, Renderer, RunContext, Templates};
+use crate::campaign::{Audience, Campaign, Kind};
+use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
+use crate::ledger::{RecordedSends, Status};
+use crate::schedule::Occurrence;
+
+/// Number of upcoming fire times listed per scheduled campaign.
+pub(crate) const NEXT_RUNS: usize = 5;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct PlanOptions {
+    /// Resend sends the ledger records as `failed`.
+    pub retry_failed: bool,
+    /// Resend sends the ledger records as `unknown` (the process died mid-send).
+    pub retry_unknown: bool,
+}
+
+/// A send's state as `plan` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SendState {
+    New,
+    AlreadySent,
+    /// Sent, but the request it would send now differs (params edited since).
+    SentChangedSince,
+    Failed,
+    Unknown,
+    InFlight,
+    Missed,
+}
+
+impl SendState {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            SendState::New => "new",
+            SendState::AlreadySent => "already sent",
+            SendState::SentChangedSince => "sent (changed since)",
+            SendState::Failed => "failed",
+            SendState::Unknown => "unknown",
+            SendState::InFlight => "in flight",
+            SendState::Missed => "missed",
+        }
+    }
+}
+
+/// Why a campaign's occurrence is or is not due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Timing {
+    /// Unscheduled campaigns: sent once, by `apply`.
+    Once,
+    /// The latest occurrence is within its catch-up window.
+    Due,
+    /// The next occurrence is in the future.
+    Upcoming,
+    /// The only (`at`) occurrence passed more than `catch_up` ago: it will never be sent.
+    Expired,
+    /// `enabled: false`.
+    Disabled,
+}
+
+/// The plan for one campaign.
+pub(crate) struct CampaignPlan {
+    pub campaign: Arc<Campaign>,
+    pub timing: Timing,
+    /// The occurrence whose sends are listed: the due one, else the next one.
+    pub occurrence: Occurrence,
+    pub next_runs: Vec<DateTime<Utc>>,
+    renderer: Renderer,
+    run: RunContext,
+    /// `CAMPAIGN/OCCURRENCE/`, the start of every key of this occurrence: built once, not per
+    /// send (formatting a scheduled occurrence is a date formatting).
+    key_prefix: String,
+}
+
+/// One send: its key, its exact request, and its state.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedSend {
+    pub key: String,
+    /// The normalised mobile number, or `blast`: the last part of the key.
+    pub recipient: String,
+    pub campaign: Arc<Campaign>,
+    pub occurrence: Occurrence,
+    pub kind: Kind,
+    pub mobile: Option<Mobile>,
+    pub name: Option<String>,
+    pub params: Vec<String>,
+    pub state: SendState,
+    pub due: bool,
+}
+
+impl PlannedSend {
+    /// The occurrence as the key spells it: `once`, or the RFC 3339 UTC time. Neither it
+    /// nor the campaign name nor the recipient contains a `/` (see [`send_key`]).
+    pub(crate) fn occurrence_text(&self) -> &str {
+        let start = self.campaign.name.len() + 1;
+        let end = self.key.len() - self.recipient.len() - 1;
+        &self.key[start..end]
+    }
+
+    /// The request body exactly as `apply` sends it: compact JSON with the fields in the
+    /// order of the API reference.
+    pub(crate) fn body(&self) -> String {
+        let mut body = Vec::with_capacity(256);
+        self.write_body(&mut body)
+            .expect("writing to a Vec does not fail");
+        String::from_utf8(body).expect("serde_json writes UTF-8")
+    }
+
+    /// Writes [`PlannedSend::body`] to `out`.
+    pub(crate) fn write_body(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let to = self.mobile.map(|_| To {
+            mobile: &self.recipient,
+            name: self.name.as_deref(),
+        });
+        body::write(out, &self.campaign, to, &self.params)
+    }
+}
+
+/// An item of a campaign's send stream.
+#[derive(Debug)]
+pub(crate) enum SendItem {
+    Send(PlannedSend),
+    /// Recipient or param problems; errors make the whole set invalid.
+    Problems(Vec<Diagnostic>),
+}
+
+impl CampaignPlan {
+    /// Plans one campaign at `now`. `None` when its templates do not compile (the validator
+    /// reported that already).
+    pub(crate) fn new(campaign: Arc<Campaign>, now: DateTime<Utc>) -> Option<CampaignPlan> {
+        let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
+        let (timing, occurrence, next_runs) = match &campaign.schedule {
+            None => (Timing::Once, Occurrence::Once, Vec::new()),
+            Some(schedule) => {
+                let next_runs = schedule.next_runs(now, NEXT_RUNS);
+                let latest = schedule.latest_at_or_before(now);
+                match (latest, next_runs.first()) {
+                    (Some(at), _) if schedule.in_catch_up_window(at, now) => {
+                        (Timing::Due, Occurrence::At(at), next_runs)
+                    }
+                    (_, Some(next)) => (Timing::Upcoming, Occurrence::At(*next), next_runs),
+                    (Some(at), None) => (Timing::Expired, Occurrence::At(at), next_runs),
+                    // A cron that never fires again was rejected by the validator; an `at`
+                    // has either a latest or a next occurrence.
+                    (None, None) => (Timing::Expired, Occurrence::Once, next_runs),
+                }
+            }
+        };
+        let timing = if campaign.enabled {
+            timing
+        } else {
+            Timing::Disabled
+        };
+        Some(CampaignPlan::with(
+            campaign, renderer, timing, occurrence, next_runs, now,
+        ))
+    }
+
+    /// Plans one given occurrence as due (the daemon, at its fire time).
+    pub(crate) fn at(
+        campaign: Arc<Campaign>,
+        occurrence: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Option<CampaignPlan> {
+        let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
+        let next_runs = campaign
+            .schedule
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.next_runs(now, NEXT_RUNS));
+        let timing = if campaign.enabled {
+            Timing::Due
+        } else {
+            Timing::Disabled
+        };
+        Some(CampaignPlan::with(
+            campaign,
+            renderer,
+            timing,
+            Occurrence::At(occurrence),
+            next_runs,
+            now,
+        ))
+    }
+
+    fn with(
+        campaign: Arc<Campaign>,
+        renderer: Renderer,
+        timing: Timing,
+        occurrence: Occurrence,
+        next_runs: Vec<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> CampaignPlan {
+        let run = match (&campaign.schedule, occurrence) {
+            (Some(schedule), Occurrence::At(at)) => {
+                renderer.run_context(occurrence, schedule.local(at))
+            }
+            _ => renderer.run_context_once(now),
+        };
+        CampaignPlan {
+            key_prefix: send_key(&campaign.name, occurrence, ""),
+            campaign,
+            timing,
+            occurrence,
+            next_runs,
+            renderer,
+            run,
+        }
+    }
+
+    /// Whether sends of this occurrence would be sent now.
+    pub(crate) fn is_due(&self) -> bool {
+        matches!(self.timing, Timing::Once | Timing::Due)
+    }
+
+    /// Streams the sends of the planned occurrence: renders each recipient's params, drops
+    /// repeated numbers (with a warning), and marks each send with its ledger state.
+    pub(crate) fn sends<'a>(
+        &'a self,
+        recorded: &'a RecordedSends,
+        options: PlanOptions,
+    ) -> Box<dyn Iterator<Item = SendItem> + 'a> {
+        let campaign = &self.campaign;
+        match &campaign.audience {
+            Audience::Search(_) => {
+                let item = match self.renderer.render(&self.run, None) {
+                    Ok((params, _)) => {
+                        SendItem::Send(self.send(None, None, params, recorded, options))
+                    }
+                    Err(errors) => SendItem::Problems(
+                        errors
+                            .into_iter()
+                            .map(|e| self.render_problem(e, None))
+                            .collect(),
+                    ),
+                };
+                Box::new(std::iter::once(item))
+            }
+            Audience::Recipients(sources) => {
+                let mut seen = Dedup::default();
+                Box::new(recipients::stream(sources).map(move |row| {
+                    let (recipient, origin) = match row {
+                        Ok(row) => row,
+                        Err(d) => return SendItem::Problems(vec![d]),
+                    };
+                    if let Some(first) = seen.first_seen(&recipient, &origin) {
+                        return SendItem::Problems(vec![
+                            Diagnostic::warning(
+                                &*origin.file,
+                                origin.pos,
+                                format!(
+                                    "{} is listed more than once in campaign `{}`; it is sent once",
+                                    recipient.mobile, campaign.name
+                                ),
+                            )
+                            .with_help(format!("first listed at {first}"))
+                            .with_source_if(&origin, campaign),
+                        ]);
+                    }
+                    let mobile = recipient.mobile;
+                    match self.renderer.render(&self.run, Some(recipient)) {
+                        Ok((params, recipient)) => SendItem::Send(self.send(
+                            Some(mobile),
+                            recipient.and_then(|r| r.name),
+                            params,
+                            recorded,
+                            options,
+                        )),
+                        Err(errors) => SendItem::Problems(
+                            errors
+                                .into_iter()
+                                .map(|e| self.render_problem(e, Some((mobile, &origin))))
+                                .collect(),
+                        ),
+                    }
+                }))
+            }
+        }
+    }
+
+    fn send(
+        &self,
+        mobile: Option<Mobile>,
+        name: Option<String>,
+        params: Vec<String>,
+        recorded: &RecordedSends,
+        options: PlanOptions,
+    ) -> PlannedSend {
+        let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
+        let mut send = PlannedSend {
+            key: [self.key_prefix.as_str(), &recipient].concat(),
+            recipient,
+            campaign: self.campaign.clone(),
+            occurrence: self.occurrence,
+            kind: self.campaign.kind(),
+            mobile,
+            name,
+            params,
+            state: SendState::New,
+            due: false,
+        };
+        // The body is only built (and hashed) when the ledger has something to compare.
+        send.state = match recorded.get(&send.recipient) {
+            None => SendState::New,
+            Some(r) => match r.status {
+                Status::Sent if r.body_hash == body_hash(&send.body()) => SendState::AlreadySent,
+                Status::Sent => SendState::SentChangedSince,
+                Status::Failed => SendState::Failed,
+                Status::Unknown => SendState::Unknown,
+                Status::InFlight => SendState::InFlight,
+                Status::Missed => SendState::Missed,
+            },
+        };
+        let wanted = match send.state {
+            SendState::New => true,
+            SendState::Failed => options.retry_failed,
+            SendState::Unknown => options.retry_unknown,
+            _ => false,
+        };
+        send.due = wanted && self.is_due();
+        send
+    }
+
+    fn render_problem(&self, e: RenderError, recipient: Option<(Mobile, &Origin)>) -> Diagnostic {
+        let campaign = &self.campaign;
+        let pos = campaign
+            .params
+            .get(e.index)
+            .map_or(Pos::default(), |p| p.pos);
+        let message = match recipient {
+            Some((mobile, origin)) => format!(
+                "param {} for recipient {mobile} ({origin}): {}",
+                e.index + 1,
+                e.message
+            ),
+            None => format!("param {}: {}", e.index + 1, e.message),
+        };
+        Diagnostic::error(&*campaign.file, pos, message).with_source(&campaign.source)
+    }
+}
+
+trait WithSourceIf {
+    fn with_source_if(self, origin: &Origin, campaign: &Campaign) -> Self;
+}
+
+impl WithSourceIf for Diagnostic {
+    /// Inline recipients get the campaign file's line under the message; CSV rows do not.
+    fn with_source_if(self, origin: &Origin, campaign: &Campaign) -> Diagnostic {
+        if *origin.file == *campaign.file {
+            self.with_source(&campaign.source)
+        } else {
+            self
+        }
+    }
+}
+
+/// Numbers seen so far in one campaign, with where each was first listed. Eight bytes of
+/// key per recipient: the one part of planning that grows with the recipient count.
+#[derive(Default)]
+struct Dedup {
+    first: MobileMap<(u32, u32)>,
+    files: Vec<Arc<Path>>,
+}
+
+impl Dedup {
+    /// `Some(first location)` when `recipient` was seen before.
+    fn first_seen(&mut self, recipient: &Recipient, origin: &Origin) -> Option<String> {
+        let file_index = match self.files.iter().position(|f| Arc::ptr_eq(f, &origin.file)) {
+            Some(i) => i,
+            None => {
+                self.files.push(origin.file.clone());
+                self.files.len() - 1
+            }
+        };
+        match self.first.entry(recipient.mobile) {
+            Entry::Vacant(slot) => {
+                slot.insert((file_index as u32, origin.pos.line as u32));
+                None
+            }
+            Entry::Occupied(slot) => {
+                let (file, line) = *slot.get();
+                Some(crate::diagnostic::location(
+                    &self.files[file as usize],
+                    Pos::line(line as usize),
+                ))
+            }
+        }
+    }
+}
+
+/// The plan of a set of campaigns at one instant.
+pub(crate) struct Plan {
+    pub now: DateTime<Utc>,
+    pub options: PlanOptions,
+    pub campaigns: Vec<CampaignPlan>,
+    /// Ledger records of each campaign's planned occurrence, by campaign index.
+    recorded: Vec<RecordedSends>,
+}
+
+/// Counts and the first few sends of one campaign, from one pass over its sends.
+#[derive(Debug, Default)]
+pub(crate) struct CampaignScan {
+    pub total: usize,
+    pub due: usize,
+    pub by_state: std::collections::BTreeMap<SendState, usize>,
+    /// The first sends, for the text plan.
+    pub first: Vec<PlannedSend>,
+}
+
+/// One pass over every send of a plan.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    pub campaigns: Vec<CampaignScan>,
+    pub diagnostics: crate::diagnostic::Diagnostics,
+    /// Errors and warnings beyond the per-campaign cap, counted but not listed.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
+}
+
+impl Plan {
+    /// Plans `campaigns` at `now`; `recorded` gives the ledger's records of a campaign's
+    /// occurrence (empty without a ledger).
+    pub(crate) fn new<E>(
+        campaigns: Vec<Campaign>,
+        now: DateTime<Utc>,
+        options: PlanOptions,
+        mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
+    ) -> Result<Plan, E> {
+        let mut plans = Vec::new();
+        let mut records = Vec::new();
+        for campaign in campaigns {
+            if let Some(plan) = CampaignPlan::new(Arc::new(campaign), now) {
+                records.push(recorded(&plan.campaign, plan.occurrence)?);
+                plans.push(plan);
+            }
+        }
+        Ok(Plan {
+            now,
+            options,
+            campaigns: plans,
+            recorded: records,
+        })
+    }
+
+    /// Replaces what the plan knows of the ledger with `recorded`'s records of each
+    /// campaign's occurrence; true when any is recorded (the sends' states may then differ).
+    pub(crate) fn match_ledger<E>(
+        &mut self,
+        mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
+    ) -> Result<bool, E> {
+        let mut any = false;
+        for (plan, records) in self.campaigns.iter().zip(&mut self.recorded) {
+            *records = recorded(&plan.campaign, plan.occurrence)?;
+            any |= !records.is_empty();
+        }
+        Ok(any)
+    }
+
+    /// A plan of already planned campaigns (the daemon plans one occurrence at a time).
+    pub(crate) fn of(
+        now: DateTime<Utc>,
+        options: PlanOptions,
+        campaigns: Vec<(CampaignPlan, RecordedSends)>,
+    ) -> Plan {
+        let (campaigns, recorded) = campaigns.into_iter().unzip();
+        Plan {
+            now,
+            options,
+            campaigns,
+            recorded,
+        }
+    }
+
+    /// The send stream of campaign `index`.
+    pub(crate) fn sends(&self, index: usize) -> Box<dyn Iterator<Item = SendItem> + '_> {
+        self.campaigns[index].sends(&self.recorded[index], self.options)
+    }
+
+    /// Streams every send once: renders and checks all of them, counts them by state and
+    /// keeps the first `keep` of each campaign.
+    pub(crate) fn scan(&self, keep: usize) -> Scan {
+        self.scan_with(keep, &mut |_, _| {})
+    }
+
+    /// [`Plan::scan`], also handing every send to `visit` (with its campaign's index) as it
+    /// is rendered: one pass for output that lists every send.
+    pub(crate) fn scan_with(
+        &self,
+        keep: usize,
+        visit: &mut dyn FnMut(usize, &PlannedSend),
+    ) -> Scan {
+        let mut scan = Scan::default();
+        for index in 0..self.campaigns.len() {
+            let mut counts = CampaignScan::default();
+            let mut problems = 0;
+            for item in self.sends(index) {
+                match item {
+                    SendItem::Send(send) => {
+                        visit(index, &send);
+                        counts.total += 1;
+                        counts.due += usize::from(send.due);
+                        *counts.by_state.entry(send.state).or_default() += 1;
+                        if counts.first.len() < keep {
+                            counts.first.push(send);
+                        }
+                    }
+                    SendItem::Problems(found) => {
+                        for d in found {
+                            if problems >= MAX_PROBLEMS_PER_CAMPAIGN {
+                                match d.is_error() {
+                                    true => scan.omitted_errors += 1,
+                                    false => scan.omitted_warnings += 1,
+                                }
+                            } else {
+                                problems += 1;
+                                scan.diagnostics.push(d);
+                            }
+                        }
+                    }
+                }
+            }
+            scan.campaigns.push(counts);
+        }
+        scan
+    }
+}
+
+impl Scan {
+    pub(crate) fn has_errors(&self) -> bool {
+        self.omitted_errors > 0 || self.diagnostics.has_errors()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key is built from a prefix made once per plan, and apply takes the ledger's
+    /// occurrence from the key and the body's number from the recipient: all three must
+    /// still agree with formatting each send on its own (a scheduled occurrence here).
+    #[test]
+    fn keys_occurrences_and_numbers_of_a_scheduled_send_agree() {
+        let now = "2026-11-30T03:35:00Z".parse().unwrap();
+        let paths = [std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/campaigns/weekday-checkin.yaml"
+        ))];
+        let checked =
+            pipeline::evaluate(&paths, now, 0, None, PlanOptions::default(), false).unwrap();
+        let plan = &checked.plan;
+        let occurrence = plan.campaigns[0].occurrence;
+        assert_eq!(occurrence.to_string(), "2026-11-30T03:30:00Z");
+        let sends: Vec<PlannedSend> = plan
+            .sends(0)
+            .filter_map(|item| match item {
+                SendItem::Send(send) => Some(send),
+                SendItem::Problems(_) => None,
+            })
+            .collect();
+        assert_eq!(sends.len(), 2);
+        for send in &sends {
+            let mobile = send.mobile.unwrap().to_string();
+            assert_eq!(send.recipient, mobile);
+            assert_eq!(send.key, send_key("weekday-checkin", occurrence, &mobile));
+            assert_eq!(send.occurrence_text(), occurrence.to_string());
+            let body: serde_json::Value = serde_json::from_str(&send.body()).unwrap();
+            assert_eq!(body["to"]["mobile"], mobile);
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The pipeline every command shares: load the files, validate them, plan them at an
+//! instant against the ledger, and render every send once (the scan) so that any problem
+//! of any file or row is found before anything is sent.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{Plan, PlanOptions, PlannedSend, Scan};
+use crate::campaign::{self, Campaign, loader, validator};
+use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
+use crate::ledger::{Ledger, LedgerError, RecordedSends};
+
+/// A set of campaign files, validated and planned, with every send rendered once.
+pub(crate) struct Checked {
+    pub plan: Plan,
+    pub scan: Scan,
+    pub files: usize,
+    /// Every problem: loading, validation and rendering.
+    pub diagnostics: Diagnostics,
+    /// Errors and warnings beyond the per-campaign cap, counted only.
+    pub omitted_errors: usize,
+    pub omitted_warnings: usize,
+    pub errors: bool,
+}
+
+/// Campaign files loaded, validated and planned; the sends are not rendered yet.
+pub(crate) struct Prepared {
+    pub plan: Plan,
+    pub diagnostics: Diagnostics,
+    pub files: usize,
+}
+
+/// Loads, validates and plans `paths` at `now`. Prints nothing.
+pub(crate) fn prepare(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    mut ledger: Option<&mut Box<dyn Ledger>>,
+    options: PlanOptions,
+    allow_empty: bool,
+) -> Result<Prepared, LedgerError> {
+    let (sources, load_problems) = loader::load(paths, allow_empty);
+    let validated = validator::validate(&sources);
+    let mut diagnostics = Diagnostics::default();
+    diagnostics.extend(load_problems);
+    diagnostics.extend(validated.diagnostics);
+    let plan = Plan::new(
+        validated.campaigns,
+        now,
+        options,
+        |campaign, occurrence| match ledger.as_mut() {
+            Some(ledger) => ledger.recorded(&campaign.name, occurrence),
+            None => Ok(RecordedSends::new()),
+        },
+    )?;
+    Ok(Prepared {
+        plan,
+        diagnostics,
+        files: sources.len(),
+    })
+}
+
+impl Prepared {
+    /// Streams every send once to render and check it, handing each to `visit`.
+    pub(crate) fn scan(
+        self,
+        keep: usize,
+        visit: &mut dyn FnMut(&Plan, usize, &PlannedSend),
+    ) -> Checked {
+        let Prepared {
+            plan,
+            mut diagnostics,
+            files,
+        } = self;
+        let scan = plan.scan_with(keep, &mut |index, send| visit(&plan, index, send));
+        let errors = diagnostics.has_errors() || scan.has_errors();
+        diagnostics.extend(scan.diagnostics.iter().cloned());
+        Checked {
+            omitted_errors: scan.omitted_errors,
+            omitted_warnings: scan.omitted_warnings,
+            plan,
+            scan,
+            files,
+            diagnostics,
+            errors,
+        }
+    }
+}
+
+/// [`prepare`] and [`Prepared::scan`]: every send rendered once. `allow_empty`: a
+/// directory without campaign files is an empty set (the daemon), not an error.
+pub(crate) fn evaluate(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    keep: usize,
+    ledger: Option<&mut Box<dyn Ledger>>,
+    options: PlanOptions,
+    allow_empty: bool,
+) -> Result<Checked, LedgerError> {
+    Ok(prepare(paths, now, ledger, options, allow_empty)?.scan(keep, &mut |_, _, _| {}))
+}
+
+/// [`evaluate`] for sending: every CSV file is copied into `dir` first (see
+/// [`campaign::pin_csv_files`]) and its rows are read from the copy, now and when sent.
+pub(crate) fn evaluate_pinned(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    options: PlanOptions,
+    allow_empty: bool,
+    dir: &Path,
+    generation: u64,
+) -> io::Result<Checked> {
+    let mut prepared = prepare(paths, now, None, options, allow_empty)
+        .expect("planning without a ledger reads no ledger");
+    let campaigns = prepared.plan.campaigns.iter_mut().map(|p| &mut p.campaign);
+    campaign::pin_csv_files(campaigns, dir, generation)?;
+    Ok(prepared.scan(0, &mut |_, _, _| {}))
+}
+
+impl Checked {
+    /// The campaigns of the set, as planned.
+    pub(crate) fn campaigns(&self) -> Vec<Arc<Campaign>> {
+        self.plan
+            .campaigns
+            .iter()
+            .map(|p| p.campaign.clone())
+            .collect()
+    }
+
+    /// Every warning, listed or not.
+    pub(crate) fn warning_count(&self) -> usize {
+        self.diagnostics.warning_count() + self.omitted_warnings
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// [`evaluate`], printing every problem. `Ok(None)`: the set has errors (printed).
+pub(crate) fn check(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+    keep: usize,
+    ledger: Option<&mut Box<dyn Ledger>>,
+    options: PlanOptions,
+) -> Result<Option<Checked>, CheckError> {
+    let checked = evaluate(paths, now, keep, ledger, options, false)?;
+    print_diagnostics(&checked)?;
+    Ok((!checked.errors).then_some(checked))
+}
+
+/// Why a set could not even be checked.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CheckError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Prints every problem, sorted by file and position, and a count line when any is an error.
+pub(crate) fn print_diagnostics(checked: &Checked) -> io::Result<()> {
+    let errors = checked.diagnostics.error_count() + checked.omitted_errors;
+    let warnings = checked.warning_count();
+    let mut err = io::stderr().lock();
+    for d in checked.diagnostics.clone().sorted() {
+        write!(err, "{d}")?;
+    }
+    let omitted = checked.omitted_errors + checked.omitted_warnings;
+    if omitted > 0 {
+        writeln!(
+            err,
+            "… and {omitted} more problem(s) not shown (at most {MAX_PROBLEMS_PER_CAMPAIGN} per campaign)"
+        )?;
+    }
+    if errors > 0 {
+        writeln!(
+            err,
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! The executor's input: due sends, each built into its ledger row and request body on the
+//! planning thread, handed over in chunks.
+
+use hyper::body::Bytes;
+use tokio::sync::mpsc;
+
+use crate::api::body_hash;
+use crate::campaign::Kind;
+use crate::campaign::mobile::Mobile;
+use crate::ledger::NewSend;
+use crate::plan::{PlannedSend, SendItem};
+
+/// A due send as the executor takes it: the ledger row to claim and the request body, built
+/// by whoever produces the sends, on its own thread: rendering, serialising and hashing
+/// stay off the thread that sends.
+pub(crate) struct Outgoing {
+    pub(super) record: NewSend,
+    pub(super) kind: Kind,
+    pub(super) mobile: Option<Mobile>,
+    pub(super) body: Bytes,
+}
+
+impl Outgoing {
+    pub(crate) fn new(send: PlannedSend) -> Outgoing {
+        let body = send.body();
+        let record = NewSend {
+            campaign: send.campaign.name.clone(),
+            file: send.campaign.file.to_string_lossy().into_owned(),
+            occurrence: send.occurrence_text().to_owned(),
+            endpoint: send.kind.as_str().to_owned(),
+            request_hash: body_hash(&body),
+            request: body,
+            recipient: send.recipient,
+            key: send.key,
+        };
+        Outgoing {
+            body: Bytes::from(record.request.clone()),
+            record,
+            kind: send.kind,
+            mobile: send.mobile,
+        }
+    }
+}
+
+/// Sends travel to the executor in chunks of this many: one channel operation, and at most
+/// one wake-up of the planning thread, per chunk rather than per send (the executor takes
+/// them faster than they are planned, so the channel is mostly full).
+const INPUT_CHUNK: usize = 64;
+
+/// The executor's input: chunks of sends, about a thousand sends deep.
+pub(crate) fn input() -> (mpsc::Sender<Vec<Outgoing>>, mpsc::Receiver<Vec<Outgoing>>) {
+    mpsc::channel(1024 / INPUT_CHUNK)
+}
+
+/// Plans the due sends among `items` (rendering, building and hashing each request body)
+/// and hands them to `input`. Runs on a planning thread of its own; returns when every send
+/// was handed over or the run stopped.
+pub(crate) fn feed(items: impl Iterator<Item = SendItem>, input: &mpsc::Sender<Vec<Outgoing>>) {
+    let mut chunk = Vec::with_capacity(INPUT_CHUNK);
+    for item in items {
+        if let SendItem::Send(send) = item
+            && send.due
+        {
+            chunk.push(Outgoing::new(send));
+            if chunk.len() == INPUT_CHUNK {
+                let full = std::mem::replace(&mut chunk, Vec::with_capacity(INPUT_CHUNK));
+                if input.blocking_send(full).is_err() {
+                    return; // the run stopped
+                }
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = input.blocking_send(chunk);
+    }
+}

@@ -1,0 +1,119 @@
+//! Paces sends across every campaign of a run: a token bucket without burst (one send per
+//! `1/rate` seconds), slowed down when the API answers 429 and recovering afterwards.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Longest slow-down after repeated 429s: 1/8 of the configured rate.
+const MAX_SLOWDOWN: u32 = 8;
+/// A slow-down halves every this long without a new 429.
+const RECOVERY: Duration = Duration::from_secs(10);
+
+pub(crate) struct Pacer {
+    /// Time between sends at full speed; `None` for unlimited.
+    interval: Option<Duration>,
+    state: Mutex<State>,
+}
+
+struct State {
+    next: Instant,
+    slowdown: u32,
+    last_slowdown: Instant,
+}
+
+impl Pacer {
+    /// `rate` sends per second; 0 means unlimited.
+    pub(crate) fn new(rate: f64) -> Pacer {
+        let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+        let now = Instant::now();
+        Pacer {
+            interval,
+            state: Mutex::new(State {
+                next: now,
+                slowdown: 1,
+                last_slowdown: now,
+            }),
+        }
+    }
+
+    /// Waits for this send's turn.
+    pub(crate) async fn acquire(&self) {
+        if let Some(at) = self.reserve() {
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Books the next slot and returns when it starts (`None`: now, unlimited).
+    fn reserve(&self) -> Option<Instant> {
+        let interval = self.interval?;
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        // Recover from a slow-down gradually.
+        while state.slowdown > 1 && now.duration_since(state.last_slowdown) >= RECOVERY {
+            state.slowdown /= 2;
+            state.last_slowdown += RECOVERY;
+        }
+        let at = state.next.max(now);
+        state.next = at + interval * state.slowdown;
+        Some(at)
+    }
+
+    /// The API said 429: halve the rate (down to 1/8) for a while.
+    pub(crate) fn slow_down(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.slowdown = (state.slowdown * 2).min(MAX_SLOWDOWN);
+        state.last_slowdown = Instant::now();
+    }
+
+    #[cfg(test)]
+    /// The current rate in sends per second (`None`: unlimited).
+    pub(crate) fn current_rate(&self) -> Option<f64> {
+        let interval = self.interval?;
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        Some(1.0 / (interval.as_secs_f64() * f64::from(state.slowdown)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn spaces_sends_at_the_rate() {
+        let pacer = Pacer::new(10.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            pacer.acquire().await;
+        }
+        // Slots at 0, 100, 200, 300, 400 ms.
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unlimited_never_waits() {
+        let pacer = Pacer::new(0.0);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            pacer.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(pacer.current_rate(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_slows_down_and_recovers() {
+        let pacer = Pacer::new(10.0);
+        pacer.slow_down();
+        pacer.slow_down();
+        assert_eq!(pacer.current_rate(), Some(2.5));
+        pacer.acquire().await;
+        let start = Instant::now();
+        pacer.acquire().await;
+        assert_eq!(start.elapsed(), Duration::from_millis(400));
+        tokio::time::sleep(RECOVERY * 2).await;
+        pacer.acquire().await;
+        assert_eq!(pacer.current_rate(), Some(10.0));
+    }
+}

@@ -1,0 +1,124 @@
+//! Progress of a long apply: a bar on a terminal, a line every few seconds otherwise (CI
+//! logs, cron mail), nothing when asked to be quiet.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::ledger::Status;
+
+/// Interval of the progress lines written when stderr is not a terminal.
+const LINE_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Bar,
+    Lines,
+    Quiet,
+}
+
+pub(crate) struct Progress {
+    total: usize,
+    mode: Mode,
+    bar: Option<ProgressBar>,
+    start: Instant,
+    last_line: Mutex<Instant>,
+    sent: AtomicUsize,
+    failed: AtomicUsize,
+    unknown: AtomicUsize,
+    skipped: AtomicUsize,
+}
+
+impl Progress {
+    pub(crate) fn new(total: usize, mode: Mode) -> Progress {
+        let bar = (mode == Mode::Bar).then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} {msg} [{elapsed_precise}, {per_sec}, eta {eta}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        });
+        Progress {
+            total,
+            mode,
+            bar,
+            start: Instant::now(),
+            last_line: Mutex::new(Instant::now()),
+            sent: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            unknown: AtomicUsize::new(0),
+            skipped: AtomicUsize::new(0),
+        }
+    }
+
+    /// A send's outcome was recorded.
+    pub(crate) fn finished(&self, status: Status) {
+        let counter = match status {
+            Status::Sent => &self.sent,
+            Status::Unknown => &self.unknown,
+            _ => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.tick();
+    }
+
+    /// A due send turned out to be recorded by another run already.
+    pub(crate) fn skipped(&self) {
+        self.skipped.fetch_add(1, Ordering::Relaxed);
+        self.tick();
+    }
+
+    fn done(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+            + self.failed.load(Ordering::Relaxed)
+            + self.unknown.load(Ordering::Relaxed)
+            + self.skipped.load(Ordering::Relaxed)
+    }
+
+    fn message(&self) -> String {
+        format!(
+            "{} sent, {} failed, {} unknown",
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            self.unknown.load(Ordering::Relaxed)
+        )
+    }
+
+    fn tick(&self) {
+        match self.mode {
+            Mode::Bar => {
+                if let Some(bar) = &self.bar {
+                    bar.set_position(self.done() as u64);
+                    bar.set_message(self.message());
+                }
+            }
+            Mode::Lines => {
+                let mut last = self.last_line.lock().unwrap_or_else(|e| e.into_inner());
+                if last.elapsed() >= LINE_INTERVAL {
+                    *last = Instant::now();
+                    let rate = self.done() as f64 / self.start.elapsed().as_secs_f64().max(0.001);
+                    eprintln!(
+                        "progress: {}/{} ({}), {rate:.0}/s",
+                        self.done(),
+                        self.total,
+                        self.message()
+                    );
+                }
+            }
+            Mode::Quiet => {}
+        }
+    }
+
+    /// Clears the bar before the summary is printed.
+    pub(crate) fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -13,6 +13,7 @@
 //! - `recipients`, `render`, `schedule`: the rules of each part of a campaign file.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
+//! - `docs`: relative links in README.md, CONTRIBUTING.md, CHANGELOG.md and docs/ resolve.
 //! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
@@ -30,6 +31,7 @@ mod test;
 mod apply;
 mod cli;
 mod daemon;
+mod docs;
 mod fixture;
 mod hostile;
 mod plan;

@@ -4,11 +4,9 @@ use std::net::IpAddr;
 
 use hyper::Uri;
 
-use super::SetupError;
+use super::env::{BASE_URL_ENV, DEFAULT_BASE_URL};
+use super::error::SetupError;
 use crate::campaign::Kind;
-
-pub(super) const DEFAULT_BASE_URL: &str = "https://app.chitchatlabs.com";
-pub(crate) const BASE_URL_ENV: &str = "CHITCHAT_BASE_URL";
 
 /// The API's base URL with its two endpoints.
 #[derive(Debug, Clone)]

@@ -28,8 +28,6 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::ledger::MAX_RESPONSE_BYTES;
-
 /// A response head larger than this is refused (hyper's default limit is ~400 KiB; the API
 /// answers with a few short headers).
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -38,9 +36,9 @@ const MAX_HEADERS: usize = 64;
 /// A body up to this size is read to its end so the connection can be kept; of a larger one
 /// only the start is read and the connection is closed.
 const MAX_DRAINED_BODY: usize = 64 * 1024;
-/// How much of a body is kept: the ledger stores [`MAX_RESPONSE_BYTES`], cut on a character
+/// How much of a body is kept: the ledger stores 4 KiB of it, cut on a character
 /// boundary, so a few bytes more leave it a whole last character.
-const KEPT_BODY: usize = MAX_RESPONSE_BYTES + 4;
+const KEPT_BODY: usize = 4096 + 4;
 
 pub(crate) struct HttpClient {
     origin: Origin,
@@ -62,7 +60,7 @@ struct Origin {
 }
 
 /// What came back: the status, `Retry-After` if any, and the body (cut a little after
-/// [`MAX_RESPONSE_BYTES`], lossily decoded).
+/// [`KEPT_BODY`], lossily decoded).
 #[derive(Debug)]
 pub(crate) struct Response {
     pub status: StatusCode,

@@ -4,9 +4,8 @@ use std::fmt;
 
 use hyper::header::HeaderValue;
 
-use super::SetupError;
-
-pub(crate) const API_KEY_ENV: &str = "CHITCHAT_API_KEY";
+use super::env::API_KEY_ENV;
+use super::error::SetupError;
 
 /// The API key. Never printed: `Debug` and `Display` show a placeholder.
 #[derive(Clone)]

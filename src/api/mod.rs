@@ -3,28 +3,12 @@
 
 pub(crate) mod body;
 mod endpoints;
+mod env;
+mod error;
 pub(crate) mod http_client;
 mod key;
 
 pub(crate) use body::{body_hash, send_key};
-pub(crate) use endpoints::{BASE_URL_ENV, Endpoints};
-pub(crate) use key::{API_KEY_ENV, ApiKey};
-
-/// Why sending cannot start: checked before anything is opened or written.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum SetupError {
-    #[error(
-        "{API_KEY_ENV} is not set: export the tenant API key (Settings → Account Information) before apply"
-    )]
-    MissingKey,
-    #[error("{API_KEY_ENV} contains characters that cannot be sent in an HTTP header")]
-    InvalidKey,
-    #[error("{BASE_URL_ENV} `{url}` is not a valid URL: {reason}")]
-    InvalidBaseUrl { url: String, reason: String },
-    #[error(
-        "{BASE_URL_ENV} `{0}` uses plain http://, which is refused except on loopback (127.0.0.0/8, ::1, localhost); use https://"
-    )]
-    InsecureBaseUrl(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-}
+pub(crate) use endpoints::Endpoints;
+pub(crate) use error::SetupError;
+pub(crate) use key::ApiKey;

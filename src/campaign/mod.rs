@@ -4,7 +4,7 @@ pub(crate) mod document;
 pub(crate) mod file;
 pub(crate) mod loader;
 pub(crate) mod mobile;
-mod pin;
+pub(crate) mod pin;
 pub(crate) mod recipients;
 pub(crate) mod renderer;
 pub(crate) mod schema;
@@ -20,8 +20,6 @@ use crate::diagnostic::Pos;
 use crate::schedule::Schedule;
 use file::Media;
 use recipients::RecipientSource;
-
-pub(crate) use pin::pin_csv_files;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Campaign {

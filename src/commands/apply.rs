@@ -143,9 +143,7 @@ fn send(
     ledger: SharedLedger,
     progress: Arc<Progress>,
 ) -> Result<Report, Error> {
-    // One async thread: the work per request is small, and on a 2-core machine a single
-    // thread beside the rendering thread and the ledger's blocking threads sends as fast as
-    // a multi-threaded runtime with 10% less CPU (fewer cross-thread wake-ups).
+    // One async thread: sending is I/O; rendering and the ledger have threads of their own.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

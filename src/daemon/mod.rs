@@ -18,13 +18,13 @@ use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
 use crate::ledger::{Holder, SharedLedger, Status};
+use crate::plan::pipeline::Checked;
 use crate::plan::{CampaignPlan, Plan, PlanOptions};
 use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Report, StopReason};
 use health::{CampaignHealth, Health};
-use reload::Reloaded;
 
 /// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
 /// re-arms the timers within a minute.
@@ -401,6 +401,10 @@ impl Daemon {
         self.health.set_campaigns(campaigns);
     }
 }
+
+/// A reload's result: the checked set and its campaigns with their CSV files pinned, or
+/// why it could not be loaded at all.
+type Reloaded = Result<(Checked, Vec<Arc<Campaign>>), String>;
 
 /// Why an occurrence could not be planned.
 enum PlanError {

@@ -3,14 +3,12 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::Utc;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use super::{Daemon, RELOAD_DEBOUNCE};
-use crate::campaign::Campaign;
+use super::{Daemon, RELOAD_DEBOUNCE, Reloaded};
 use crate::plan::PlanOptions;
 use crate::plan::pipeline::{Checked, evaluate_pinned};
 
@@ -85,7 +83,7 @@ impl Daemon {
 }
 
 /// The campaign files at `paths`, validated from copies of their CSV files made in `dir`
-/// before any row is read (see [`crate::campaign::pin_csv_files`]): what was validated is
+/// before any row is read (see [`crate::campaign::pin::pin_csv_files`]): what was validated is
 /// what gets sent, even if a CSV file is later edited into an invalid state (the reload of
 /// that edit is rejected, and the last good version keeps running).
 pub(crate) fn load(paths: &[PathBuf], dir: &Path, generation: u64) -> io::Result<Checked> {
@@ -98,10 +96,6 @@ pub(crate) fn load(paths: &[PathBuf], dir: &Path, generation: u64) -> io::Result
         generation,
     )
 }
-
-/// A reload's result: the checked set and its campaigns with their CSV files pinned, or
-/// why it could not be loaded at all.
-pub(super) type Reloaded = Result<(Checked, Vec<Arc<Campaign>>), String>;
 
 /// Watches the campaign paths; a change to a YAML or CSV file triggers a reload.
 pub(crate) fn watch_files(

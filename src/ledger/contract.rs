@@ -1,6 +1,12 @@
 //! The behaviour every backend must have: each backend's tests run all of it.
 
-use super::*;
+use chrono::{DateTime, Utc};
+
+use super::backend::{Claim, Filter, Finished, Ledger, NewSend};
+use super::error::LedgerError;
+use super::holder::Holder;
+use super::row::{MAX_RESPONSE_BYTES, Recorded, Status};
+use crate::schedule::Occurrence;
 
 /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
 pub(crate) fn send(key: &str) -> NewSend {

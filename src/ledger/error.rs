@@ -1,7 +1,7 @@
 //! Why a ledger call failed. Every variant names the ledger (a path, or a URL without its
 //! password); storage failures keep the backend's error as their source.
 
-use super::Holder;
+use super::holder::Holder;
 
 /// The error of a backend (SQLite, PostgreSQL, the file system), or a message of ours.
 pub(crate) type Source = Box<dyn std::error::Error + Send + Sync>;
@@ -40,5 +40,23 @@ impl LedgerError {
             ledger: ledger.to_owned(),
             source: source.into(),
         }
+    }
+
+    /// The keys whose records differ between two ledgers, as an error.
+    pub(crate) fn conflicts(ledger: &str, keys: &[String]) -> LedgerError {
+        let shown: Vec<&str> = keys.iter().take(10).map(String::as_str).collect();
+        LedgerError::storage(
+            ledger,
+            format!(
+                "{} send(s) are recorded differently here; refusing to overwrite them (nothing was copied): {}{}",
+                keys.len(),
+                shown.join(", "),
+                if keys.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        )
     }
 }

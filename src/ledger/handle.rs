@@ -4,7 +4,8 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Ledger, LedgerError};
+use super::backend::Ledger;
+use super::error::LedgerError;
 
 #[derive(Clone)]
 pub(crate) struct SharedLedger {

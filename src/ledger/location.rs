@@ -3,9 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::backend::Ledger;
+use super::error::LedgerError;
 use super::postgres::{PgLedger, PgLocation};
 use super::sqlite::SqliteLedger;
-use super::{Ledger, LedgerError};
 
 /// Default SQLite ledger, relative to the working directory.
 pub(crate) const DEFAULT_STATE: &str = ".campaignctl/state.db";

@@ -1,236 +1,24 @@
 //! The send ledger: one row per send key, committed as `in_flight` before its request leaves
 //! and updated with the outcome after, so nothing is ever sent twice or silently lost.
-//! One interface, two backends: a local SQLite file and (for CI runners and replicated
-//! daemons) PostgreSQL.
+//! One interface ([`Ledger`]), two backends: a local SQLite file and (for CI runners and
+//! replicated daemons) PostgreSQL. [`StateLocation`] opens the one a location names;
+//! [`SharedLedger`] shares it between the tasks of a run.
 
+mod backend;
+#[cfg(test)]
+mod contract;
 mod error;
 mod handle;
 mod holder;
 mod location;
-pub(crate) mod postgres;
+mod migrations;
+mod postgres;
 mod row;
-pub(crate) mod sqlite;
+mod sqlite;
 
-#[cfg(test)]
-pub(crate) mod contract;
-
-use chrono::{DateTime, SecondsFormat, Utc};
-
-use crate::schedule::Occurrence;
-
+pub(crate) use backend::{Claim, Filter, Finished, Ledger, NewSend};
 pub(crate) use error::LedgerError;
 pub(crate) use handle::SharedLedger;
 pub(crate) use holder::Holder;
 pub(crate) use location::{DEFAULT_STATE, StateLocation};
-pub(crate) use row::{MissedRow, Recorded, RecordedSends, SendRow, Status};
-
-/// Schema version 1 of both backends (plain SQL both understand): sends, missed occurrences,
-/// and who holds the writer lock (the SQLite backend locks a file instead and leaves `holder`
-/// empty). Each backend lists its migrations from here on (SQLite in `PRAGMA user_version`,
-/// PostgreSQL in `campaignctl_schema`): a change one backend needs does not bump the other's
-/// version, which would make older campaignctl refuse a ledger it could still use.
-const SCHEMA_V1: &str = include_str!("migrations/v1.sql");
-
-/// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
-/// `migrations` this one knows).
-fn check_version(ledger: &str, found: i64, migrations: &[&str]) -> Result<(), LedgerError> {
-    let known = migrations.len() as i64;
-    if found > known {
-        return Err(LedgerError::TooNew {
-            ledger: ledger.to_owned(),
-            found,
-            known,
-        });
-    }
-    Ok(())
-}
-
-/// Responses are kept for diagnosis, not archived: longer bodies are cut here.
-pub(crate) const MAX_RESPONSE_BYTES: usize = 4096;
-
-/// A send about to be attempted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NewSend {
-    pub key: String,
-    pub campaign: String,
-    pub file: String,
-    pub occurrence: String,
-    /// The normalised mobile number, or `blast`.
-    pub recipient: String,
-    /// `single` or `blast`.
-    pub endpoint: String,
-    pub request: String,
-    pub request_hash: String,
-}
-
-/// The result of a claim: the send may go out (and what the row was before, to put it back
-/// if the send never starts), or another run already has it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Claim {
-    /// Claimed; `None` when the row is new, else the status it was retried from.
-    Claimed(Option<Status>),
-    /// Someone else recorded this send (sent, in flight, or not to be retried).
-    Taken,
-}
-
-/// The outcome of a send, recorded after its last attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Finished {
-    pub key: String,
-    /// `sent`, `failed` or `unknown`.
-    pub status: Status,
-    pub attempts: u32,
-    pub http_status: Option<u16>,
-    pub response: Option<String>,
-    pub error: Option<String>,
-}
-
-/// What [`Ledger::import`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Imported {
-    pub sends_copied: usize,
-    pub sends_present: usize,
-    pub missed_copied: usize,
-    pub missed_present: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Filter {
-    pub campaign: Option<String>,
-    pub status: Option<Status>,
-}
-
-/// The ledger operations. Implementations commit each call durably before returning.
-pub(crate) trait Ledger: Send {
-    /// Where the ledger is, for messages (a path, or a URL without its password).
-    fn location(&self) -> &str;
-
-    /// Tries the single-writer lock once: `None` when this process now holds it, else who
-    /// does.
-    fn try_lock(&mut self, holder: &Holder) -> Result<Option<Holder>, LedgerError>;
-
-    /// Whether this process still holds the lock (a database session can lose it).
-    fn holds_lock(&mut self) -> Result<bool, LedgerError>;
-
-    /// Takes the lock, waiting up to `timeout` for the holder to let go; fails naming it.
-    fn lock_within(
-        &mut self,
-        holder: &Holder,
-        timeout: std::time::Duration,
-    ) -> Result<(), LedgerError> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            match self.try_lock(holder)? {
-                None => return Ok(()),
-                Some(other) if std::time::Instant::now() >= deadline => {
-                    return Err(LedgerError::Locked {
-                        ledger: self.location().to_owned(),
-                        holder: other,
-                    });
-                }
-                Some(_) => std::thread::sleep(std::time::Duration::from_millis(250)),
-            }
-        }
-    }
-
-    /// Takes the lock or fails at once naming the holder.
-    fn lock(&mut self, holder: &Holder) -> Result<(), LedgerError> {
-        self.lock_within(holder, std::time::Duration::ZERO)
-    }
-
-    /// Marks rows left `in_flight` (a process died mid-send) as `unknown`; returns how many.
-    fn recover(&mut self) -> Result<usize, LedgerError>;
-
-    /// What is recorded for one occurrence of one campaign, by recipient.
-    fn recorded(
-        &mut self,
-        campaign: &str,
-        occurrence: Occurrence,
-    ) -> Result<RecordedSends, LedgerError>;
-
-    /// Commits each send as `in_flight` unless it is already recorded with a status not in
-    /// `retry`. Exactly one caller can claim a send.
-    fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError>;
-
-    /// Puts back claims whose requests never left (the run was stopped first).
-    fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError>;
-
-    /// Records outcomes.
-    fn finish(&mut self, results: &[Finished]) -> Result<(), LedgerError>;
-
-    /// Records an occurrence as missed; false if it was recorded already.
-    fn record_missed(
-        &mut self,
-        campaign: &str,
-        file: &str,
-        occurrence: Occurrence,
-    ) -> Result<bool, LedgerError>;
-
-    /// The latest scheduled occurrence of `campaign` with anything recorded (a send or a
-    /// missed occurrence): where the daemon resumes after a restart.
-    fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError>;
-
-    /// Rows matching `filter`, by campaign, occurrence and recipient.
-    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError>;
-
-    /// Missed occurrences, by campaign and occurrence.
-    fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError>;
-
-    /// Copies records from another ledger in one transaction. Records already here and
-    /// identical are skipped; if any differs (same key, different outcome) nothing is
-    /// written and the keys are returned as the error.
-    fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError>;
-}
-
-/// The keys whose records differ between two ledgers, as an error.
-pub(crate) fn conflicts_error(ledger: &str, keys: &[String]) -> LedgerError {
-    let shown: Vec<&str> = keys.iter().take(10).map(String::as_str).collect();
-    LedgerError::storage(
-        ledger,
-        format!(
-            "{} send(s) are recorded differently here; refusing to overwrite them (nothing was copied): {}{}",
-            keys.len(),
-            shown.join(", "),
-            if keys.len() > shown.len() {
-                ", ..."
-            } else {
-                ""
-            }
-        ),
-    )
-}
-
-/// Why a send did not succeed, for people: `HTTP 400: {"error":"..."}` or the transport
-/// error.
-pub(crate) fn failure_reason(
-    http_status: Option<u16>,
-    response: Option<&str>,
-    error: Option<&str>,
-) -> String {
-    match (http_status, response, error) {
-        (Some(code), Some(body), _) if !body.trim().is_empty() => {
-            format!("HTTP {code}: {}", body.trim())
-        }
-        (Some(code), _, _) => format!("HTTP {code}"),
-        (None, _, Some(error)) => error.to_owned(),
-        (None, _, None) => "no response".to_owned(),
-    }
-}
-
-/// RFC 3339 with milliseconds, the ledger's timestamp format (sorts as text).
-pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// Cuts a response body to [`MAX_RESPONSE_BYTES`] on a character boundary.
-pub(crate) fn truncate_response(mut body: String) -> String {
-    if body.len() > MAX_RESPONSE_BYTES {
-        let mut end = MAX_RESPONSE_BYTES;
-        while !body.is_char_boundary(end) {
-            end -= 1;
-        }
-        body.truncate(end);
-        body.push('…');
-    }
-    body
-}
+pub(crate) use row::{MissedRow, RecordedSends, SendRow, Status, failure_reason};

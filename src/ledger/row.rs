@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 /// Ledger status of a send.
@@ -104,4 +105,42 @@ pub(crate) struct MissedRow {
     pub file: String,
     pub occurrence: String,
     pub recorded_at: String,
+}
+
+/// Responses are kept for diagnosis, not archived: longer bodies are cut here.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 4096;
+
+/// Why a send did not succeed, for people: `HTTP 400: {"error":"..."}` or the transport
+/// error.
+pub(crate) fn failure_reason(
+    http_status: Option<u16>,
+    response: Option<&str>,
+    error: Option<&str>,
+) -> String {
+    match (http_status, response, error) {
+        (Some(code), Some(body), _) if !body.trim().is_empty() => {
+            format!("HTTP {code}: {}", body.trim())
+        }
+        (Some(code), _, _) => format!("HTTP {code}"),
+        (None, _, Some(error)) => error.to_owned(),
+        (None, _, None) => "no response".to_owned(),
+    }
+}
+
+/// RFC 3339 with milliseconds, the ledger's timestamp format (sorts as text).
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Cuts a response body to [`MAX_RESPONSE_BYTES`] on a character boundary.
+pub(crate) fn truncate_response(mut body: String) -> String {
+    if body.len() > MAX_RESPONSE_BYTES {
+        let mut end = MAX_RESPONSE_BYTES;
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        body.truncate(end);
+        body.push('…');
+    }
+    body
 }

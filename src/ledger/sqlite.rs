@@ -12,11 +12,12 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Statement, ToSql, TransactionBehavior, params,
 };
 
-use super::error::Source;
-use super::{
-    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, Recorded,
-    RecordedSends, SCHEMA_V1, SendRow, Status, check_version, conflicts_error, timestamp,
-    truncate_response,
+use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
+use super::error::{LedgerError, Source};
+use super::holder::Holder;
+use super::migrations::{SCHEMA_V1, check_version};
+use super::row::{
+    MissedRow, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -582,7 +583,7 @@ impl Ledger for SqliteLedger {
             .map(|r| r.key.clone())
             .collect();
         if !conflicts.is_empty() {
-            return Err(conflicts_error(&location, &conflicts));
+            return Err(LedgerError::conflicts(&location, &conflicts));
         }
         let mut imported = Imported::default();
         let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;

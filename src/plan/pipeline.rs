@@ -9,7 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Plan, PlanOptions, PlannedSend, Scan};
-use crate::campaign::{self, Campaign, loader, validator};
+use crate::campaign::pin::pin_csv_files;
+use crate::campaign::{Campaign, loader, validator};
 use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
 use crate::ledger::{Ledger, LedgerError, RecordedSends};
 
@@ -103,7 +104,7 @@ pub(crate) fn evaluate(
 }
 
 /// [`evaluate`] for sending: every CSV file is copied into `dir` first (see
-/// [`campaign::pin_csv_files`]) and its rows are read from the copy, now and when sent.
+/// [`pin_csv_files`]) and its rows are read from the copy, now and when sent.
 pub(crate) fn evaluate_pinned(
     paths: &[PathBuf],
     now: DateTime<Utc>,
@@ -115,7 +116,7 @@ pub(crate) fn evaluate_pinned(
     let mut prepared = prepare(paths, now, None, options, allow_empty)
         .expect("planning without a ledger reads no ledger");
     let campaigns = prepared.plan.campaigns.iter_mut().map(|p| &mut p.campaign);
-    campaign::pin_csv_files(campaigns, dir, generation)?;
+    pin_csv_files(campaigns, dir, generation)?;
     Ok(prepared.scan(0, &mut |_, _, _| {}))
 }
 
@@ -185,4 +186,43 @@ pub(crate) fn print_diagnostics(checked: &Checked) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::send_key;
+    use crate::plan::{PlannedSend, SendItem};
+
+    /// The key is built from a prefix made once per plan, and apply takes the ledger's
+    /// occurrence from the key and the body's number from the recipient: all three must
+    /// still agree with formatting each send on its own (a scheduled occurrence here).
+    #[test]
+    fn keys_occurrences_and_numbers_of_a_scheduled_send_agree() {
+        let now = "2026-11-30T03:35:00Z".parse().unwrap();
+        let paths = [std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/campaigns/weekday-checkin.yaml"
+        ))];
+        let checked = evaluate(&paths, now, 0, None, PlanOptions::default(), false).unwrap();
+        let plan = &checked.plan;
+        let occurrence = plan.campaigns[0].occurrence;
+        assert_eq!(occurrence.to_string(), "2026-11-30T03:30:00Z");
+        let sends: Vec<PlannedSend> = plan
+            .sends(0)
+            .filter_map(|item| match item {
+                SendItem::Send(send) => Some(send),
+                SendItem::Problems(_) => None,
+            })
+            .collect();
+        assert_eq!(sends.len(), 2);
+        for send in &sends {
+            let mobile = send.mobile.unwrap().to_string();
+            assert_eq!(send.recipient, mobile);
+            assert_eq!(send.key, send_key("weekday-checkin", occurrence, &mobile));
+            assert_eq!(send.occurrence_text(), occurrence.to_string());
+            let body: serde_json::Value = serde_json::from_str(&send.body()).unwrap();
+            assert_eq!(body["to"]["mobile"], mobile);
+        }
+    }
 }

@@ -12,11 +12,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::executor::Executor;
 use super::feed::Outgoing;
 use super::outcome::Outcome;
 use super::progress::Progress;
-use super::worker::JobQueue;
-use super::{Executor, Job, Report, StopReason};
+use super::report::{Report, StopReason};
+use super::worker::{Job, JobQueue};
 use crate::campaign::Kind;
 use crate::campaign::mobile::Mobile;
 use crate::ledger::{Claim, LedgerError, NewSend, SharedLedger};

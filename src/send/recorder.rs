@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::outcome::Outcome;
 use super::progress::Progress;
-use super::{Report, StopReason};
+use super::report::{Report, StopReason};
 use crate::ledger::{Finished, LedgerError, SharedLedger, Status};
 use std::sync::Arc;
 

@@ -7,9 +7,25 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, Semaphore, mpsc, watch};
 
+use super::executor::Executor;
 use super::outcome::{Attempt, Outcome};
-use super::{Executor, Job, StopReason};
+use super::report::StopReason;
+use hyper::body::Bytes;
+
+use crate::campaign::Kind;
+use crate::campaign::mobile::Mobile;
 use crate::ledger::{Finished, Status};
+
+/// A claimed send on its way out.
+pub(super) struct Job {
+    pub(super) key: String,
+    pub(super) kind: Kind,
+    pub(super) mobile: Option<Mobile>,
+    /// The exact request body, built once per send (shared by every attempt).
+    pub(super) body: Bytes,
+    /// The status it was claimed from (`None`: a new row).
+    pub(super) previous: Option<Status>,
+}
 
 /// Jobs for the workers, first in first out. The dispatcher queues a job only once it has
 /// its request slot, so an idle worker is there to take it.

@@ -9,7 +9,7 @@ use postgres::{Client, Config, NoTls};
 
 use super::describe;
 use super::tls::tls_connector;
-use crate::ledger::LedgerError;
+use crate::ledger::error::LedgerError;
 
 /// A `postgres://` location: the parsed connection settings, and the URL without its
 /// password for messages.

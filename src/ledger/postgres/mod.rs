@@ -17,10 +17,12 @@ use postgres::Client;
 
 pub(crate) use location::PgLocation;
 
-use super::{
-    Claim, Filter, Finished, Holder, Imported, Ledger, LedgerError, MissedRow, NewSend, Recorded,
-    RecordedSends, SCHEMA_V1, SendRow, Status, check_version, conflicts_error, timestamp,
-    truncate_response,
+use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
+use super::error::LedgerError;
+use super::holder::Holder;
+use super::migrations::{SCHEMA_V1, check_version};
+use super::row::{
+    MissedRow, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -558,7 +560,7 @@ impl Ledger for PgLedger {
             .map(|r| r.key.clone())
             .collect();
         if !conflicts.is_empty() {
-            return Err(conflicts_error(&self.redacted, &conflicts));
+            return Err(LedgerError::conflicts(&self.redacted, &conflicts));
         }
         self.with(|c| {
             let mut tx = c.transaction()?;

@@ -1,0 +1,28 @@
+//! What the backends share of their schemas: version 1, and the refusal of a newer one.
+
+use super::error::LedgerError;
+
+/// Schema version 1 of both backends (plain SQL both understand): sends, missed occurrences,
+/// and who holds the writer lock (the SQLite backend locks a file instead and leaves `holder`
+/// empty). Each backend lists its migrations from here on (SQLite in `PRAGMA user_version`,
+/// PostgreSQL in `campaignctl_schema`): a change one backend needs does not bump the other's
+/// version, which would make older campaignctl refuse a ledger it could still use.
+pub(super) const SCHEMA_V1: &str = include_str!("migrations/v1.sql");
+
+/// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
+/// `migrations` this one knows).
+pub(super) fn check_version(
+    ledger: &str,
+    found: i64,
+    migrations: &[&str],
+) -> Result<(), LedgerError> {
+    let known = migrations.len() as i64;
+    if found > known {
+        return Err(LedgerError::TooNew {
+            ledger: ledger.to_owned(),
+            found,
+            known,
+        });
+    }
+    Ok(())
+}

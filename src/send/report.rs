@@ -1,0 +1,53 @@
+//! What a run did, and why it stopped early.
+
+use std::fmt;
+
+/// Why a run stopped before sending everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+    /// More than the threshold of sends failed in a row.
+    TooManyFailures(usize),
+    /// The ledger stopped answering: nothing is sent that cannot be recorded first.
+    LedgerFailed(String),
+    /// A send failed in a way every send would (the API's TLS certificate was rejected).
+    Unsendable(String),
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::TooManyFailures(n) => write!(
+                f,
+                "stopped early: {n} sends failed in a row (is the API or the key wrong?); fix the cause and apply again, adding --retry-failed"
+            ),
+            StopReason::LedgerFailed(e) => {
+                write!(f, "the ledger failed, so nothing more was sent: {e}")
+            }
+            StopReason::Unsendable(e) => write!(
+                f,
+                "{e}; every send would fail the same way (does this machine trust the certificate's issuer? is CHITCHAT_BASE_URL right?): fix that and apply again, adding --retry-failed"
+            ),
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Report {
+    pub sent: usize,
+    /// Keys and reasons.
+    pub failed: Vec<(String, String)>,
+    pub unknown: Vec<(String, String)>,
+    /// Due sends another run had already recorded (claimed or sent) by the time we got there.
+    pub taken: usize,
+    /// Claimed sends that never started because the run stopped; put back as they were.
+    pub released: usize,
+    /// Outcomes that could not be written (the ledger failed): those rows stay `in_flight`
+    /// and become `unknown` when the ledger is next opened.
+    pub unrecorded: usize,
+    pub retries: usize,
+    pub stopped: Option<StopReason>,
+}

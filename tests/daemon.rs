@@ -1315,7 +1315,8 @@ fn the_api_key_never_appears_in_the_daemon_log_its_endpoints_or_the_ledger() {
         .for_mobile_first(&mobile(2), 1, Fault::Status(500))
         .for_mobile_first(&mobile(3), 1, Fault::Reset)
         .for_mobile_first(&mobile(4), 1, Fault::RateLimited);
-    let mut daemon = sb.start(&[], 1);
+    // The 500 and the reset are retried (ambiguous outcomes are retried only when asked).
+    let mut daemon = sb.start(&["--retry-ambiguous"], 1);
     daemon.wait_log(&["occurrence finished", "sent=4", "failed=1"]);
     // A rejected reload and a SIGHUP log their own lines too.
     sb.write("campaigns/broken.yaml", "name: [unclosed\n");

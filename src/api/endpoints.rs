@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use hyper::Uri;
+use reqwest::Url;
 
 use super::env::{BASE_URL_ENV, DEFAULT_BASE_URL};
 use super::error::SetupError;
@@ -11,8 +12,8 @@ use crate::campaign::Kind;
 /// The API's base URL with its two endpoints.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoints {
-    single: Uri,
-    blast: Uri,
+    single: Url,
+    blast: Url,
 }
 
 impl Endpoints {
@@ -45,8 +46,7 @@ impl Endpoints {
         }
         let root = base.trim_end_matches('/');
         let join = |path: &str| {
-            format!("{root}/chat-service/apis/message/{path}")
-                .parse::<Uri>()
+            Url::parse(&format!("{root}/chat-service/apis/message/{path}"))
                 .map_err(|e| invalid(e.to_string()))
         };
         Ok(Endpoints {
@@ -55,11 +55,21 @@ impl Endpoints {
         })
     }
 
-    pub(crate) fn url(&self, kind: Kind) -> &Uri {
+    pub(crate) fn url(&self, kind: Kind) -> &Url {
         match kind {
             Kind::Single => &self.single,
             Kind::Blast => &self.blast,
         }
+    }
+
+    /// `host:port` of the API, for messages.
+    pub(crate) fn origin(&self) -> String {
+        let url = &self.single;
+        format!(
+            "{}:{}",
+            url.host_str().unwrap_or_default(),
+            url.port_or_known_default().unwrap_or_default()
+        )
     }
 }
 

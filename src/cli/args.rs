@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::ledger::DEFAULT_STATE;
 use crate::schedule::parse_duration;
+use crate::send::DEFAULT_MAX_CONCURRENCY;
 
 /// Campaigns as code for WhatsApp messages sent through the ChitChatLabs API.
 ///
@@ -74,13 +75,8 @@ pub(super) struct ApplyArgs {
     #[command(flatten)]
     pub state: StateArgs,
 
-    /// Messages per second over the whole run (0: unlimited).
-    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
-    pub rate: f64,
-
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
-    pub concurrency: u16,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// How long to wait for another apply or run holding the ledger (e.g. 30s, 5m).
     #[arg(long, default_value = "0s", value_parser = parse_wait, value_name = "DURATION")]
@@ -104,17 +100,45 @@ pub(super) struct ApplyArgs {
     #[arg(long)]
     pub retry_unknown: bool,
 
-    /// Stop after this many sends fail in a row (0: never).
+    /// Stop after this many sends fail (or end unknown) in a row (0: never).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_failures: usize,
+}
+
+/// How `apply` and `run` send.
+#[derive(Debug, clap::Args)]
+pub(super) struct SendArgs {
+    /// Messages per second over the whole run, every campaign together (0: unlimited).
+    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
+    pub rate: f64,
+
+    /// Requests in flight at once. Without it, as many as reach --rate at the API's measured
+    /// latency (64 at an unlimited rate), up to --max-concurrency.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000), value_name = "N")]
+    pub concurrency: Option<u32>,
+
+    /// The most requests in flight when the concurrency follows the rate.
+    #[arg(long, default_value_t = DEFAULT_MAX_CONCURRENCY as u32, value_parser = clap::value_parser!(u32).range(1..=100_000), value_name = "N")]
+    pub max_concurrency: u32,
+
+    /// Also retry, automatically, sends whose outcome is ambiguous (a timeout or a broken
+    /// connection after the request was written, a 500): each retry may deliver a message
+    /// twice. Without it they are recorded `unknown` for you to check.
+    #[arg(long)]
+    pub retry_ambiguous: bool,
 
     /// HTTP connect timeout, seconds.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub connect_timeout: f64,
 
-    /// HTTP request timeout, seconds.
+    /// HTTP request timeout (request and whole answer), seconds.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
+
+    /// Pooled connections idle for longer are closed, never reused (e.g. 90s; lower it
+    /// behind a NAT or proxy that drops idle connections sooner).
+    #[arg(long, default_value = "90s", value_parser = parse_wait, value_name = "DURATION")]
+    pub pool_idle_timeout: std::time::Duration,
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,13 +150,8 @@ pub(super) struct RunArgs {
     #[command(flatten)]
     pub state: StateArgs,
 
-    /// Messages per second over all campaigns (0: unlimited).
-    #[arg(long, default_value_t = 20.0, value_parser = parse_rate, value_name = "N")]
-    pub rate: f64,
-
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..), value_name = "N")]
-    pub concurrency: u16,
+    #[command(flatten)]
+    pub send: SendArgs,
 
     /// Serve GET /healthz and GET /metrics on this address (e.g. 127.0.0.1:9464).
     #[arg(long, value_name = "ADDR")]

@@ -6,9 +6,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::args::{
-    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, RunArgs, StateArgs, StatusArgs,
-    StatusFilter,
+    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, RunArgs, SendArgs, StateArgs,
+    StatusArgs, StatusFilter,
 };
+use crate::api::ClientSettings;
 use crate::commands::Files;
 use crate::commands::apply::ApplySettings;
 use crate::commands::plan::{self, PlanSettings};
@@ -17,7 +18,7 @@ use crate::commands::state::MigrateSettings;
 use crate::commands::status::StatusSettings;
 use crate::ledger::{LedgerError, StateLocation, Status};
 use crate::plan::PlanOptions;
-use crate::send;
+use crate::send::{self, Concurrency};
 
 pub(super) fn files(args: &FilesArgs) -> Files {
     Files {
@@ -65,26 +66,37 @@ pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
             retry_unknown: args.retry_unknown,
         },
         send: send::Settings {
-            rate: args.rate,
-            concurrency: usize::from(args.concurrency),
-            connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.001)),
-            request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
             max_consecutive_failures: args.max_failures,
             retry_statuses,
-            ..send::Settings::default()
+            ..sending(&args.send)
         },
     })
+}
+
+fn sending(args: &SendArgs) -> send::Settings {
+    send::Settings {
+        rate: args.rate,
+        concurrency: match args.concurrency {
+            Some(n) => Concurrency::Fixed(n as usize),
+            None => Concurrency::Auto {
+                max: args.max_concurrency as usize,
+            },
+        },
+        client: ClientSettings {
+            connect_timeout: Duration::from_secs_f64(args.connect_timeout.max(0.001)),
+            request_timeout: Duration::from_secs_f64(args.request_timeout.max(0.001)),
+            pool_idle_timeout: args.pool_idle_timeout,
+        },
+        retry_ambiguous: args.retry_ambiguous,
+        ..send::Settings::default()
+    }
 }
 
 pub(super) fn run(args: &RunArgs) -> Result<RunSettings, LedgerError> {
     Ok(RunSettings {
         paths: args.paths.clone(),
         state: state(&args.state)?,
-        send: send::Settings {
-            rate: args.rate,
-            concurrency: usize::from(args.concurrency),
-            ..send::Settings::default()
-        },
+        send: sending(&args.send),
         listen: args.listen,
         log_format: match args.log_format {
             LogFormat::Text => run::LogFormat::Text,

@@ -224,10 +224,19 @@ fn print_report(report: &Report, already_sent: usize) {
             String::new()
         }
     );
+    if report.ambiguous_retries > 0 {
+        println!(
+            "{} of the retries followed an ambiguous outcome (--retry-ambiguous): each may have delivered its message once more.",
+            report.ambiguous_retries
+        );
+    }
+    if let Some(pace) = &report.pace {
+        println!("Slower than asked: {pace}.");
+    }
     list("Failed", "resend with --retry-failed", &report.failed);
     list(
         "Unknown (may or may not have been delivered)",
-        "resend with --retry-unknown",
+        "check the Messages tab, then resend with --retry-unknown",
         &report.unknown,
     );
     if report.unrecorded > 0 {

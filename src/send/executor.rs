@@ -1,28 +1,22 @@
-//! The executor: what every run of an apply or a daemon shares (the HTTP client, the
-//! pacer, the request slots and the per-number spacing).
+//! The executor: what every run of an apply or a daemon shares: the API client and its
+//! connection pool, the pacer, the request slots, and the per-number spacing.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use super::pacer::Pacer;
 use super::settings::Settings;
-use crate::api::http_client::HttpClient;
-use crate::api::{ApiKey, Endpoints, SetupError};
-use crate::campaign::Kind;
+use super::slots::Slots;
+use crate::api::{ApiKey, Client, Endpoints, SetupError};
 use crate::campaign::mobile::MobileMap;
 
-/// Sends through one HTTP client (one connection pool, keep-alive). The pacer, the limit on
-/// requests in flight and the per-number spacing are shared by every run of one executor
-/// (all campaigns of an apply; all occurrences of a daemon).
 pub(crate) struct Executor {
-    pub(super) client: HttpClient,
-    pub(super) endpoints: Endpoints,
-    pub(super) key: ApiKey,
+    pub(super) client: Client,
     pub(super) settings: Settings,
     pub(super) pacer: Pacer,
-    pub(super) slots: Arc<Semaphore>,
+    pub(super) slots: Arc<Slots>,
+    /// When each number was last sent to (empty when no number can come twice).
     pub(super) last_start: Mutex<MobileMap<Instant>>,
 }
 
@@ -32,21 +26,17 @@ impl Executor {
         key: ApiKey,
         settings: Settings,
     ) -> Result<Executor, SetupError> {
-        let client = HttpClient::new(
-            endpoints.url(Kind::Single),
-            settings.connect_timeout,
-            settings.request_timeout,
-            settings.concurrency,
-        )
-        .map_err(SetupError::Client)?;
         Ok(Executor {
-            client,
-            endpoints,
-            key,
+            client: Client::new(endpoints, key, settings.client)?,
             pacer: Pacer::new(settings.rate),
-            slots: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            slots: Slots::new(settings.concurrency, settings.rate),
             last_start: Mutex::default(),
             settings,
         })
+    }
+
+    /// The rate the pacer allows now (0: unlimited).
+    pub(super) fn current_rate(&self) -> f64 {
+        self.pacer.current_rate().unwrap_or(0.0)
     }
 }

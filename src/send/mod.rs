@@ -2,19 +2,22 @@
 //! before its request leaves and recorded after, paced by one token bucket for the whole
 //! run, retried on transient failures, and stopped cleanly on Ctrl-C or too many failures.
 
+mod committer;
+mod context;
 mod dispatch;
 mod executor;
 mod feed;
+mod job;
 mod outcome;
 mod pacer;
 pub(crate) mod progress;
-mod recorder;
 mod report;
 mod run;
 mod settings;
-mod worker;
+mod slots;
+mod tally;
 
 pub(crate) use executor::Executor;
 pub(crate) use feed::{feed, input};
 pub(crate) use report::{Report, StopReason};
-pub(crate) use settings::Settings;
+pub(crate) use settings::{Concurrency, DEFAULT_MAX_CONCURRENCY, Settings};

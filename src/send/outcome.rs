@@ -1,95 +1,148 @@
-//! What an HTTP attempt means for its send: recorded as it stands, retried, or put back.
+//! What an exchange means for its send. The one rule: a request that may have been
+//! processed is never sent again unless the user asks, so every result is sorted by what is
+//! known about it:
+//!
+//! | what happened | verdict |
+//! |---|---|
+//! | no connection, TLS or proxy failure before the request left | not processed: retried |
+//! | 429, or a 502/503 from a gateway | not processed: retried after `Retry-After` or a backoff |
+//! | a rejected TLS certificate | failed, and the run stops |
+//! | 2xx (even when the body then fails) | sent |
+//! | 3xx (redirects are not followed) | failed, with the `Location` |
+//! | other 4xx | failed |
+//! | 500, 504 and other 5xx | ambiguous: unknown |
+//! | written, then a timeout, reset or close before a status line | ambiguous: unknown |
+//!
+//! Ambiguous outcomes are retried only with `--retry-ambiguous`.
 
 use std::time::Duration;
 
-use hyper::StatusCode;
-use hyper::header::HeaderValue;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
 
-use super::pacer::Pacer;
-use crate::api::http_client::{Response, TransportError};
-use crate::ledger::{Finished, Status};
+use crate::api::{Answer, Exchange};
+use crate::ledger::Status;
 
-/// What became of a send.
-pub(super) enum Outcome {
-    /// Its last attempt, to record; `stops_run`: the way it failed would fail every send.
-    Finished {
-        finished: Finished,
-        retries: usize,
-        stops_run: bool,
+/// What to do with a send after one exchange.
+#[derive(Debug)]
+pub(super) enum Verdict {
+    /// Record it as it stands.
+    Final(Record),
+    /// The API certainly did not process it: try again (after `retry_after` if the API
+    /// said), or record `record` once the attempts run out.
+    NotProcessed {
+        record: Record,
+        retry_after: Option<Duration>,
+        /// A 429: the whole run slows down.
+        rate_limited: bool,
     },
-    /// The run stopped before it could be retried, and it is known not to have been
-    /// delivered (429, refused connection): its claim is put back so the next run sends it.
-    Released {
-        key: String,
-        previous: Option<Status>,
-    },
+    /// The API may have processed it: record `record` (`unknown`), or, with
+    /// `--retry-ambiguous`, try again.
+    Ambiguous(Record),
 }
 
-/// The result of one HTTP attempt.
-pub(super) struct Attempt {
-    /// What to record if this is the last attempt.
-    pub(super) status: Status,
-    pub(super) http_status: Option<u16>,
-    pub(super) response: Option<String>,
-    pub(super) error: Option<String>,
-    pub(super) retryable: bool,
-    pub(super) retry_after: Option<Duration>,
-    /// The API certainly did not send the message (429, or the connection was refused).
-    pub(super) not_delivered: bool,
+/// What goes into the ledger row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Record {
+    pub status: Status,
+    pub http_status: Option<u16>,
+    pub response: Option<String>,
+    pub error: Option<String>,
     /// Every other send would fail the same way: the run stops.
-    pub(super) stops_run: bool,
+    pub stops_run: bool,
 }
 
-impl Attempt {
-    pub(super) fn from_response(response: Response, pacer: &Pacer) -> Attempt {
-        let code = response.status;
-        let retry_after = retry_after(response.retry_after.as_ref());
-        if code == StatusCode::TOO_MANY_REQUESTS {
-            pacer.slow_down();
-        }
-        Attempt {
-            status: if code.is_success() {
-                Status::Sent
-            } else {
-                Status::Failed
-            },
-            http_status: Some(code.as_u16()),
-            response: Some(response.body),
-            error: None,
-            // Other 4xx are permanent: the request itself is wrong.
-            retryable: code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error(),
-            retry_after,
-            not_delivered: code == StatusCode::TOO_MANY_REQUESTS,
-            // An answer is about this request: 401 and the like count towards
-            // --max-failures instead.
+impl Record {
+    fn answered(status: Status, answer: &Answer, error: Option<String>) -> Record {
+        Record {
+            status,
+            http_status: Some(answer.status.as_u16()),
+            response: Some(answer.body.clone()),
+            error,
             stops_run: false,
         }
     }
 
-    pub(super) fn from_error(e: &TransportError) -> Attempt {
-        Attempt {
-            // A refused connection never reached the API; a timeout or a reset after the
-            // request was written may have: the message may or may not have gone out.
-            status: if e.not_sent() {
-                Status::Failed
-            } else {
-                Status::Unknown
-            },
+    fn transport(status: Status, error: String) -> Record {
+        Record {
+            status,
             http_status: None,
             response: None,
-            error: Some(e.to_string()),
-            retryable: e.retryable(),
-            retry_after: None,
-            not_delivered: e.not_sent(),
-            // A transport error that trying again cannot fix is not about this send.
-            stops_run: !e.retryable(),
+            error: Some(error),
+            stops_run: false,
         }
     }
 }
 
+pub(super) fn classify(exchange: Exchange) -> Verdict {
+    let answer = match exchange {
+        Exchange::NotSent {
+            reason,
+            certificate: true,
+        } => {
+            return Verdict::Final(Record {
+                stops_run: true,
+                ..Record::transport(Status::Failed, reason)
+            });
+        }
+        Exchange::NotSent { reason, .. } => {
+            return Verdict::NotProcessed {
+                record: Record::transport(Status::Failed, format!("{reason} (not sent)")),
+                retry_after: None,
+                rate_limited: false,
+            };
+        }
+        Exchange::NoAnswer { reason } => {
+            return Verdict::Ambiguous(Record::transport(
+                Status::Unknown,
+                format!("{reason}; the API may have received the request"),
+            ));
+        }
+        Exchange::Answered(answer) => answer,
+    };
+    let code = answer.status;
+    let unreadable = answer
+        .body_error
+        .as_ref()
+        .map(|e| format!("the answer's body could not be read: {e}"));
+    if code.is_success() {
+        return Verdict::Final(Record::answered(Status::Sent, &answer, unreadable));
+    }
+    match code {
+        StatusCode::TOO_MANY_REQUESTS
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE => Verdict::NotProcessed {
+            record: Record::answered(Status::Failed, &answer, unreadable),
+            retry_after: retry_after(&answer.headers),
+            rate_limited: code == StatusCode::TOO_MANY_REQUESTS,
+        },
+        _ if code.is_redirection() => {
+            let location = answer
+                .headers
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("no Location");
+            let error = format!(
+                "HTTP {} redirects to {location}; redirects are not followed (is CHITCHAT_BASE_URL right?)",
+                code.as_u16()
+            );
+            Verdict::Final(Record::answered(Status::Failed, &answer, Some(error)))
+        }
+        _ if code.is_server_error() => Verdict::Ambiguous(Record::answered(
+            Status::Unknown,
+            &answer,
+            Some(format!(
+                "HTTP {}: the API may have processed the request",
+                code.as_u16()
+            )),
+        )),
+        _ => Verdict::Final(Record::answered(Status::Failed, &answer, unreadable)),
+    }
+}
+
 /// `Retry-After` as seconds or an HTTP date.
-fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
-    let text = value?.to_str().ok()?.trim();
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = text.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
@@ -101,17 +154,121 @@ fn retry_after(value: Option<&HeaderValue>) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::HeaderValue;
+
     use super::*;
+
+    fn answer(code: u16, headers: &[(header::HeaderName, &str)]) -> Exchange {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.insert(name, HeaderValue::from_str(value).unwrap());
+        }
+        Exchange::Answered(Answer {
+            status: StatusCode::from_u16(code).unwrap(),
+            headers: map,
+            body: "{}".to_owned(),
+            body_error: None,
+            latency: Duration::ZERO,
+        })
+    }
+
+    fn status(verdict: &Verdict) -> (&'static str, Status) {
+        match verdict {
+            Verdict::Final(r) => ("final", r.status),
+            Verdict::NotProcessed { record, .. } => ("not processed", record.status),
+            Verdict::Ambiguous(r) => ("ambiguous", r.status),
+        }
+    }
+
+    #[test]
+    fn every_kind_of_result_is_sorted_by_what_is_known() {
+        let cases = [
+            (answer(200, &[]), ("final", Status::Sent)),
+            (answer(202, &[]), ("final", Status::Sent)),
+            (answer(400, &[]), ("final", Status::Failed)),
+            (answer(401, &[]), ("final", Status::Failed)),
+            (
+                answer(301, &[(header::LOCATION, "https://elsewhere/")]),
+                ("final", Status::Failed),
+            ),
+            (answer(429, &[]), ("not processed", Status::Failed)),
+            (answer(502, &[]), ("not processed", Status::Failed)),
+            (answer(503, &[]), ("not processed", Status::Failed)),
+            (answer(500, &[]), ("ambiguous", Status::Unknown)),
+            (answer(504, &[]), ("ambiguous", Status::Unknown)),
+            (
+                Exchange::NotSent {
+                    reason: "refused".into(),
+                    certificate: false,
+                },
+                ("not processed", Status::Failed),
+            ),
+            (
+                Exchange::NotSent {
+                    reason: "bad certificate".into(),
+                    certificate: true,
+                },
+                ("final", Status::Failed),
+            ),
+            (
+                Exchange::NoAnswer {
+                    reason: "timeout".into(),
+                },
+                ("ambiguous", Status::Unknown),
+            ),
+        ];
+        for (exchange, expected) in cases {
+            let shown = format!("{exchange:?}");
+            assert_eq!(status(&classify(exchange)), expected, "{shown}");
+        }
+    }
+
+    #[test]
+    fn a_2xx_whose_body_fails_is_sent_with_a_note() {
+        let Exchange::Answered(mut a) = answer(200, &[]) else {
+            unreachable!()
+        };
+        a.body_error = Some("connection closed".to_owned());
+        let Verdict::Final(record) = classify(Exchange::Answered(a)) else {
+            panic!("not final");
+        };
+        assert_eq!(record.status, Status::Sent);
+        assert!(record.error.unwrap().contains("could not be read"));
+    }
+
+    #[test]
+    fn a_redirect_names_its_location_and_a_429_its_wait() {
+        let Verdict::Final(record) =
+            classify(answer(307, &[(header::LOCATION, "https://elsewhere/x")]))
+        else {
+            panic!("not final");
+        };
+        assert!(record.error.unwrap().contains("https://elsewhere/x"));
+        let Verdict::NotProcessed {
+            retry_after,
+            rate_limited,
+            ..
+        } = classify(answer(429, &[(header::RETRY_AFTER, "7")]))
+        else {
+            panic!("not retried");
+        };
+        assert_eq!(
+            (retry_after, rate_limited),
+            (Some(Duration::from_secs(7)), true)
+        );
+    }
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(
-            retry_after(Some(&HeaderValue::from_static("3"))),
-            Some(Duration::from_secs(3))
-        );
-        assert_eq!(retry_after(Some(&HeaderValue::from_static("soon"))), None);
+        let at = |v: &str| {
+            let mut map = HeaderMap::new();
+            map.insert(header::RETRY_AFTER, HeaderValue::from_str(v).unwrap());
+            retry_after(&map)
+        };
+        assert_eq!(at("3"), Some(Duration::from_secs(3)));
+        assert_eq!(at("soon"), None);
         let future = (chrono::Utc::now() + chrono::TimeDelta::seconds(60)).to_rfc2822();
-        let d = retry_after(Some(&HeaderValue::from_str(&future).unwrap())).unwrap();
+        let d = at(&future).unwrap();
         assert!(d > Duration::from_secs(50) && d <= Duration::from_secs(60));
     }
 }

@@ -67,7 +67,6 @@ impl Pacer {
         state.last_slowdown = Instant::now();
     }
 
-    #[cfg(test)]
     /// The current rate in sends per second (`None`: unlimited).
     pub(crate) fn current_rate(&self) -> Option<f64> {
         let interval = self.interval?;

@@ -29,6 +29,8 @@ pub(crate) struct Progress {
     failed: AtomicUsize,
     unknown: AtomicUsize,
     skipped: AtomicUsize,
+    /// Said with every update while set (the run is slower than its rate, and why).
+    note: Mutex<Option<String>>,
 }
 
 impl Progress {
@@ -54,6 +56,7 @@ impl Progress {
             failed: AtomicUsize::new(0),
             unknown: AtomicUsize::new(0),
             skipped: AtomicUsize::new(0),
+            note: Mutex::new(None),
         }
     }
 
@@ -81,13 +84,22 @@ impl Progress {
             + self.skipped.load(Ordering::Relaxed)
     }
 
+    /// Sets (or clears) the note shown with the counts.
+    pub(crate) fn set_note(&self, note: Option<String>) {
+        *self.note.lock().unwrap_or_else(|e| e.into_inner()) = note;
+    }
+
     fn message(&self) -> String {
-        format!(
+        let counts = format!(
             "{} sent, {} failed, {} unknown",
             self.sent.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
             self.unknown.load(Ordering::Relaxed)
-        )
+        );
+        match &*self.note.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(note) => format!("{counts}; {note}"),
+            None => counts,
+        }
     }
 
     fn tick(&self) {

@@ -1,6 +1,9 @@
 //! What a run did, and why it stopped early.
 
 use std::fmt;
+use std::time::Duration;
+
+use super::settings::Concurrency;
 
 /// Why a run stopped before sending everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,5 +52,57 @@ pub(crate) struct Report {
     /// and become `unknown` when the ledger is next opened.
     pub unrecorded: usize,
     pub retries: usize,
+    /// Of the retries, those after an ambiguous outcome (`--retry-ambiguous`): each may have
+    /// delivered the message once more.
+    pub ambiguous_retries: usize,
+    /// Set when the run did not reach its `--rate`.
+    pub pace: Option<Pace>,
     pub stopped: Option<StopReason>,
+}
+
+/// A run slower than its `--rate`, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Pace {
+    /// The rate asked for (sends per second).
+    pub asked: f64,
+    pub achieved: f64,
+    /// The API's measured latency.
+    pub latency: Option<Duration>,
+    /// Requests in flight at most, and how that limit was set.
+    pub limit: usize,
+    pub concurrency: Concurrency,
+    /// The rate after the API's 429s slowed the run down, when it did.
+    pub slowed_to: Option<f64>,
+}
+
+impl fmt::Display for Pace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.1} sends/s of the {} asked (--rate)",
+            self.achieved, self.asked
+        )?;
+        if let Some(rate) = self.slowed_to {
+            return write!(
+                f,
+                ": the API answered 429 (too many requests), so the run slowed down to {rate:.1}/s"
+            );
+        }
+        let latency = self
+            .latency
+            .map_or_else(|| "unknown".to_owned(), |l| format!("{} ms", l.as_millis()));
+        write!(
+            f,
+            ": at most {} requests in flight at {latency} each",
+            self.limit
+        )?;
+        match self.concurrency {
+            Concurrency::Fixed(_) => {
+                f.write_str(" (--concurrency); leave it out to follow the rate")
+            }
+            Concurrency::Auto { .. } => {
+                f.write_str(" (--max-concurrency); raise it to reach the rate")
+            }
+        }
+    }
 }

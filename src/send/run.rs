@@ -1,26 +1,28 @@
-//! One run of the executor: the dispatcher, the workers and the recorder, wired together
-//! for one stream of sends.
+//! One run of the executor: the dispatcher starts the sends, each send is a task, and the
+//! ledger writer commits their claims and outcomes; then the run drains.
 
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
-use super::dispatch::Run;
+use super::committer::Committer;
+use super::context::RunContext;
+use super::dispatch::dispatch;
 use super::executor::Executor;
 use super::feed::Outgoing;
-use super::outcome::Outcome;
 use super::progress::Progress;
-use super::recorder::record;
 use super::report::{Report, StopReason};
-use super::worker::{JobQueue, work};
+use super::tally::Tally;
 use crate::ledger::{LedgerError, SharedLedger};
 
 impl Executor {
-    /// Sends every due send received from `sends` and records each in `ledger`. Returns when
-    /// the stream ends or the run stops (`stop` set, or too many failures in a row); sends
-    /// still in flight then get up to `drain_timeout` to finish, and nothing stays
-    /// `in_flight`.
+    /// Sends every send received from `sends` and records each in `ledger`. Returns when the
+    /// stream ends or the run stops (`stop` set, or too many failures in a row). Requests in
+    /// flight then get up to `drain_timeout` to finish; sends waiting to be retried later
+    /// than that are put back, since they were not delivered. Nothing stays `in_flight`
+    /// unless the ledger refused the write.
     pub(crate) async fn run(
         self: Arc<Self>,
         sends: mpsc::Receiver<Vec<Outgoing>>,
@@ -28,43 +30,48 @@ impl Executor {
         progress: Arc<Progress>,
         stop: watch::Sender<Option<StopReason>>,
     ) -> Result<Report, LedgerError> {
-        let (done_tx, done_rx) = mpsc::unbounded_channel::<Outcome>();
-        let recorder = tokio::spawn(record(
-            done_rx,
+        let settings = &self.settings;
+        let (committer, writer) = Committer::start(
             ledger.clone(),
-            progress.clone(),
+            settings.retry_statuses.clone(),
             stop.clone(),
-            self.settings.max_consecutive_failures,
-        ));
-        let queue = Arc::new(JobQueue::default());
-        let mut workers = JoinSet::new();
-        for _ in 0..self.settings.concurrency.max(1) {
-            workers.spawn(work(
-                self.clone(),
-                queue.clone(),
-                done_tx.clone(),
-                stop.subscribe(),
-            ));
-        }
-        let mut run = Run::new(
-            self.clone(),
-            ledger.clone(),
-            progress,
-            stop,
-            sends,
-            queue,
-            workers,
-            done_tx,
         );
-        if let Err(e) = run.dispatch_all().await {
-            run.stop_for(StopReason::LedgerFailed(e.to_string()));
+        let (drain, draining) = watch::channel(None);
+        let tally = Arc::new(Tally::new(
+            progress,
+            stop.clone(),
+            settings.max_consecutive_failures,
+        ));
+        let drain_timeout = settings.drain_timeout;
+        let ctx = Arc::new(RunContext {
+            executor: self.clone(),
+            committer,
+            tally: tally.clone(),
+            stop: stop.subscribe(),
+            drain: draining,
+        });
+        let mut tasks = JoinSet::new();
+        let pace = dispatch(&ctx, sends, &mut tasks).await;
+        drop(ctx);
+        let deadline = Instant::now() + drain_timeout;
+        drain.send_replace(Some(deadline));
+        let drained = tokio::time::timeout_at(deadline, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            // Each aborted send leaves the ledger right as it is dropped (see `job`).
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
         }
-        run.drain().await;
-        let (mut report, stop) = run.finish();
-        let recorded = recorder.await.map_err(|e| {
-            LedgerError::storage(ledger.location(), format!("recorder task failed: {e}"))
+        // The last task is gone, and with it the last handle on the writer: it writes what
+        // is left and ends.
+        let unwritten = writer.await.map_err(|e| {
+            LedgerError::storage(ledger.location(), format!("ledger writer failed: {e}"))
         })?;
-        recorded.add_to(&mut report);
+        let mut report = tally.report();
+        report.unrecorded = unwritten.outcomes + unwritten.releases;
+        report.pace = pace;
         report.stopped = stop.borrow().clone();
         Ok(report)
     }

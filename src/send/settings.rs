@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::api::ClientSettings;
 use crate::ledger::Status;
 
 /// Retries with exponential backoff and full jitter.
@@ -40,22 +41,40 @@ impl RetryPolicy {
 /// A `Retry-After` longer than this is cut short (the send is then retried or given up).
 pub(super) const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
 
+/// How many requests are in flight at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Concurrency {
+    /// Exactly this many (`--concurrency`).
+    Fixed(usize),
+    /// Enough to reach the rate at the API's measured latency, up to `max`
+    /// (`--max-concurrency`); at an unlimited rate, [`UNLIMITED_RATE_CONCURRENCY`].
+    Auto { max: usize },
+}
+
+/// The default `--max-concurrency`: enough for 1,000 sends per second (WhatsApp's top
+/// throughput tier) against an API answering in up to 400 ms, with headroom.
+pub(crate) const DEFAULT_MAX_CONCURRENCY: usize = 512;
+
+/// Requests in flight at an unlimited rate (`--rate 0`) unless `--concurrency` says.
+pub(crate) const UNLIMITED_RATE_CONCURRENCY: usize = 64;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// Sends per second over the whole run; 0 means unlimited.
     pub rate: f64,
-    /// Requests in flight at once.
-    pub concurrency: usize,
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
+    pub concurrency: Concurrency,
+    pub client: ClientSettings,
     pub retry: RetryPolicy,
-    /// Stop the run after this many failed sends in a row.
+    /// Also retry ambiguous outcomes (the request may have been processed): a possible
+    /// duplicate rather than a possibly missing message.
+    pub retry_ambiguous: bool,
+    /// Stop the run after this many failed or unknown sends in a row.
     pub max_consecutive_failures: usize,
     /// Minimum time between two sends to one number (WhatsApp's per-user pair limit).
     /// Zero when no number can come twice (one campaign occurrence, whose numbers the
     /// planner made unique): no bookkeeping per number then.
     pub same_recipient_gap: Duration,
-    /// On stop, how long to wait for requests in flight.
+    /// At the end of a run or on a stop, how long requests in flight get to finish.
     pub drain_timeout: Duration,
     /// Ledger statuses that may be sent again (`--retry-failed`, `--retry-unknown`).
     pub retry_statuses: Vec<Status>,
@@ -65,10 +84,16 @@ impl Default for Settings {
     fn default() -> Settings {
         Settings {
             rate: 20.0,
-            concurrency: 8,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
+            concurrency: Concurrency::Auto {
+                max: DEFAULT_MAX_CONCURRENCY,
+            },
+            client: ClientSettings {
+                connect_timeout: Duration::from_secs(10),
+                request_timeout: Duration::from_secs(30),
+                pool_idle_timeout: Duration::from_secs(90),
+            },
             retry: RetryPolicy::default(),
+            retry_ambiguous: false,
             max_consecutive_failures: 20,
             same_recipient_gap: Duration::from_secs(6),
             drain_timeout: Duration::from_secs(30),

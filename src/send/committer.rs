@@ -1,0 +1,257 @@
+//! The ledger writer of a run: every claim, put-back and outcome goes through it, and it
+//! commits whatever has queued up while its last transaction ran in one go (group commit):
+//! one claim transaction, with its disk flush, for every send that is ready to go. A send
+//! waits for its own claim to commit before its request is written, so the rows `in_flight`
+//! are the requests in flight, and after a crash no more than those become `unknown`.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::report::StopReason;
+use crate::ledger::{Claim, Finished, LedgerError, NewSend, SharedLedger, Status};
+
+/// Most writes committed in one go.
+const MAX_BATCH: usize = 1024;
+
+/// After the run, outcomes the ledger could not take are tried again this often (seconds).
+const LAST_TRIES: [u64; 5] = [1, 2, 4, 8, 8];
+
+/// A handle on the writer; the writer stops when every handle is gone.
+#[derive(Clone)]
+pub(super) struct Committer {
+    writes: mpsc::UnboundedSender<Write>,
+}
+
+enum Write {
+    Claim(NewSend, oneshot::Sender<Result<Claim, String>>),
+    /// Puts a claimed row back as it was (deleted when it was new).
+    Release(String, Option<Status>, Option<oneshot::Sender<bool>>),
+    Finish(Finished, Option<oneshot::Sender<bool>>),
+}
+
+/// Writes that did not reach the ledger by the end of the run: their rows stay
+/// `in_flight` and become `unknown` when the ledger is next opened.
+pub(super) struct Unwritten {
+    pub outcomes: usize,
+    pub releases: usize,
+}
+
+impl Committer {
+    /// Starts the writer. `retry`: the statuses a claim may take a row from.
+    pub(super) fn start(
+        ledger: SharedLedger,
+        retry: Vec<Status>,
+        stop: watch::Sender<Option<StopReason>>,
+    ) -> (Committer, tokio::task::JoinHandle<Unwritten>) {
+        let (writes, queue) = mpsc::unbounded_channel();
+        let writer = Writer {
+            ledger,
+            retry,
+            stop,
+            finishes: Vec::new(),
+            releases: Vec::new(),
+            lost: 0,
+        };
+        (Committer { writes }, tokio::spawn(writer.run(queue)))
+    }
+
+    /// Commits `send` as `in_flight`: `Claimed` when this run may send it, `Taken` when
+    /// another run recorded it first. An error when the ledger failed (nothing is sent).
+    pub(super) async fn claim(&self, send: NewSend) -> Result<Claim, String> {
+        let (done, claimed) = oneshot::channel();
+        if self.writes.send(Write::Claim(send, done)).is_err() {
+            return Err("the ledger writer stopped".to_owned());
+        }
+        claimed
+            .await
+            .unwrap_or_else(|_| Err("the ledger writer stopped".to_owned()))
+    }
+
+    /// Puts a claim back (its request was not written); true once committed.
+    pub(super) async fn release(&self, key: String, previous: Option<Status>) -> bool {
+        let (done, written) = oneshot::channel();
+        let _ = self.writes.send(Write::Release(key, previous, Some(done)));
+        written.await.unwrap_or(false)
+    }
+
+    /// Records an outcome; true once committed (false: it is kept and tried again).
+    pub(super) async fn finish(&self, finished: Finished) -> bool {
+        let (done, written) = oneshot::channel();
+        let _ = self.writes.send(Write::Finish(finished, Some(done)));
+        written.await.unwrap_or(false)
+    }
+
+    /// [`Committer::release`] and [`Committer::finish`] for a send whose task is being
+    /// dropped: queued, not waited for.
+    pub(super) fn release_later(&self, key: String, previous: Option<Status>) {
+        let _ = self.writes.send(Write::Release(key, previous, None));
+    }
+
+    pub(super) fn finish_later(&self, finished: Finished) {
+        let _ = self.writes.send(Write::Finish(finished, None));
+    }
+}
+
+/// A put-back: the key, and the status to put its row back to (`None`: delete it).
+type Release = (String, Option<Status>);
+
+/// Answered with whether the write was committed (`None`: nobody waits for it).
+type Done = Option<oneshot::Sender<bool>>;
+
+struct Writer {
+    ledger: SharedLedger,
+    retry: Vec<Status>,
+    stop: watch::Sender<Option<StopReason>>,
+    /// Outcomes and put-backs not committed yet (queued, or refused by the ledger).
+    finishes: Vec<(Finished, Done)>,
+    releases: Vec<(Release, Done)>,
+    /// Writes lost with a ledger call that panicked.
+    lost: usize,
+}
+
+impl Writer {
+    async fn run(mut self, mut queue: mpsc::UnboundedReceiver<Write>) -> Unwritten {
+        let mut claims = Vec::new();
+        while let Some(first) = queue.recv().await {
+            self.take(first, &mut claims);
+            while claims.len() + self.finishes.len() + self.releases.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(write) => self.take(write, &mut claims),
+                    Err(_) => break,
+                }
+            }
+            self.commit(std::mem::take(&mut claims)).await;
+        }
+        // The ledger may come back: a few more tries for what it refused.
+        for wait in LAST_TRIES {
+            if self.finishes.is_empty() && self.releases.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            self.commit(Vec::new()).await;
+        }
+        Unwritten {
+            outcomes: self.finishes.len() + self.lost,
+            releases: self.releases.len(),
+        }
+    }
+
+    fn take(
+        &mut self,
+        write: Write,
+        claims: &mut Vec<(NewSend, oneshot::Sender<Result<Claim, String>>)>,
+    ) {
+        match write {
+            Write::Claim(send, done) => claims.push((send, done)),
+            Write::Release(key, previous, done) => self.releases.push(((key, previous), done)),
+            Write::Finish(finished, done) => self.finishes.push((finished, done)),
+        }
+    }
+
+    /// One round: outcomes and put-backs first (a put-back must land before a later claim
+    /// of the same key), then the claims. A refused outcome or put-back is kept for the next
+    /// round and stops the run: nothing is sent that cannot be recorded.
+    async fn commit(&mut self, claims: Vec<(NewSend, oneshot::Sender<Result<Claim, String>>)>) {
+        let (finishes, finish_done): (Vec<Finished>, Vec<_>) =
+            std::mem::take(&mut self.finishes).into_iter().unzip();
+        let (releases, release_done): (Vec<Release>, Vec<_>) =
+            std::mem::take(&mut self.releases).into_iter().unzip();
+        let (sends, claim_done): (Vec<NewSend>, Vec<_>) = claims.into_iter().unzip();
+        let retry = self.retry.clone();
+        let written = self
+            .ledger
+            .call(move |ledger| {
+                let finished = match finishes.is_empty() {
+                    true => Ok(()),
+                    false => ledger.finish(&finishes),
+                };
+                let released = match releases.is_empty() {
+                    true => Ok(()),
+                    false => ledger.release(&releases),
+                };
+                let claimed = match sends.is_empty() {
+                    true => Ok(Vec::new()),
+                    false => ledger.claim(&sends, &retry),
+                };
+                Ok((finished, finishes, released, releases, claimed, sends))
+            })
+            .await;
+        let (finished, finishes, released, releases, claimed, sends) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // The ledger call itself failed (it panicked): what it held is lost, and
+                // those rows stay as the ledger has them.
+                self.lost += finish_done.len() + release_done.len();
+                self.stop_for(&e);
+                for done in claim_done {
+                    let _ = done.send(Err(e.to_string()));
+                }
+                return;
+            }
+        };
+        self.settle(finished, finishes, finish_done, Writer::keep_finish);
+        self.settle(released, releases, release_done, Writer::keep_release);
+        match claimed {
+            Ok(claims) => {
+                for ((claim, done), send) in claims.into_iter().zip(claim_done).zip(sends) {
+                    if let Err(Ok(Claim::Claimed(previous))) = done.send(Ok(claim)) {
+                        // Its task is gone (the run stopped): the claim goes back.
+                        self.releases.push(((send.key, previous), None));
+                    }
+                }
+            }
+            Err(e) => {
+                self.stop_for(&e);
+                for done in claim_done {
+                    let _ = done.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Answers the writes of one kind: written, or kept for the next round.
+    fn settle<T>(
+        &mut self,
+        result: Result<(), LedgerError>,
+        items: Vec<T>,
+        done: Vec<Done>,
+        keep: fn(&mut Writer, T, Done),
+    ) {
+        match result {
+            Ok(()) => {
+                for done in done.into_iter().flatten() {
+                    let _ = done.send(true);
+                }
+            }
+            Err(e) => {
+                self.stop_for(&e);
+                for (item, done) in items.into_iter().zip(done) {
+                    // The task waiting for it moves on; the write stays queued.
+                    if let Some(done) = done {
+                        let _ = done.send(false);
+                    }
+                    keep(self, item, None);
+                }
+            }
+        }
+    }
+
+    fn keep_finish(&mut self, finished: Finished, done: Done) {
+        self.finishes.push((finished, done));
+    }
+
+    fn keep_release(&mut self, release: Release, done: Done) {
+        self.releases.push((release, done));
+    }
+
+    fn stop_for(&self, error: &LedgerError) {
+        self.stop.send_if_modified(|reason| match reason {
+            Some(StopReason::LedgerFailed(_)) => false,
+            _ => {
+                *reason = Some(StopReason::LedgerFailed(error.to_string()));
+                true
+            }
+        });
+    }
+}

@@ -51,6 +51,8 @@ pub enum Fault {
     Json(u16, String),
     /// 429 Too Many Requests with `Retry-After: 1`.
     RateLimited,
+    /// 429 Too Many Requests with `Retry-After` this many seconds.
+    RetryAfter(u64),
     /// Read the request, then close the connection without answering.
     Reset,
 }
@@ -573,12 +575,16 @@ async fn handle(
             match fault {
                 Fault::Status(code) => Ok(json(status(code), r#"{"error":"mock fault"}"#)),
                 Fault::Json(code, body) => Ok(json(status(code), &body)),
-                Fault::RateLimited => {
+                Fault::RateLimited | Fault::RetryAfter(_) => {
+                    let seconds = match fault {
+                        Fault::RetryAfter(seconds) => seconds,
+                        _ => 1,
+                    };
                     let mut response =
                         json(StatusCode::TOO_MANY_REQUESTS, r#"{"error":"rate limited"}"#);
                     response
                         .headers_mut()
-                        .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+                        .insert("retry-after", hyper::header::HeaderValue::from(seconds));
                     Ok(response)
                 }
                 // An error from the service makes hyper close the connection unanswered.

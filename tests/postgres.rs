@@ -1743,3 +1743,50 @@ fn after_a_database_outage_during_apply_nothing_is_silently_lost() {
     }
     assert!(second.stdout.contains("unknown"), "{}", second.stdout);
 }
+
+#[test]
+fn after_sigkill_mid_apply_the_unknown_rows_are_at_most_the_requests_in_flight() {
+    // As on SQLite: claims are committed just before each request leaves.
+    let pg = Pg::new("apply_sigkill");
+    let recipients: Vec<String> = (1..401).map(mobile).collect();
+    pg.write("campaigns/c.yaml", &campaign("c", &recipients, None));
+    pg.mock.delay(Duration::from_millis(40));
+    let url = pg.db.url();
+    let mut child = pg
+        .command(&[
+            "apply",
+            "campaigns",
+            "--yes",
+            "--rate",
+            "0",
+            "--concurrency",
+            "8",
+            "--state",
+            &url,
+        ])
+        .spawn()
+        .unwrap();
+    pg.mock.wait_for_deliveries(120, WAIT);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    pg.mock.wait_idle(WAIT);
+    pg.mock.delay(Duration::ZERO);
+    let rows = pg.db.sends();
+    let in_flight = rows.iter().filter(|r| r.status == "in_flight").count();
+    assert!(
+        in_flight <= 8,
+        "{in_flight} rows in flight after SIGKILL at --concurrency 8"
+    );
+    assert!(rows.len() < recipients.len(), "the run was not interrupted");
+    pg.apply(&["--concurrency", "8"]).assert_code(0);
+    let statuses = statuses(&pg.db.sends());
+    let unknown = statuses.values().filter(|s| *s == "unknown").count();
+    assert_eq!(unknown, in_flight);
+    for m in &recipients {
+        match statuses.get(&format!("c/once/{m}")).map(String::as_str) {
+            Some("sent") => assert_eq!(pg.mock.deliveries(m), 1, "{m}"),
+            Some("unknown") => assert!(pg.mock.deliveries(m) <= 1, "{m}"),
+            other => panic!("{m}: {other:?}"),
+        }
+    }
+}

@@ -128,7 +128,10 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     drop(ledger);
     progress.finish();
     print_report(&report, already_sent);
-    let clean = report.failed.is_empty() && report.unknown.is_empty() && report.stopped.is_none();
+    let clean = report.failed.is_empty()
+        && report.unknown.is_empty()
+        && report.released == 0
+        && report.stopped.is_none();
     if clean {
         Ok(Outcome::Success)
     } else {
@@ -247,12 +250,12 @@ fn print_report(report: &Report, already_sent: usize) {
     }
     if let Some(reason) = &report.stopped {
         println!("Stopped: {reason}.");
-        if report.released > 0 {
-            println!(
-                "{} claimed send(s) had not started and were put back; apply again to send them.",
-                report.released
-            );
-        }
+    }
+    if report.released > 0 {
+        println!(
+            "{} send(s) waiting to be retried were put back: they were not delivered; apply again (later, if the API asked to wait) to send them.",
+            report.released
+        );
     }
 }
 

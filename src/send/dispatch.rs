@@ -94,10 +94,14 @@ impl Input {
                 return None;
             }
             let now = Instant::now();
-            if self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
-                return self.deferred.pop().map(|Reverse(d)| d.send);
-            }
-            if let Some(send) = self.chunk.next() {
+            // A held-back send whose time came is checked again: the send it waited for may
+            // have written its request later than it was started (after its claim).
+            let next = if self.deferred.peek().is_some_and(|d| d.0.ready <= now) {
+                self.deferred.pop().map(|Reverse(d)| d.send)
+            } else {
+                self.chunk.next()
+            };
+            if let Some(send) = next {
                 match send.mobile.filter(|_| !gap.is_zero()).and_then(|mobile| {
                     let last = ctx
                         .executor

@@ -12,6 +12,7 @@ use super::outcome::{Record, Verdict, classify};
 use super::slots::Slot;
 use crate::api::Exchange;
 use crate::campaign::Kind;
+use crate::campaign::mobile::Mobile;
 use crate::ledger::{Claim, Finished, Status};
 
 /// Where a send stands, for what must happen if its task is dropped (the drain ran out).
@@ -33,6 +34,7 @@ struct Job {
     key: String,
     kind: Kind,
     body: Bytes,
+    mobile: Option<Mobile>,
     phase: Phase,
     /// The status the row was claimed from (`None`: a new row).
     previous: Option<Status>,
@@ -47,13 +49,17 @@ struct Job {
 /// rows left `in_flight` by a crash are never more than the slots.
 pub(super) async fn send(ctx: Arc<RunContext>, outgoing: Outgoing, slot: Slot) {
     let Outgoing {
-        record, kind, body, ..
+        record,
+        kind,
+        body,
+        mobile,
     } = outgoing;
     let mut job = Job {
         key: record.key.clone(),
         ctx,
         kind,
         body,
+        mobile,
         phase: Phase::Settled,
         previous: None,
         attempts: 0,
@@ -113,17 +119,22 @@ impl Job {
                     self.record(record).await;
                     return false;
                 }
-                // Stopped between the claim and the request: put back.
+                // Stopped between the claim and the request: put back (counted once it is:
+                // a put-back the ledger refused stays claimed, and is said to be).
                 self.phase = Phase::Settled;
-                self.ctx
+                if self
+                    .ctx
                     .committer
                     .release(self.key.clone(), self.previous)
-                    .await;
-                self.ctx.tally.released(self.retries);
+                    .await
+                {
+                    self.ctx.tally.released(self.retries);
+                }
                 return false;
             }
             self.phase = Phase::Written;
             self.attempts += 1;
+            self.book_number();
             let exchange = self
                 .ctx
                 .executor
@@ -186,6 +197,21 @@ impl Job {
                     return true;
                 }
             }
+        }
+    }
+
+    /// Notes when this number was last sent to, for the spacing between two campaigns' sends
+    /// to one number (see `dispatch`), at the moment its request is written.
+    fn book_number(&self) {
+        let executor = &self.ctx.executor;
+        if let Some(mobile) = self.mobile
+            && !executor.settings.same_recipient_gap.is_zero()
+        {
+            executor
+                .last_start
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(mobile, tokio::time::Instant::now());
         }
     }
 

@@ -29,7 +29,8 @@
 //! - `raw_server`: HTTP/1.1 answers as scripted bytes, pauses, holds and closes, plain or
 //!   TLS; `h2_server`: HTTPS that speaks only HTTP/2; `private_ca`: their certificate
 //!   (tests/fixtures/tls);
-//! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials).
+//! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials);
+//! - `relay`: a TCP relay that blackholes idle connections (used by `daemon`).
 
 // A test binary: its items are shared between its modules, not an API.
 #![allow(unreachable_pub)]
@@ -41,6 +42,7 @@ mod output;
 mod private_ca;
 mod proxy;
 mod raw_server;
+mod relay;
 mod test;
 
 mod apply;

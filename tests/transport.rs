@@ -303,6 +303,11 @@ fn head(status: &str, headers: &str) -> String {
     format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}\r\n")
 }
 
+/// A plain 200 with the 11-byte JSON body.
+fn ok() -> String {
+    head("200 OK", "content-length: 11\r\n") + OK_JSON
+}
+
 // Answered: a status line arrived, and it decides, whatever happens to the body.
 
 #[test]
@@ -398,7 +403,7 @@ fn a_100_continue_before_the_200_is_skipped_and_the_send_is_sent() {
         Script::new()
             .write("HTTP/1.1 100 Continue\r\n\r\n")
             .pause(Duration::from_millis(100))
-            .write(head("200 OK", "content-length: 11\r\n") + OK_JSON),
+            .write(ok()),
     )
     .assert_recorded("sent", Some(200))
     .assert_response(OK_JSON);
@@ -442,9 +447,7 @@ fn a_server_that_reads_the_request_and_closes_leaves_it_unknown_after_one_reques
 fn redirects_are_failed_with_their_location_and_never_followed() {
     for status in ["301 Moved Permanently", "307 Temporary Redirect"] {
         // Where the redirect points: a server that would accept the message.
-        let elsewhere = RawServer::start(
-            Script::new().write(head("200 OK", "content-length: 11\r\n") + OK_JSON),
-        );
+        let elsewhere = RawServer::start(Script::new().write(ok()));
         let location = format!("{}{SINGLE_PATH}?moved=1", elsewhere.url());
         // The body does not repeat the location: it must come from the header.
         let body = r#"{"error":"moved"}"#;
@@ -477,15 +480,14 @@ fn redirects_are_failed_with_their_location_and_never_followed() {
 
 #[test]
 fn a_server_certified_by_a_private_ca_trusted_through_ssl_cert_file_is_sent_to() {
-    Case::tls(Script::new().write(head("200 OK", "content-length: 11\r\n") + OK_JSON))
+    Case::tls(Script::new().write(ok()))
         .assert_recorded("sent", Some(200))
         .assert_response(OK_JSON);
 }
 
 #[test]
 fn a_server_certified_by_a_private_ca_not_trusted_stops_the_run_and_gets_no_request() {
-    let server =
-        RawServer::start_tls(Script::new().write(head("200 OK", "content-length: 11\r\n")));
+    let server = RawServer::start_tls(Script::new().write(ok()));
     let sb = Sandbox::new(&[mobile(1)]);
     let run = sb.apply(&server.url(), &[]);
     run.assert_code(1);
@@ -563,9 +565,7 @@ fn http_proxy_carries_every_request_to_a_plain_http_api() {
 #[test]
 fn https_proxy_carries_https_requests_through_connect_tunnels() {
     let proxy = Proxy::start();
-    let server = RawServer::start_tls(
-        Script::new().write(head("200 OK", "content-length: 11\r\n") + OK_JSON),
-    );
+    let server = RawServer::start_tls(Script::new().write(ok()));
     let sb = Sandbox::new(&[mobile(1)]);
     let run = sb.apply(
         &server.url(),
@@ -648,9 +648,7 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_it_with_407() {
 #[test]
 fn a_proxy_password_is_never_shown_when_the_proxy_refuses_a_tunnel_with_407() {
     let proxy = Proxy::with_basic_auth("user", "another-password");
-    let server = RawServer::start_tls(
-        Script::new().write(head("200 OK", "content-length: 11\r\n") + OK_JSON),
-    );
+    let server = RawServer::start_tls(Script::new().write(ok()));
     let sb = Sandbox::new(&[mobile(1)]);
     let url = proxy.url_with_credentials("user", PROXY_PASSWORD);
     let run = sb.apply(

@@ -27,6 +27,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
 use crate::mock_api::{Answer, Fault, MockApi, Received};
+use crate::relay::Relay;
 
 const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 /// A key distinctive enough to grep for in every output and file.
@@ -266,12 +267,20 @@ impl Sandbox {
 
     /// `run campaigns --state STATE --listen 127.0.0.1:PORT EXTRA...`, not waited for.
     fn spawn(&self, extra: &[&str]) -> Daemon {
+        self.spawn_with(extra, |_| {})
+    }
+
+    /// [`Sandbox::spawn`], with `configure` applied to the command first (another base URL,
+    /// more environment).
+    fn spawn_with(&self, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Daemon {
         let port = free_port();
         let state = self.state().display().to_string();
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["run", "campaigns", "--state", &state, "--listen", &listen];
         args.extend(extra);
-        let mut child = self.command(&args).spawn().expect("spawn campaignctl run");
+        let mut command = self.command(&args);
+        configure(&mut command);
+        let mut child = command.spawn().expect("spawn campaignctl run");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -294,7 +303,17 @@ impl Sandbox {
 
     /// Spawns the daemon and waits until `/healthz` shows `campaigns` loaded campaigns.
     fn start(&self, extra: &[&str], campaigns: usize) -> Daemon {
-        let mut daemon = self.spawn(extra);
+        self.start_with(extra, campaigns, |_| {})
+    }
+
+    /// [`Sandbox::start`], with `configure` applied to the command first.
+    fn start_with(
+        &self,
+        extra: &[&str],
+        campaigns: usize,
+        configure: impl FnOnce(&mut Command),
+    ) -> Daemon {
+        let mut daemon = self.spawn_with(extra, configure);
         daemon.wait_ready(campaigns);
         daemon
     }
@@ -1565,4 +1584,71 @@ fn an_occurrence_due_during_a_slow_reload_still_fires_on_time() {
         late <= MAX_FIRE_DELAY_MS,
         "sent {late} ms after its time; a reload takes {reload:?}"
     );
+}
+
+/// A connection left idle in the pool while something on the path (a NAT, a firewall)
+/// silently dropped it would swallow the next occurrence's request: no answer, the request
+/// timeout, `unknown`, and no automatic resend. `--pool-idle-timeout` bounds how long an
+/// idle connection may be reused: here 1 s, in front of a relay that blackholes connections
+/// idle for 2 s, with the second occurrence 6 s after the first, so it must go out on a new
+/// connection. (The flag takes the schedule's durations, whole s/m/h: `500ms` does not
+/// parse, hence 1 s and 2 s.)
+#[test]
+fn an_idle_connection_dropped_silently_by_a_relay_is_not_reused() {
+    let sb = Sandbox::new();
+    let relay = Relay::start(sb.mock.addr(), Some(Duration::from_secs(2)));
+    let first = seconds_ahead(3);
+    let second = first + TimeDelta::seconds(6);
+    sb.write(
+        "campaigns/first.yaml",
+        &campaign("first", "E", &mobiles(1..2), &at(first)),
+    );
+    sb.write(
+        "campaigns/second.yaml",
+        &campaign("second", "E", &mobiles(2..3), &at(second)),
+    );
+    let mut daemon = sb.start_with(&["--pool-idle-timeout", "1s"], 2, |command| {
+        command.env("CHITCHAT_BASE_URL", relay.url());
+        for name in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "NO_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+            "no_proxy",
+        ] {
+            command.env_remove(name);
+        }
+    });
+    sb.wait_sent("first", 1);
+    assert!(
+        Utc::now() < second - TimeDelta::seconds(2),
+        "precondition: the first occurrence was sent well before the second"
+    );
+    // Until the second send has settled: `sent`, or `unknown` after the daemon's 30 s
+    // request timeout on a swallowed request.
+    let mut rows = Vec::new();
+    let settled = eventually(Duration::from_secs(60), || {
+        rows = sb.sends_of("second");
+        rows.len() == 1 && rows[0].status != "in_flight"
+    });
+    assert!(settled, "{rows:#?}\n--- log\n{}", daemon.log());
+    assert_eq!(
+        rows[0].status,
+        "sent",
+        "the second occurrence went out on the dead connection\n--- log\n{}",
+        daemon.log()
+    );
+    for m in mobiles(1..3) {
+        assert_eq!(sb.mock.deliveries(&m), 1, "deliveries to {m}");
+    }
+    assert_eq!(sb.mock.request_count(), 2);
+    assert!(
+        relay.counts().connections >= 2,
+        "one connection per occurrence: {:?}",
+        relay.counts()
+    );
+    daemon.stop().assert_success();
 }

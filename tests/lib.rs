@@ -20,12 +20,29 @@
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
+//! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
+//!   heads, no answer, redirects), a private CA, HTTP/2 only, and proxies from the
+//!   environment: what each outcome is recorded as, and that nothing is sent twice.
+//!
+//! The servers of the transport tests, each on its own runtime on loopback (`loopback`),
+//! each checking itself:
+//! - `raw_server`: HTTP/1.1 answers as scripted bytes, pauses, holds and closes, plain or
+//!   TLS; `h2_server`: HTTPS that speaks only HTTP/2; `private_ca`: their certificate
+//!   (tests/fixtures/tls);
+//! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials);
+//! - `relay`: a TCP relay that blackholes idle connections (used by `daemon`).
 
 // A test binary: its items are shared between its modules, not an API.
 #![allow(unreachable_pub)]
 
+mod h2_server;
+mod loopback;
 mod mock_api;
 mod output;
+mod private_ca;
+mod proxy;
+mod raw_server;
+mod relay;
 mod test;
 
 mod apply;
@@ -41,4 +58,5 @@ mod render;
 mod request;
 mod schedule;
 mod schema;
+mod transport;
 mod validate;

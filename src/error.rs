@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use crate::api::SetupError;
 use crate::ledger::LedgerError;
 use crate::plan::pipeline::CheckError;
+use crate::plan::saved::ReadError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -41,6 +42,16 @@ pub(crate) enum Error {
         #[source]
         source: io::Error,
     },
+
+    #[error(transparent)]
+    SavedPlan(#[from] ReadError),
+
+    /// A saved plan that no longer describes what would be sent: nothing was sent.
+    #[error(
+        "the saved plan {plan} is stale, so nothing was sent:\n{}\nmake the plan again (`campaignctl plan --out`) and review it",
+        reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n")
+    )]
+    Stale { plan: String, reasons: Vec<String> },
 
     /// Some sends failed or the run stopped early; the summary was printed already.
     #[error("some sends did not succeed")]

@@ -11,6 +11,7 @@ mod cli;
 mod commands;
 mod daemon;
 mod diagnostic;
+mod digest;
 mod error;
 mod ledger;
 mod plan;

@@ -25,12 +25,12 @@ const NOW: &str = "2026-11-30T09:00:00+05:30";
 const WAIT: Duration = Duration::from_secs(30);
 
 /// `919000000000 + i`: distinct valid mobile numbers.
-fn mobile(i: usize) -> String {
+pub(crate) fn mobile(i: usize) -> String {
     format!("9190000{i:05}")
 }
 
 /// A single-send campaign file: template `welcome_message`, params name and `vars.event`.
-fn campaign(name: &str, event: &str, recipients: &[String]) -> String {
+pub(crate) fn campaign(name: &str, event: &str, recipients: &[String]) -> String {
     let mut text = format!(
         "name: {name}\n\
          template: welcome_message\n\
@@ -46,41 +46,41 @@ fn campaign(name: &str, event: &str, recipients: &[String]) -> String {
     text
 }
 
-fn mobiles(range: std::ops::Range<usize>) -> Vec<String> {
+pub(crate) fn mobiles(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(mobile).collect()
 }
 
 /// One test's world: a temporary directory (campaign files, ledger) and a mock API.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    mock: MockApi,
+pub(crate) struct Sandbox {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) mock: MockApi,
 }
 
 impl Sandbox {
-    fn new() -> Sandbox {
+    pub(crate) fn new() -> Sandbox {
         Sandbox {
             dir: tempfile::tempdir().expect("tempdir"),
             mock: MockApi::start(),
         }
     }
 
-    fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
 
-    fn write(&self, relative: &str, text: &str) {
+    pub(crate) fn write(&self, relative: &str, text: &str) {
         let path = self.path(relative);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
 
     /// The ledger of this test (passed with `--state`).
-    fn state(&self) -> PathBuf {
+    pub(crate) fn state(&self) -> PathBuf {
         self.path("state/ledger.db")
     }
 
     /// `campaignctl ARGS` in the sandbox, with the API key and the mock's URL, no terminal.
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(BIN);
         command
             .args(args)
@@ -94,13 +94,13 @@ impl Sandbox {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command(args).output().expect("run campaignctl"))
     }
 
     /// `apply campaigns --yes --now NOW --state STATE --rate 0 EXTRA...`; `--rate 0`
     /// (unlimited, fast tests) unless EXTRA gives a rate.
-    fn apply_args(&self, extra: &[&str]) -> Vec<String> {
+    pub(crate) fn apply_args(&self, extra: &[&str]) -> Vec<String> {
         let state = self.state().display().to_string();
         let mut args = vec![
             "apply",
@@ -118,19 +118,19 @@ impl Sandbox {
         args.into_iter().map(str::to_owned).collect()
     }
 
-    fn apply(&self, extra: &[&str]) -> Run {
+    pub(crate) fn apply(&self, extra: &[&str]) -> Run {
         let args = self.apply_args(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.run(&args)
     }
 
-    fn spawn_apply(&self, extra: &[&str]) -> Child {
+    pub(crate) fn spawn_apply(&self, extra: &[&str]) -> Child {
         let args = self.apply_args(extra);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         self.command(&args).spawn().expect("spawn campaignctl")
     }
 
-    fn plan(&self, format: &str) -> Run {
+    pub(crate) fn plan(&self, format: &str) -> Run {
         let state = self.state().display().to_string();
         self.run(&[
             "plan",
@@ -145,14 +145,14 @@ impl Sandbox {
     }
 
     /// `plan --format json`, parsed.
-    fn plan_json(&self) -> Value {
+    pub(crate) fn plan_json(&self) -> Value {
         let run = self.plan("json");
         run.assert_code(0);
         serde_json::from_str(&run.stdout).expect("plan JSON")
     }
 
     /// `status --format json`, parsed: the `sends` array.
-    fn status_json(&self) -> Vec<Value> {
+    pub(crate) fn status_json(&self) -> Vec<Value> {
         let state = self.state().display().to_string();
         let run = self.run(&["status", "--state", &state, "--format", "json"]);
         run.assert_code(0);
@@ -160,24 +160,24 @@ impl Sandbox {
         value["sends"].as_array().expect("sends array").clone()
     }
 
-    fn ledger(&self) -> Vec<Row> {
+    pub(crate) fn ledger(&self) -> Vec<Row> {
         ledger_rows(&self.state())
     }
 }
 
 /// A row of the `sends` table, read straight from the SQLite file.
 #[derive(Debug, Clone)]
-struct Row {
-    key: String,
-    campaign: String,
-    recipient: String,
-    endpoint: String,
-    request: String,
-    status: String,
-    attempts: i64,
-    http_status: Option<i64>,
-    response: Option<String>,
-    error: Option<String>,
+pub(crate) struct Row {
+    pub(crate) key: String,
+    pub(crate) campaign: String,
+    pub(crate) recipient: String,
+    pub(crate) endpoint: String,
+    pub(crate) request: String,
+    pub(crate) status: String,
+    pub(crate) attempts: i64,
+    pub(crate) http_status: Option<i64>,
+    pub(crate) response: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 fn ledger_rows(path: &Path) -> Vec<Row> {
@@ -211,14 +211,14 @@ fn ledger_rows(path: &Path) -> Vec<Row> {
 }
 
 /// Rows by recipient for one campaign.
-fn by_recipient(rows: &[Row], campaign: &str) -> BTreeMap<String, Row> {
+pub(crate) fn by_recipient(rows: &[Row], campaign: &str) -> BTreeMap<String, Row> {
     rows.iter()
         .filter(|r| r.campaign == campaign)
         .map(|r| (r.recipient.clone(), r.clone()))
         .collect()
 }
 
-fn count_status(rows: &[Row], status: &str) -> usize {
+pub(crate) fn count_status(rows: &[Row], status: &str) -> usize {
     rows.iter().filter(|r| r.status == status).count()
 }
 

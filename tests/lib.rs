@@ -11,6 +11,8 @@
 //! - `validate`: which files load, summaries, all problems of all files in one run.
 //! - `hostile`: YAML syntax, alias bombs, deep nesting, non-UTF-8, empty and odd documents.
 //! - `recipients`, `render`, `schedule`: the rules of each part of a campaign file.
+//! - `saved_plan`: `plan --out`, `show` and `apply PLAN`: exactly the saved sends, and
+//!   every reason a saved plan is stale; the markdown plan and its size limit.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
 //! - `docs`: relative links in README.md, CONTRIBUTING.md, CHANGELOG.md and docs/ resolve.
@@ -56,6 +58,7 @@ mod postgres;
 mod recipients;
 mod render;
 mod request;
+mod saved_plan;
 mod schedule;
 mod schema;
 mod transport;

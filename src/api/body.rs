@@ -16,15 +16,7 @@ pub(crate) fn send_key(campaign: &str, occurrence: Occurrence, recipient: &str) 
 
 /// SHA-256 of a request body, hex; detects params edited after a send.
 pub(crate) fn body_hash(body: &str) -> String {
-    use sha2::Digest;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = sha2::Sha256::digest(body.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
-    hex
+    crate::digest::sha256_hex(body.as_bytes())
 }
 
 #[derive(Serialize)]

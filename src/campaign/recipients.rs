@@ -169,8 +169,13 @@ impl CsvSource {
     }
 
     /// The data rows, each a recipient or the problem with that row (`FILE.csv:ROW`).
+    /// The file the rows are read from: the pinned copy, or the file itself.
+    pub(crate) fn read_path(&self) -> &Path {
+        self.pinned.as_ref().map_or(&*self.path, |p| &p.0)
+    }
+
     pub(crate) fn rows(&self) -> Rows<'_> {
-        let reader = csv_reader(self.pinned.as_ref().map_or(&*self.path, |p| &p.0));
+        let reader = csv_reader(self.read_path());
         let mut record = csv::StringRecord::new();
         let mut reader = match reader {
             Ok(reader) => Some(reader),

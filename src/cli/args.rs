@@ -27,7 +27,8 @@ pub(super) enum Command {
     Validate(FilesArgs),
     /// Show what `apply` would send at `--now`, without sending or writing anything.
     Plan(PlanArgs),
-    /// Send what `plan` shows as due, recording every send in the ledger.
+    /// Send what `plan` shows as due, recording every send in the ledger; or exactly the
+    /// sends of a plan saved with `plan --out FILE` (`apply FILE`).
     Apply(ApplyArgs),
     /// Run as a daemon: send every scheduled campaign at its cron or `at` times.
     Run(RunArgs),
@@ -36,6 +37,8 @@ pub(super) enum Command {
     /// Manage the ledger.
     #[command(subcommand)]
     State(StateCommand),
+    /// Print a plan saved with `plan --out FILE`.
+    Show(ShowArgs),
     /// Print the JSON Schema of a campaign file.
     Schema,
 }
@@ -212,13 +215,35 @@ pub(super) struct PlanArgs {
     #[command(flatten)]
     pub state: StateArgs,
 
-    /// Output format: `text` for people (and pull-request reviews), `json` for machines.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output format: `text` for people (and pull-request reviews), `json` for machines,
+    /// `markdown` for pull-request comments and CI job summaries.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 
     /// Exit 0 when nothing is due, 2 when sends are due, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Also save the plan to this file, for `campaignctl apply FILE` to send exactly it.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum PlanFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct ShowArgs {
+    /// A plan saved with `campaignctl plan --out FILE`.
+    #[arg(value_name = "FILE")]
+    pub plan: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -6,14 +6,15 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::args::{
-    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, RunArgs, SendArgs, StateArgs,
-    StatusArgs, StatusFilter,
+    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, PlanFormat, RunArgs, SendArgs,
+    ShowArgs, StateArgs, StatusArgs, StatusFilter,
 };
 use crate::api::ClientSettings;
 use crate::commands::Files;
 use crate::commands::apply::ApplySettings;
 use crate::commands::plan::{self, PlanSettings};
 use crate::commands::run::{self, RunSettings};
+use crate::commands::show::ShowSettings;
 use crate::commands::state::MigrateSettings;
 use crate::commands::status::StatusSettings;
 use crate::ledger::{LedgerError, StateLocation, Status};
@@ -31,6 +32,21 @@ fn state(args: &StateArgs) -> Result<StateLocation, LedgerError> {
     StateLocation::parse(&args.state)
 }
 
+fn plan_format(format: PlanFormat) -> plan::PlanFormat {
+    match format {
+        PlanFormat::Text => plan::PlanFormat::Text,
+        PlanFormat::Json => plan::PlanFormat::Json,
+        PlanFormat::Markdown => plan::PlanFormat::Markdown,
+    }
+}
+
+pub(super) fn show(args: &ShowArgs) -> ShowSettings {
+    ShowSettings {
+        plan: args.plan.clone(),
+        format: plan_format(args.format),
+    }
+}
+
 fn format(format: Format) -> plan::Format {
     match format {
         Format::Text => plan::Format::Text,
@@ -42,8 +58,9 @@ pub(super) fn plan(args: &PlanArgs) -> Result<PlanSettings, LedgerError> {
     Ok(PlanSettings {
         files: files(&args.files),
         state: state(&args.state)?,
-        format: format(args.format),
+        format: plan_format(args.format),
         detailed_exitcode: args.detailed_exitcode,
+        out: args.out.clone(),
     })
 }
 

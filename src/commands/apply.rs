@@ -1,19 +1,22 @@
 //! `campaignctl apply`: validate and plan everything first, then send what is due.
 
 use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::{Files, Outcome};
 use crate::api::{ApiKey, Endpoints};
 use crate::error::Error;
-use crate::ledger::{Holder, SharedLedger, StateLocation};
+use crate::ledger::{Holder, Ledger, SharedLedger, StateLocation};
 use crate::plan::pipeline::{Checked, check, evaluate_pinned, print_diagnostics};
+use crate::plan::saved::SavedPlan;
+use crate::plan::view::CampaignView;
 use crate::plan::{Plan, PlanOptions, Scan, SendState, Timing};
 use crate::send::progress::{self, Progress};
-use crate::send::{self, Executor, Report, StopReason};
+use crate::send::{self, Executor, Outgoing, Report, StopReason};
 use crate::signal::Signals;
 
 #[derive(Debug, Clone)]
@@ -35,6 +38,11 @@ pub(crate) struct ApplySettings {
 const LISTED_FAILURES: usize = 20;
 
 pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
+    if let [path] = settings.files.paths.as_slice()
+        && SavedPlan::is_saved_plan(path)
+    {
+        return apply_saved(settings, path);
+    }
     let location = &settings.state;
     let options = settings.options;
     let files = &settings.files;
@@ -45,7 +53,7 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
             return Err(Error::Invalid);
         };
         let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
-        print_plan_summary(&checked.plan, &checked.scan);
+        print_plan_summary(&views(&checked.plan, &checked.scan));
         println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
         return Ok(Outcome::Success);
     }
@@ -66,15 +74,7 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         return Err(Error::Invalid);
     }
 
-    let mut ledger = location.open()?;
-    ledger.lock_within(&Holder::current("apply"), settings.lock_timeout)?;
-    let recovered = ledger.recover()?;
-    if recovered > 0 {
-        eprintln!(
-            "note: {recovered} send(s) were in flight when an earlier run stopped; they are now recorded as `unknown` \
-             (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
-        );
-    }
+    let mut ledger = open_for_sending(settings)?;
     // The validation pass planned every send as new. With nothing in the ledger for these
     // occurrences that is the plan already; otherwise every send is matched against the
     // ledger in a second pass.
@@ -91,15 +91,10 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
             return Err(Error::Invalid);
         }
     }
-    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
-    let already_sent: usize = scan
-        .campaigns
-        .iter()
-        .flat_map(|c| c.by_state.iter())
-        .filter(|(state, _)| matches!(state, SendState::AlreadySent | SendState::SentChangedSince))
-        .map(|(_, n)| n)
-        .sum();
-    print_plan_summary(&plan, &scan);
+    let campaigns = views(&plan, &scan);
+    print_plan_summary(&campaigns);
+    let already_sent = already_sent(&campaigns);
+    let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
     if due == 0 {
         println!("Nothing to send ({already_sent} already sent).");
         return Ok(Outcome::Success);
@@ -107,41 +102,152 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     if !settings.yes {
         confirm(due)?;
     }
+    let sending = Sending::new(settings, endpoints, key, &campaigns)?;
+    sending.run(ledger, due, already_sent, |tx| {
+        let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
+        send::feed(items, tx);
+    })
+}
 
-    let mut send_settings = settings.send.clone();
-    // Each campaign's numbers are unique within its occurrence: a number can come twice
-    // only when several campaigns send.
-    if scan.campaigns.iter().filter(|c| c.due > 0).count() <= 1 {
-        send_settings.same_recipient_gap = Duration::ZERO;
+/// `apply PLAN`: exactly the due sends of a saved plan, without asking again (it was
+/// reviewed), after checking that nothing it was made from changed: its files, the time
+/// (a scheduled occurrence still within `catch_up`), and the ledger's records of its keys.
+fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> {
+    let saved = SavedPlan::read(path)?;
+    let mut stale = saved.stale_inputs(settings.files.now);
+    if !stale.is_empty() {
+        return Err(Error::Stale {
+            plan: path.display().to_string(),
+            reasons: std::mem::take(&mut stale),
+        });
     }
-    let executor = Arc::new(Executor::new(endpoints, key, send_settings)?);
-    let mode = if io::stderr().is_terminal() {
-        progress::Mode::Bar
-    } else {
-        progress::Mode::Lines
-    };
-    let progress = Arc::new(Progress::new(due, mode));
-    let ledger = SharedLedger::new(ledger);
-    // The last reference is dropped here, outside the async runtime: the PostgreSQL client
-    // closes its connection with a blocking call that must not run inside it.
-    let report = send(&plan, executor, ledger.clone(), progress.clone())?;
-    drop(ledger);
-    progress.finish();
-    print_report(&report, already_sent);
-    let clean = report.failed.is_empty()
-        && report.unknown.is_empty()
-        && report.released == 0
-        && report.stopped.is_none();
-    if clean {
-        Ok(Outcome::Success)
-    } else {
-        Err(Error::SendsFailed)
+    let campaigns: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
+    let due: usize = saved.due().count();
+    let already_sent = already_sent(&campaigns);
+    if settings.dry_run {
+        if let Some(mut ledger) = settings.state.open_read_only()?
+            && let Some(reason) = saved.stale_ledger(&mut *ledger)?
+        {
+            return Err(Error::Stale {
+                plan: path.display().to_string(),
+                reasons: vec![reason],
+            });
+        }
+        print_plan_summary(&campaigns);
+        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
+        return Ok(Outcome::Success);
+    }
+    let key = ApiKey::from_env()?;
+    let endpoints = Endpoints::from_env()?;
+    let mut ledger = open_for_sending(settings)?;
+    if let Some(reason) = saved.stale_ledger(&mut *ledger)? {
+        return Err(Error::Stale {
+            plan: path.display().to_string(),
+            reasons: vec![reason],
+        });
+    }
+    print_plan_summary(&campaigns);
+    if due == 0 {
+        println!("Nothing to send ({already_sent} already sent).");
+        return Ok(Outcome::Success);
+    }
+    let sending = Sending::new(settings, endpoints, key, &campaigns)?;
+    sending.run(ledger, due, already_sent, |tx| {
+        send::feed_outgoing(saved.due().map(|(record, _)| Outgoing::saved(record)), tx);
+    })
+}
+
+/// Opens the ledger for sending: its lock taken, and what an earlier run left in flight
+/// recorded as `unknown`.
+fn open_for_sending(settings: &ApplySettings) -> Result<Box<dyn Ledger>, Error> {
+    let mut ledger = settings.state.open()?;
+    ledger.lock_within(&Holder::current("apply"), settings.lock_timeout)?;
+    let recovered = ledger.recover()?;
+    if recovered > 0 {
+        eprintln!(
+            "note: {recovered} send(s) were in flight when an earlier run stopped; they are now recorded as `unknown` \
+             (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
+        );
+    }
+    Ok(ledger)
+}
+
+fn views(plan: &Plan, scan: &Scan) -> Vec<CampaignView> {
+    plan.campaigns
+        .iter()
+        .zip(&scan.campaigns)
+        .map(|(p, counts)| CampaignView::of(p, counts))
+        .collect()
+}
+
+fn already_sent(campaigns: &[CampaignView]) -> usize {
+    campaigns
+        .iter()
+        .map(|c| c.counts.of(SendState::AlreadySent) + c.counts.of(SendState::SentChangedSince))
+        .sum()
+}
+
+/// The sending part of an apply, once the sends are known.
+struct Sending {
+    executor: Arc<Executor>,
+}
+
+impl Sending {
+    fn new(
+        settings: &ApplySettings,
+        endpoints: Endpoints,
+        key: ApiKey,
+        campaigns: &[CampaignView],
+    ) -> Result<Sending, Error> {
+        let mut send_settings = settings.send.clone();
+        // Each campaign's numbers are unique within its occurrence: a number can come twice
+        // only when several campaigns send.
+        if campaigns.iter().filter(|c| c.counts.due > 0).count() <= 1 {
+            send_settings.same_recipient_gap = Duration::ZERO;
+        }
+        Ok(Sending {
+            executor: Arc::new(Executor::new(endpoints, key, send_settings)?),
+        })
+    }
+
+    /// Sends what `feed` hands over (on a planning thread of its own), shows progress, and
+    /// prints the summary.
+    fn run(
+        self,
+        ledger: Box<dyn Ledger>,
+        due: usize,
+        already_sent: usize,
+        feed: impl FnOnce(&mpsc::Sender<Vec<Outgoing>>) + Send,
+    ) -> Result<Outcome, Error> {
+        let mode = if io::stderr().is_terminal() {
+            progress::Mode::Bar
+        } else {
+            progress::Mode::Lines
+        };
+        let progress = Arc::new(Progress::new(due, mode));
+        let ledger = SharedLedger::new(ledger);
+        // The last reference is dropped here, outside the async runtime: the PostgreSQL
+        // client closes its connection with a blocking call that must not run inside it.
+        let report = send(feed, self.executor, ledger.clone(), progress.clone())?;
+        drop(ledger);
+        progress.finish();
+        print_report(&report, already_sent);
+        let clean = report.failed.is_empty()
+            && report.unknown.is_empty()
+            && report.released == 0
+            && report.stopped.is_none();
+        if clean {
+            Ok(Outcome::Success)
+        } else {
+            Err(Error::SendsFailed)
+        }
     }
 }
 
-/// Streams the due sends of `plan` into the executor and runs it to the end (or a stop).
+/// Runs `feed` on a thread of its own, feeding the executor, and runs the executor to the
+/// end (or a stop).
 fn send(
-    plan: &Plan,
+    feed: impl FnOnce(&mpsc::Sender<Vec<Outgoing>>) + Send,
     executor: Arc<Executor>,
     ledger: SharedLedger,
     progress: Arc<Progress>,
@@ -154,10 +260,7 @@ fn send(
     std::thread::scope(|scope| {
         // Reading CSV rows, rendering, and building and hashing each request body stay on
         // their own thread, feeding the async sender.
-        scope.spawn(move || {
-            let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
-            send::feed(items, &tx);
-        });
+        scope.spawn(move || feed(&tx));
         runtime.block_on(async {
             let (stop_tx, _) = watch::channel(None::<StopReason>);
             let mut signals = Signals::install(false)?;
@@ -187,8 +290,9 @@ fn confirm(due: usize) -> Result<(), Error> {
     }
 }
 
-fn print_plan_summary(plan: &Plan, scan: &Scan) {
-    for (campaign, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
+fn print_plan_summary(campaigns: &[CampaignView]) {
+    for campaign in campaigns {
+        let counts = &campaign.counts;
         let mut parts = vec![format!("{} due", counts.due)];
         for (state, n) in &counts.by_state {
             if *state != SendState::New {
@@ -197,7 +301,7 @@ fn print_plan_summary(plan: &Plan, scan: &Scan) {
         }
         println!(
             "{}: {} ({} {})",
-            campaign.campaign.name,
+            campaign.name,
             parts.join(", "),
             campaign.occurrence,
             match campaign.timing {

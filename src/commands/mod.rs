@@ -5,6 +5,7 @@ pub(crate) mod apply;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod schema;
+pub(crate) mod show;
 pub(crate) mod state;
 pub(crate) mod status;
 pub(crate) mod validate;

@@ -3,15 +3,18 @@
 //! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
 
 pub(crate) mod json;
+pub(crate) mod markdown;
 pub(crate) mod pipeline;
+pub(crate) mod saved;
 pub(crate) mod text;
+pub(crate) mod view;
 
 use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::api::body::{self, To};
 use crate::api::{body_hash, send_key};
@@ -35,7 +38,7 @@ pub(crate) struct PlanOptions {
 }
 
 /// A send's state as `plan` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum SendState {
     New,
@@ -63,7 +66,7 @@ impl SendState {
 }
 
 /// Why a campaign's occurrence is or is not due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Timing {
     /// Unscheduled campaigns: sent once, by `apply`.
@@ -106,6 +109,8 @@ pub(crate) struct PlannedSend {
     pub params: Vec<String>,
     pub state: SendState,
     pub due: bool,
+    /// Where the recipient is listed (none for a blast).
+    pub origin: Option<Origin>,
 }
 
 impl PlannedSend {
@@ -244,7 +249,7 @@ impl CampaignPlan {
             Audience::Search(_) => {
                 let item = match self.renderer.render(&self.run, None) {
                     Ok((params, _)) => {
-                        SendItem::Send(self.send(None, None, params, recorded, options))
+                        SendItem::Send(self.send(None, None, params, recorded, options, None))
                     }
                     Err(errors) => SendItem::Problems(
                         errors
@@ -284,6 +289,7 @@ impl CampaignPlan {
                             params,
                             recorded,
                             options,
+                            Some(origin.clone()),
                         )),
                         Err(errors) => SendItem::Problems(
                             errors
@@ -304,6 +310,7 @@ impl CampaignPlan {
         params: Vec<String>,
         recorded: &RecordedSends,
         options: PlanOptions,
+        origin: Option<Origin>,
     ) -> PlannedSend {
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
         let mut send = PlannedSend {
@@ -317,6 +324,7 @@ impl CampaignPlan {
             params,
             state: SendState::New,
             due: false,
+            origin,
         };
         // The body is only built (and hashed) when the ledger has something to compare.
         send.state = match recorded.get(&send.recipient) {
@@ -488,6 +496,11 @@ impl Plan {
             campaigns,
             recorded,
         }
+    }
+
+    /// What the ledger held for campaign `index`'s planned occurrence.
+    pub(crate) fn recorded(&self, index: usize) -> &RecordedSends {
+        &self.recorded[index]
     }
 
     /// The send stream of campaign `index`.

@@ -115,9 +115,28 @@ pub(crate) fn evaluate_pinned(
 ) -> io::Result<Checked> {
     let mut prepared = prepare(paths, now, None, options, allow_empty)
         .expect("planning without a ledger reads no ledger");
-    let campaigns = prepared.plan.campaigns.iter_mut().map(|p| &mut p.campaign);
-    pin_csv_files(campaigns, dir, generation)?;
+    prepared.pin(dir, generation)?;
     Ok(prepared.scan(0, &mut |_, _, _| {}))
+}
+
+impl Prepared {
+    /// Copies every CSV file into `dir` and points the campaigns at the copies (see
+    /// [`pin_csv_files`]): from here on every row is read from the copy.
+    pub(crate) fn pin(&mut self, dir: &Path, generation: u64) -> io::Result<()> {
+        let campaigns = self.plan.campaigns.iter_mut().map(|p| &mut p.campaign);
+        pin_csv_files(campaigns, dir, generation)
+    }
+
+    /// Every warning found so far, as `FILE:LINE:COL: message`.
+    pub(crate) fn warning_lines(diagnostics: &Diagnostics) -> Vec<String> {
+        diagnostics
+            .clone()
+            .sorted()
+            .into_iter()
+            .filter(|d| !d.is_error())
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect()
+    }
 }
 
 impl Checked {

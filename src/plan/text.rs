@@ -3,38 +3,55 @@
 
 use std::io::{self, Write};
 
-use super::{CampaignPlan, CampaignScan, Plan, Scan, SendState, Timing};
-use crate::campaign::{Audience, Kind};
-use crate::schedule::{Occurrence, rfc3339};
+use chrono::{DateTime, Utc};
+
+use super::view::{CampaignView, KindView, SendView};
+use super::{Plan, Scan, SendState, Timing};
+use crate::schedule::rfc3339;
 
 /// Sends listed per campaign in the text plan; the rest are counted.
 pub(crate) const TEXT_SENDS_SHOWN: usize = 20;
 
-/// The text plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
-pub(crate) fn write_text(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+/// The text plan of a live plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
+pub(crate) fn write_plan(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+    let campaigns: Vec<(CampaignView, Vec<SendView>)> = plan
+        .campaigns
+        .iter()
+        .zip(&scan.campaigns)
+        .map(|(p, counts)| {
+            (
+                CampaignView::of(p, counts),
+                counts.first.iter().map(SendView::of).collect(),
+            )
+        })
+        .collect();
+    write_text(out, plan.now, &campaigns)
+}
+
+/// The text plan of `campaigns`, each with the first of its sends.
+pub(crate) fn write_text(
+    out: &mut impl Write,
+    now: DateTime<Utc>,
+    campaigns: &[(CampaignView, Vec<SendView>)],
+) -> io::Result<()> {
     writeln!(
         out,
         "Plan at {} for {} campaign(s)",
-        rfc3339(plan.now),
-        plan.campaigns.len()
+        rfc3339(now),
+        campaigns.len()
     )?;
-    for (campaign_plan, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
+    for (campaign, sends) in campaigns {
         writeln!(out)?;
-        write_campaign(out, campaign_plan, counts)?;
+        write_campaign(out, campaign, sends)?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", summary_line(plan, scan))
+    writeln!(out, "{}", summary_line(campaigns.iter().map(|(c, _)| c)))
 }
 
-fn write_campaign(
-    out: &mut impl Write,
-    plan: &CampaignPlan,
-    counts: &CampaignScan,
-) -> io::Result<()> {
-    let c = &plan.campaign;
-    writeln!(out, "campaign {} ({})", c.name, c.file.display())?;
+fn write_campaign(out: &mut impl Write, c: &CampaignView, sends: &[SendView]) -> io::Result<()> {
+    writeln!(out, "campaign {} ({})", c.name, c.file)?;
     if let Some(description) = &c.description {
-        writeln!(out, "  description  {}", description.trim())?;
+        writeln!(out, "  description  {description}")?;
     }
     writeln!(out, "  template     {} ({})", c.template, c.language)?;
     if let Some(media) = &c.media {
@@ -43,11 +60,9 @@ fn write_campaign(
     if let Some(tag) = &c.tag {
         writeln!(out, "  tag          {tag}")?;
     }
-    match &c.audience {
-        Audience::Recipients(_) => {
-            writeln!(out, "  audience     recipients (one `single` request each)")?;
-        }
-        Audience::Search(spec) => writeln!(
+    match &c.search {
+        None => writeln!(out, "  audience     recipients (one `single` request each)")?,
+        Some(spec) => writeln!(
             out,
             "  audience     search {} (one `blast` request)",
             serde_json::Value::Object(spec.clone())
@@ -56,41 +71,33 @@ fn write_campaign(
     match &c.schedule {
         None => writeln!(out, "  schedule     none: sent once, by apply")?,
         Some(schedule) => {
-            writeln!(out, "  schedule     {}", schedule.describe())?;
-            if !plan.next_runs.is_empty() {
-                let runs: Vec<String> = plan
-                    .next_runs
-                    .iter()
-                    .map(|t| schedule.local_text(*t))
-                    .collect();
-                writeln!(out, "  next runs    {}", runs.join(", "))?;
+            writeln!(out, "  schedule     {}", schedule.describe)?;
+            if !schedule.next_runs_local.is_empty() {
+                writeln!(
+                    out,
+                    "  next runs    {}",
+                    schedule.next_runs_local.join(", ")
+                )?;
             }
         }
     }
-    let occurrence = match (plan.occurrence, &c.schedule) {
-        (Occurrence::At(at), Some(schedule)) => {
-            format!("{} ({})", rfc3339(at), schedule.local_text(at))
-        }
-        (occurrence, _) => occurrence.to_string(),
+    let occurrence = match &c.occurrence_local {
+        Some(local) => format!("{} ({local})", c.occurrence),
+        None => c.occurrence.clone(),
     };
-    let timing = match plan.timing {
-        Timing::Once => "due now",
-        Timing::Due => "due now (within catch-up)",
-        Timing::Upcoming => "not due yet",
-        Timing::Expired => "missed: passed more than catch_up ago, will not be sent",
-        Timing::Disabled => "disabled (`enabled: false`), will not be sent",
-    };
-    writeln!(out, "  occurrence   {occurrence}, {timing}")?;
+    writeln!(
+        out,
+        "  occurrence   {occurrence}, {}",
+        timing_text(c.timing)
+    )?;
+    let counts = &c.counts;
     let states: Vec<String> = counts
         .by_state
         .iter()
         .filter(|(state, _)| **state != SendState::New)
         .map(|(state, n)| format!("{n} {}", state.label()))
         .collect();
-    let kind = match c.kind() {
-        Kind::Single => "single",
-        Kind::Blast => "blast",
-    };
+    let kind = c.kind.as_str();
     write!(
         out,
         "  sends        {} {kind}, {} due",
@@ -100,58 +107,56 @@ fn write_campaign(
         write!(out, ", {}", states.join(", "))?;
     }
     writeln!(out)?;
-    let name_width = counts
-        .first
+    let name_width = sends
         .iter()
         .map(|s| s.name.as_deref().map_or(0, |n| n.chars().count()))
         .max()
         .unwrap_or(0);
-    for send in &counts.first {
-        let marker = match (send.due, send.state) {
-            (true, _) => '+',
-            (false, SendState::AlreadySent) => '=',
-            (false, SendState::SentChangedSince) => '~',
-            (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',
-            (false, _) => ' ',
-        };
-        let who = match send.mobile {
-            Some(mobile) => format!(
+    for send in sends {
+        let who = if c.kind == KindView::Blast {
+            "blast".to_owned()
+        } else {
+            format!(
                 "{:<15} {:<name_width$}",
-                mobile.to_string(),
+                send.recipient,
                 send.name.as_deref().unwrap_or("")
-            ),
-            None => "blast".to_owned(),
+            )
         };
         let params = serde_json::to_string(&send.params).unwrap_or_default();
         let state = match send.state {
             SendState::New => String::new(),
             other => format!("  ({})", other.label()),
         };
-        writeln!(out, "    {marker} {who}  {params}{state}")?;
+        writeln!(out, "    {} {who}  {params}{state}", send.marker())?;
     }
-    if counts.total > counts.first.len() {
-        writeln!(out, "    … and {} more", counts.total - counts.first.len())?;
+    if counts.total > sends.len() {
+        writeln!(out, "    … and {} more", counts.total - sends.len())?;
     }
     Ok(())
 }
 
-fn summary_line(plan: &Plan, scan: &Scan) -> String {
-    let due: usize = scan.campaigns.iter().map(|c| c.due).sum();
-    let total: usize = scan.campaigns.iter().map(|c| c.total).sum();
-    let due_campaigns = scan.campaigns.iter().filter(|c| c.due > 0).count();
-    let sent: usize = scan
-        .campaigns
-        .iter()
-        .map(|c| {
-            c.by_state
-                .get(&SendState::AlreadySent)
-                .copied()
-                .unwrap_or(0)
-        })
-        .sum();
+/// Whether an occurrence is sent now, in words.
+pub(crate) fn timing_text(timing: Timing) -> &'static str {
+    match timing {
+        Timing::Once => "due now",
+        Timing::Due => "due now (within catch-up)",
+        Timing::Upcoming => "not due yet",
+        Timing::Expired => "missed: passed more than catch_up ago, will not be sent",
+        Timing::Disabled => "disabled (`enabled: false`), will not be sent",
+    }
+}
+
+fn summary_line<'a>(campaigns: impl Iterator<Item = &'a CampaignView>) -> String {
+    let (mut due, mut total, mut due_campaigns, mut sent, mut count) = (0, 0, 0, 0, 0);
+    for c in campaigns {
+        count += 1;
+        due += c.counts.due;
+        total += c.counts.total;
+        due_campaigns += usize::from(c.counts.due > 0);
+        sent += c.counts.of(SendState::AlreadySent);
+    }
     format!(
-        "Plan: {due} send(s) due now in {due_campaigns} of {} campaign(s); {} not due; {sent} already sent.",
-        plan.campaigns.len(),
+        "Plan: {due} send(s) due now in {due_campaigns} of {count} campaign(s); {} not due; {sent} already sent.",
         total - due,
     )
 }

@@ -21,6 +21,25 @@ pub(crate) struct Outgoing {
 }
 
 impl Outgoing {
+    /// A send of a saved plan: its row and its exact body, as saved.
+    pub(crate) fn saved(record: NewSend) -> Outgoing {
+        let kind = if record.endpoint == Kind::Blast.as_str() {
+            Kind::Blast
+        } else {
+            Kind::Single
+        };
+        let mobile = match kind {
+            Kind::Single => Mobile::parse(&record.recipient).ok(),
+            Kind::Blast => None,
+        };
+        Outgoing {
+            body: Bytes::from(record.request.clone()),
+            record,
+            kind,
+            mobile,
+        }
+    }
+
     pub(crate) fn new(send: PlannedSend) -> Outgoing {
         let body = send.body();
         let record = NewSend {
@@ -56,17 +75,27 @@ pub(crate) fn input() -> (mpsc::Sender<Vec<Outgoing>>, mpsc::Receiver<Vec<Outgoi
 /// and hands them to `input`. Runs on a planning thread of its own; returns when every send
 /// was handed over or the run stopped.
 pub(crate) fn feed(items: impl Iterator<Item = SendItem>, input: &mpsc::Sender<Vec<Outgoing>>) {
+    feed_outgoing(
+        items.filter_map(|item| match item {
+            SendItem::Send(send) if send.due => Some(Outgoing::new(send)),
+            _ => None,
+        }),
+        input,
+    );
+}
+
+/// Hands sends built already (a saved plan's) to `input`, in chunks.
+pub(crate) fn feed_outgoing(
+    sends: impl Iterator<Item = Outgoing>,
+    input: &mpsc::Sender<Vec<Outgoing>>,
+) {
     let mut chunk = Vec::with_capacity(INPUT_CHUNK);
-    for item in items {
-        if let SendItem::Send(send) = item
-            && send.due
-        {
-            chunk.push(Outgoing::new(send));
-            if chunk.len() == INPUT_CHUNK {
-                let full = std::mem::replace(&mut chunk, Vec::with_capacity(INPUT_CHUNK));
-                if input.blocking_send(full).is_err() {
-                    return; // the run stopped
-                }
+    for send in sends {
+        chunk.push(send);
+        if chunk.len() == INPUT_CHUNK {
+            let full = std::mem::replace(&mut chunk, Vec::with_capacity(INPUT_CHUNK));
+            if input.blocking_send(full).is_err() {
+                return; // the run stopped
             }
         }
     }

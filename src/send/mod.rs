@@ -18,6 +18,6 @@ mod slots;
 mod tally;
 
 pub(crate) use executor::Executor;
-pub(crate) use feed::{feed, input};
+pub(crate) use feed::{Outgoing, feed, feed_outgoing, input};
 pub(crate) use report::{Report, StopReason};
 pub(crate) use settings::{Concurrency, DEFAULT_MAX_CONCURRENCY, Settings};

@@ -1,0 +1,56 @@
+//! `campaignctl show PLAN`: a saved plan, as text, JSON or markdown.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use super::Outcome;
+use super::plan::PlanFormat;
+use crate::error::Error;
+use crate::plan::markdown::Markdown;
+use crate::plan::saved::SavedPlan;
+use crate::plan::text::{TEXT_SENDS_SHOWN, write_text};
+use crate::plan::view::CampaignView;
+
+#[derive(Debug, Clone)]
+pub(crate) struct ShowSettings {
+    pub plan: PathBuf,
+    pub format: PlanFormat,
+}
+
+pub(crate) fn show(settings: &ShowSettings) -> Result<Outcome, Error> {
+    let saved = SavedPlan::read(&settings.plan)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match settings.format {
+        PlanFormat::Text => {
+            let campaigns: Vec<_> = saved
+                .campaigns
+                .iter()
+                .map(|c| {
+                    let first = c.sends.iter().take(TEXT_SENDS_SHOWN);
+                    (c.view.clone(), first.map(|s| s.view.clone()).collect())
+                })
+                .collect();
+            write_text(&mut out, saved.now, &campaigns)?;
+        }
+        PlanFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &saved).map_err(io::Error::other)?;
+            writeln!(out)?;
+        }
+        PlanFormat::Markdown => {
+            let mut markdown = Markdown::new();
+            for (index, c) in saved.campaigns.iter().enumerate() {
+                for send in &c.sends {
+                    markdown.send(index, &send.view, c.view.kind);
+                }
+            }
+            let views: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
+            out.write_all(
+                markdown
+                    .finish(saved.now, &views, &saved.warnings)
+                    .as_bytes(),
+            )?;
+        }
+    }
+    out.flush()?;
+    Ok(Outcome::Success)
+}

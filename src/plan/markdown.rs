@@ -1,0 +1,281 @@
+//! The markdown plan, for a pull-request comment or a CI job summary: a heading with the
+//! totals, a table per campaign, the warnings, then every send in a collapsible block per
+//! campaign, each with where its recipient is listed. The whole comment stays under
+//! GitHub's limit of 65,536 characters: sends beyond it are counted, not listed.
+
+use chrono::{DateTime, Utc};
+
+use super::SendState;
+use super::text::timing_text;
+use super::view::{CampaignView, KindView, SendView};
+use crate::schedule::rfc3339;
+
+/// GitHub refuses a comment longer than 65,536 characters; this leaves room for what a
+/// workflow adds around the plan.
+pub(crate) const MAX_CHARS: usize = 60_000;
+
+/// The first line of every markdown plan: a workflow finds its earlier comment by it, to
+/// update that one rather than add a comment per push.
+pub(crate) const MARKER: &str = "<!-- campaignctl plan -->";
+
+/// At most this many warnings are listed; the rest are counted.
+const MAX_WARNINGS: usize = 50;
+
+/// Builds the markdown plan from sends handed over one at a time (a live plan streams
+/// them), keeping per campaign only as many lines as could ever be listed.
+pub(crate) struct Markdown {
+    /// Per campaign: the listed lines (in order) and their length in characters.
+    sends: Vec<Listed>,
+}
+
+#[derive(Default)]
+struct Listed {
+    lines: Vec<String>,
+    chars: usize,
+}
+
+impl Markdown {
+    pub(crate) fn new() -> Markdown {
+        Markdown { sends: Vec::new() }
+    }
+
+    /// A send of campaign `index` (campaigns in order, sends in order).
+    pub(crate) fn send(&mut self, index: usize, send: &SendView, kind: KindView) {
+        while self.sends.len() <= index {
+            self.sends.push(Listed::default());
+        }
+        let listed = &mut self.sends[index];
+        if listed.chars >= MAX_CHARS {
+            return;
+        }
+        let line = send_row(send, kind);
+        listed.chars += line.chars().count();
+        listed.lines.push(line);
+    }
+
+    /// The document, for `campaigns` (in the order their sends came) and `warnings`
+    /// (`FILE:LINE:COL: message`).
+    pub(crate) fn finish(
+        mut self,
+        now: DateTime<Utc>,
+        campaigns: &[CampaignView],
+        warnings: &[String],
+    ) -> String {
+        self.sends.resize_with(campaigns.len(), Listed::default);
+        let mut head = String::new();
+        let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
+        let total: usize = campaigns.iter().map(|c| c.counts.total).sum();
+        let due_campaigns = campaigns.iter().filter(|c| c.counts.due > 0).count();
+        let sent: usize = campaigns
+            .iter()
+            .map(|c| c.counts.of(SendState::AlreadySent))
+            .sum();
+        head.push_str(MARKER);
+        head.push('\n');
+        head.push_str(&format!(
+            "## campaignctl plan: {} due in {due_campaigns} of {} {}\n\n",
+            plural(due, "send"),
+            campaigns.len(),
+            if campaigns.len() == 1 {
+                "campaign"
+            } else {
+                "campaigns"
+            },
+        ));
+        head.push_str(&format!(
+            "Planned at `{}`: {} in all, {due} due now, {} not due, {sent} already sent.\n",
+            rfc3339(now),
+            plural(total, "send"),
+            total - due,
+        ));
+        for c in campaigns {
+            head.push_str(&campaign_table(c));
+        }
+        if !warnings.is_empty() {
+            head.push_str(&format!(
+                "\n> [!WARNING]\n> {}\n>\n",
+                plural(warnings.len(), "warning")
+            ));
+            for w in warnings.iter().take(MAX_WARNINGS) {
+                head.push_str(&format!("> - {}\n", cell(w)));
+            }
+            if warnings.len() > MAX_WARNINGS {
+                head.push_str(&format!(
+                    "> - … and {} more (`campaignctl validate` lists them all)\n",
+                    warnings.len() - MAX_WARNINGS
+                ));
+            }
+        }
+        // What is left for the sends, shared out: each campaign gets an equal part, and
+        // what a small campaign leaves over goes to the next ones.
+        let tails: usize = campaigns.len() * 400;
+        let mut budget = MAX_CHARS.saturating_sub(head.chars().count() + tails);
+        let mut out = head;
+        for (i, (c, listed)) in campaigns.iter().zip(&self.sends).enumerate() {
+            let share = budget / (campaigns.len() - i).max(1);
+            let mut used = 0;
+            let mut shown = 0;
+            for line in &listed.lines {
+                let n = line.chars().count();
+                if used + n > share {
+                    break;
+                }
+                used += n;
+                shown += 1;
+            }
+            budget -= used;
+            out.push_str(&details(c, &listed.lines[..shown]));
+        }
+        out
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn campaign_table(c: &CampaignView) -> String {
+    let audience = match (&c.search, c.kind) {
+        (Some(spec), _) => format!(
+            "contact search {} (one `blast` request)",
+            code(&serde_json::Value::Object(spec.clone()).to_string())
+        ),
+        (None, _) => format!(
+            "{} (one `single` request each)",
+            plural(c.counts.total, "recipient")
+        ),
+    };
+    let schedule = match &c.schedule {
+        None => "none: sent once, by apply".to_owned(),
+        Some(s) => cell(&s.describe),
+    };
+    let next = c
+        .schedule
+        .as_ref()
+        .and_then(|s| s.next_runs_local.first())
+        .map_or_else(|| "—".to_owned(), |n| cell(n));
+    let occurrence = match &c.occurrence_local {
+        Some(local) => format!("{} ({})", code(&c.occurrence), cell(local)),
+        None => code(&c.occurrence),
+    };
+    let mut rows = vec![
+        (
+            "template",
+            format!("{} ({})", code(&c.template), code(&c.language)),
+        ),
+        ("audience", audience),
+        ("schedule", schedule),
+        ("next run", next),
+        (
+            "occurrence",
+            format!("{occurrence}, {}", timing_text(c.timing)),
+        ),
+    ];
+    if let Some(media) = &c.media {
+        rows.insert(
+            1,
+            (
+                "media",
+                format!("{} {}", media.kind.as_str(), cell(&media.link)),
+            ),
+        );
+    }
+    let counts = &c.counts;
+    rows.push((
+        "sends",
+        format!(
+            "**{} due**, {} already sent, {} changed since, {} failed, {} unknown",
+            counts.due,
+            counts.of(SendState::AlreadySent),
+            counts.of(SendState::SentChangedSince),
+            counts.of(SendState::Failed),
+            counts.of(SendState::Unknown) + counts.of(SendState::InFlight),
+        ),
+    ));
+    let mut table = format!(
+        "\n### {} <sub>{}</sub>\n\n| | |\n|---|---|\n",
+        code(&c.name),
+        cell(&c.file)
+    );
+    for (field, value) in rows {
+        table.push_str(&format!("| {field} | {value} |\n"));
+    }
+    table
+}
+
+fn send_row(send: &SendView, kind: KindView) -> String {
+    let who = match kind {
+        KindView::Blast => "blast".to_owned(),
+        KindView::Single => code(&send.recipient),
+    };
+    let state = match send.state {
+        SendState::New => String::new(),
+        other => other.label().to_owned(),
+    };
+    format!(
+        "| {} | {who} | {} | {} | {state} | {} |\n",
+        send.marker(),
+        cell(send.name.as_deref().unwrap_or("")),
+        code(&serde_json::to_string(&send.params).unwrap_or_default()),
+        send.source.as_deref().map_or_else(String::new, code),
+    )
+}
+
+fn details(c: &CampaignView, lines: &[String]) -> String {
+    let mut out = format!(
+        "\n<details><summary><code>{}</code>: {} ({} due)</summary>\n\n",
+        html(&c.name),
+        plural(c.counts.total, "send"),
+        c.counts.due
+    );
+    if !lines.is_empty() {
+        out.push_str(
+            "| | recipient | name | params | state | source |\n|---|---|---|---|---|---|\n",
+        );
+        for line in lines {
+            out.push_str(line);
+        }
+    }
+    let rest = c.counts.total - lines.len();
+    if rest > 0 {
+        out.push_str(&format!(
+            "\n… and {} more, not listed to keep this comment under GitHub's limit; `campaignctl plan` or `campaignctl show` lists them all.\n",
+            plural(rest, "send")
+        ));
+    }
+    out.push_str("\n</details>\n");
+    out
+}
+
+/// Text in a table cell: pipes and line breaks would end the cell, `<` would start HTML.
+fn cell(text: &str) -> String {
+    html(text).replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+/// Text as inline code in a cell. A backtick inside would end the code span early, so
+/// such text is shown in a `<code>` element instead.
+fn code(text: &str) -> String {
+    if text.contains('`') {
+        format!("<code>{}</code>", cell(text))
+    } else {
+        format!("`{}`", text.replace('|', "\\|").replace(['\n', '\r'], " "))
+    }
+}
+
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_escape_what_would_break_the_table() {
+        assert_eq!(cell("a|b<c>\nd"), "a\\|b&lt;c&gt; d");
+        assert_eq!(code("x|y"), "`x\\|y`");
+        assert_eq!(code("a`b"), "<code>a`b</code>");
+    }
+}

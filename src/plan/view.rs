@@ -1,0 +1,189 @@
+//! A plan as the reports show it: per campaign what a reviewer reads (its template,
+//! audience, schedule, occurrence, counts), and per send its recipient, params, state and
+//! source. A live plan and a saved one both become these, so `plan` and `show` print the
+//! same text and markdown.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{CampaignPlan, CampaignScan, PlannedSend, SendState, Timing};
+use crate::campaign::file::Media;
+use crate::campaign::{Audience, Kind};
+use crate::schedule::{Occurrence, When, format_duration, rfc3339};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CampaignView {
+    pub name: String,
+    pub file: String,
+    pub kind: KindView,
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub template: String,
+    pub language: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Media>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The contact search of a blast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<ScheduleView>,
+    /// `once`, or the occurrence's RFC 3339 UTC time.
+    pub occurrence: String,
+    /// The occurrence in the schedule's time zone, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrence_local: Option<String>,
+    pub timing: Timing,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum KindView {
+    Single,
+    Blast,
+}
+
+impl From<Kind> for KindView {
+    fn from(kind: Kind) -> KindView {
+        match kind {
+            Kind::Single => KindView::Single,
+            Kind::Blast => KindView::Blast,
+        }
+    }
+}
+
+impl KindView {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            KindView::Single => "single",
+            KindView::Blast => "blast",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ScheduleView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub timezone: String,
+    /// As written: `15m`, `1h30m`.
+    pub catch_up: String,
+    pub catch_up_seconds: i64,
+    /// One line for people: ``cron `0 9 * * 1-5` in Asia/Kolkata, catch-up 30m``.
+    pub describe: String,
+    /// The next fire times, UTC, and in the schedule's zone.
+    pub next_runs: Vec<String>,
+    pub next_runs_local: Vec<String>,
+}
+
+/// The sends of one campaign by state, and how many are due.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Counts {
+    pub total: usize,
+    pub due: usize,
+    pub by_state: BTreeMap<SendState, usize>,
+}
+
+impl Counts {
+    pub(crate) fn of(&self, state: SendState) -> usize {
+        self.by_state.get(&state).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SendView {
+    pub key: String,
+    /// The number, or `blast`.
+    pub recipient: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub params: Vec<String>,
+    pub state: SendState,
+    pub due: bool,
+    /// Where the recipient is listed: `FILE:LINE` or `FILE.csv:ROW`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl CampaignView {
+    pub(crate) fn of(plan: &CampaignPlan, counts: &CampaignScan) -> CampaignView {
+        let c = &plan.campaign;
+        let schedule = c.schedule.as_ref().map(|s| ScheduleView {
+            cron: match &s.when {
+                When::Cron(cron) => Some(cron.expr().to_owned()),
+                When::At(_) => None,
+            },
+            at: match &s.when {
+                When::At(at) => Some(rfc3339(*at)),
+                When::Cron(_) => None,
+            },
+            timezone: s.timezone.name().to_owned(),
+            catch_up: format_duration(s.catch_up),
+            catch_up_seconds: s.catch_up.num_seconds(),
+            describe: s.describe(),
+            next_runs: plan.next_runs.iter().map(|t| rfc3339(*t)).collect(),
+            next_runs_local: plan.next_runs.iter().map(|t| s.local_text(*t)).collect(),
+        });
+        let occurrence_local = match (plan.occurrence, &c.schedule) {
+            (Occurrence::At(at), Some(schedule)) => Some(schedule.local_text(at)),
+            _ => None,
+        };
+        CampaignView {
+            name: c.name.clone(),
+            file: c.file.display().to_string(),
+            kind: c.kind().into(),
+            enabled: c.enabled,
+            description: c.description.as_ref().map(|d| d.trim().to_owned()),
+            template: c.template.clone(),
+            language: c.language.clone(),
+            media: c.media.clone(),
+            tag: c.tag.clone(),
+            search: match &c.audience {
+                Audience::Search(spec) => Some(spec.clone()),
+                Audience::Recipients(_) => None,
+            },
+            schedule,
+            occurrence: plan.occurrence.to_string(),
+            occurrence_local,
+            timing: plan.timing,
+            counts: Counts {
+                total: counts.total,
+                due: counts.due,
+                by_state: counts.by_state.clone(),
+            },
+        }
+    }
+}
+
+impl SendView {
+    pub(crate) fn of(send: &PlannedSend) -> SendView {
+        SendView {
+            key: send.key.clone(),
+            recipient: send.recipient.clone(),
+            name: send.name.clone(),
+            params: send.params.clone(),
+            state: send.state,
+            due: send.due,
+            source: send.origin.as_ref().map(ToString::to_string),
+        }
+    }
+
+    /// The marker of the text plan: `+` due, `=` already sent, `~` sent but changed since,
+    /// `!` failed, unknown or in flight.
+    pub(crate) fn marker(&self) -> char {
+        match (self.due, self.state) {
+            (true, _) => '+',
+            (false, SendState::AlreadySent) => '=',
+            (false, SendState::SentChangedSince) => '~',
+            (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',
+            (false, _) => ' ',
+        }
+    }
+}

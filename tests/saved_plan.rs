@@ -407,5 +407,8 @@ fn the_github_actions_example_plans_on_pull_requests_and_applies_the_saved_plan_
     assert!(plan.contains("<!-- campaignctl plan -->") && plan.contains("--method PATCH"));
     let apply = steps("apply").join("\n");
     assert!(apply.contains("campaignctl apply plan.json"), "{apply}");
-    assert!(!apply.contains("apply campaigns/"), "apply on main must send the reviewed plan");
+    assert!(
+        !apply.contains("apply campaigns/"),
+        "apply on main must send the reviewed plan"
+    );
 }

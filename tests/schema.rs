@@ -31,6 +31,27 @@ fn committed_schema_is_up_to_date() {
     );
 }
 
+/// If this fails, run `cargo run -- schema --project > schemas/project.schema.json`.
+#[test]
+fn committed_project_schema_is_up_to_date() {
+    let output = Test::in_repo()
+        .args(["schema", "--project"])
+        .stderr("")
+        .run();
+    let committed = std::fs::read_to_string(Path::new(REPO).join("schemas/project.schema.json"))
+        .expect("schemas/project.schema.json is committed");
+    assert!(
+        output.stdout == committed,
+        "schemas/project.schema.json is stale: regenerate it with \
+         `cargo run -- schema --project > schemas/project.schema.json`"
+    );
+    let schema: Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        schema["$id"],
+        "https://campaignctl.dev/schemas/project.schema.json"
+    );
+}
+
 #[test]
 fn schema_identifies_itself() {
     let schema: Value = serde_json::from_str(&committed_schema_text()).unwrap();

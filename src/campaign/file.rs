@@ -205,14 +205,16 @@ pub(crate) struct ScheduleSpec {
 
 /// The generated JSON Schema of a campaign file (draft 2020-12).
 pub(crate) fn schema() -> Value {
+    generated_schema::<CampaignFile>("https://campaignctl.dev/schemas/campaign.schema.json")
+}
+
+/// The JSON Schema of `T` (draft 2020-12), identified as `id`.
+pub(crate) fn generated_schema<T: JsonSchema>(id: &str) -> Value {
     let generator = schemars::generate::SchemaSettings::draft2020_12()
         .for_deserialize()
         .into_generator();
-    let mut schema = generator.into_root_schema_for::<CampaignFile>();
-    schema.insert(
-        "$id".to_owned(),
-        "https://campaignctl.dev/schemas/campaign.schema.json".into(),
-    );
+    let mut schema = generator.into_root_schema_for::<T>();
+    schema.insert("$id".to_owned(), id.into());
     let mut value = schema.to_value();
     strip_null(&mut value);
     value
@@ -250,8 +252,9 @@ fn strip_null(value: &mut Value) {
 }
 
 /// The schema as committed in `schemas/campaign.schema.json`.
-pub(crate) fn schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&schema()).expect("a JSON value serializes");
+/// A schema as committed in `schemas/`: pretty JSON and a final newline.
+pub(crate) fn schema_text(schema: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(schema).expect("a JSON value serializes");
     text.push('\n');
     text
 }

@@ -81,7 +81,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")
-        ) {
+        ) && path.file_name() != Some(std::ffi::OsStr::new(super::project::PROJECT_FILE))
+        {
+            // The project file is not a campaign, wherever the walk meets it.
             files.push(path);
         }
     }

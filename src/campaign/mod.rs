@@ -5,6 +5,7 @@ pub(crate) mod file;
 pub(crate) mod loader;
 pub(crate) mod mobile;
 pub(crate) mod pin;
+pub(crate) mod project;
 pub(crate) mod recipients;
 pub(crate) mod renderer;
 pub(crate) mod schema;

@@ -21,29 +21,39 @@ pub(crate) struct SchemaProblem {
     pub help: Option<String>,
 }
 
-struct Compiled {
+/// A compiled schema, and the schema itself (to explain a violation: which keys are known
+/// where).
+pub(crate) struct SchemaChecker {
     schema: Value,
     validator: Validator,
 }
 
-static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
-    let schema = campaign_file::schema();
-    let validator = jsonschema::options()
-        .build(&schema)
-        .expect("the generated campaign schema is a valid JSON Schema");
-    Compiled { schema, validator }
-});
+impl SchemaChecker {
+    pub(crate) fn new(schema: Value) -> SchemaChecker {
+        let validator = jsonschema::options()
+            .build(&schema)
+            .expect("a generated schema is a valid JSON Schema");
+        SchemaChecker { schema, validator }
+    }
 
-/// Every schema violation in the document, in document order.
+    /// Every schema violation in the document, in document order.
+    pub(crate) fn check(&self, doc: &Document) -> Vec<SchemaProblem> {
+        let mut problems: Vec<SchemaProblem> = self
+            .validator
+            .iter_errors(&doc.value)
+            .flat_map(|error| explain(&self.schema, &error))
+            .collect();
+        problems.dedup();
+        problems
+    }
+}
+
+static CAMPAIGN: LazyLock<SchemaChecker> =
+    LazyLock::new(|| SchemaChecker::new(campaign_file::schema()));
+
+/// Every violation of the campaign file schema in the document, in document order.
 pub(crate) fn check(doc: &Document) -> Vec<SchemaProblem> {
-    let compiled = &*COMPILED;
-    let mut problems: Vec<SchemaProblem> = compiled
-        .validator
-        .iter_errors(&doc.value)
-        .flat_map(|error| explain(&compiled.schema, &error))
-        .collect();
-    problems.dedup();
-    problems
+    CAMPAIGN.check(doc)
 }
 
 fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {

@@ -15,6 +15,7 @@ use super::document::{Document, pointer_push};
 use super::file::{CampaignFile, MobileValue, RecipientEntry, ScheduleSpec};
 use super::loader::Source;
 use super::mobile::Mobile;
+use super::project::Project;
 use super::recipients::{CsvSource, Fields, Origin, Recipient, RecipientSource};
 use super::renderer::{RESERVED, Renderer, Templates};
 use super::schema;
@@ -42,7 +43,8 @@ pub(crate) struct Validated {
 
 /// Validates every source (statically: rendering per recipient happens in the planner,
 /// which streams the recipients).
-pub(crate) fn validate(sources: &[Source]) -> Validated {
+pub(crate) fn validate(sources: &[Source], project: &Project) -> Validated {
+    let _ = project;
     let mut out = Validated::default();
     let mut names: HashMap<String, Arc<Path>> = HashMap::new();
     for source in sources {

@@ -39,8 +39,8 @@ pub(super) enum Command {
     State(StateCommand),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
-    /// Print the JSON Schema of a campaign file.
-    Schema,
+    /// Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml).
+    Schema(SchemaArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +59,14 @@ pub(super) struct MigrateArgs {
     /// The ledger to copy into: a PostgreSQL URL (or an SQLite file).
     #[arg(long, value_name = "URL|FILE")]
     pub to: String,
+}
+
+/// The project file, shared by every command that reads campaign files.
+#[derive(Debug, clap::Args)]
+pub(super) struct ConfigArgs {
+    /// The project file (default: campaignctl.yaml in the working directory, if any).
+    #[arg(long, env = "CAMPAIGNCTL_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The ledger location, shared by every command that reads or writes it.
@@ -151,6 +159,9 @@ pub(super) struct RunArgs {
     pub paths: Vec<PathBuf>,
 
     #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
     pub state: StateArgs,
 
     #[command(flatten)]
@@ -202,6 +213,9 @@ pub(super) struct FilesArgs {
     #[arg(default_value = "campaigns")]
     pub paths: Vec<PathBuf>,
 
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
     /// Evaluate schedules at this instant (RFC 3339) instead of the current time.
     #[arg(long, value_parser = parse_now, value_name = "RFC3339")]
     pub now: Option<DateTime<Utc>>,
@@ -234,6 +248,13 @@ pub(super) enum PlanFormat {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct SchemaArgs {
+    /// The schema of the project file, campaignctl.yaml, instead.
+    #[arg(long)]
+    pub project: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -50,6 +50,10 @@ fn dispatch(command: Command) -> Result<Outcome, Error> {
             commands::state::migrate(&settings::migrate(&args)?)
         }
         Command::Show(args) => commands::show::show(&settings::show(&args)),
-        Command::Schema => commands::schema::schema(),
+        Command::Schema(args) => commands::schema::schema(if args.project {
+            commands::schema::Which::Project
+        } else {
+            commands::schema::Which::Campaign
+        }),
     }
 }

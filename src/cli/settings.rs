@@ -24,6 +24,7 @@ use crate::send::{self, Concurrency};
 pub(super) fn files(args: &FilesArgs) -> Files {
     Files {
         paths: args.paths.clone(),
+        config: args.config.config.clone(),
         now: args.now.unwrap_or_else(Utc::now),
     }
 }
@@ -112,6 +113,7 @@ fn sending(args: &SendArgs) -> send::Settings {
 pub(super) fn run(args: &RunArgs) -> Result<RunSettings, LedgerError> {
     Ok(RunSettings {
         paths: args.paths.clone(),
+        config: args.config.config.clone(),
         state: state(&args.state)?,
         send: sending(&args.send),
         listen: args.listen,

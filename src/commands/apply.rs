@@ -49,7 +49,15 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     if settings.dry_run {
         // A dry run reads the ledger like plan does: it never creates, locks or changes it.
         let mut ledger = location.open_read_only()?;
-        let Some(checked) = check(&files.paths, files.now, 0, ledger.as_mut(), options)? else {
+        let Some(checked) = check(
+            &files.paths,
+            files.config.as_deref(),
+            files.now,
+            0,
+            ledger.as_mut(),
+            options,
+        )?
+        else {
             return Err(Error::Invalid);
         };
         let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
@@ -68,7 +76,15 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     let pins = tempfile::Builder::new()
         .prefix("campaignctl-apply-")
         .tempdir()?;
-    let validation = evaluate_pinned(&files.paths, now, options, false, pins.path(), 1)?;
+    let validation = evaluate_pinned(
+        &files.paths,
+        files.config.as_deref(),
+        now,
+        options,
+        false,
+        pins.path(),
+        1,
+    )?;
     print_diagnostics(&validation)?;
     if validation.errors {
         return Err(Error::Invalid);

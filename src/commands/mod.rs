@@ -27,5 +27,7 @@ pub(crate) enum Outcome {
 pub(crate) struct Files {
     /// Files, or directories searched for `*.yaml` / `*.yml`.
     pub paths: Vec<PathBuf>,
+    /// The project file named on the command line (else `campaignctl.yaml` if present).
+    pub config: Option<PathBuf>,
     pub now: DateTime<Utc>,
 }

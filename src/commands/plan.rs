@@ -49,6 +49,7 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
     let now = settings.files.now;
     let mut prepared = prepare(
         &settings.files.paths,
+        settings.files.config.as_deref(),
         now,
         ledger.as_mut(),
         PlanOptions::default(),

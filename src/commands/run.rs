@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::Outcome;
 use crate::api::{ApiKey, Endpoints};
+use crate::campaign::project::PROJECT_FILE;
 use crate::daemon::health::{self, Health, Role};
 use crate::daemon::{Daemon, reload};
 use crate::error::Error;
@@ -23,6 +24,8 @@ use crate::signal::{Event, Signals};
 pub(crate) struct RunSettings {
     /// Campaign files or directories, watched for changes.
     pub paths: Vec<PathBuf>,
+    /// The project file named on the command line (else `campaignctl.yaml` if present).
+    pub config: Option<PathBuf>,
     pub state: StateLocation,
     pub send: send::Settings,
     /// Where to serve `/healthz` and `/metrics`.
@@ -56,7 +59,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
     let pins = tempfile::Builder::new()
         .prefix("campaignctl-run-")
         .tempdir()?;
-    let checked = reload::load(&settings.paths, pins.path(), 1)?;
+    let checked = reload::load(&settings.paths, settings.config.as_deref(), pins.path(), 1)?;
     if checked.errors {
         print_diagnostics(&checked)?;
         return Err(Error::Invalid);
@@ -96,7 +99,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
             None => None,
         };
         let mut daemon = Daemon::new(
-            settings.paths.clone(),
+            (settings.paths.clone(), settings.config.clone()),
             executor,
             ledger,
             health,
@@ -106,7 +109,15 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
         );
         daemon.start(campaigns, Utc::now()).await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
-        let _watcher = reload::watch_files(&settings.paths, reload_tx.clone());
+        // The project file is watched too: editing it reloads every campaign.
+        let mut watched = settings.paths.clone();
+        watched.push(
+            settings
+                .config
+                .clone()
+                .unwrap_or_else(|| PROJECT_FILE.into()),
+        );
+        let _watcher = reload::watch_files(&watched, reload_tx.clone());
         tokio::spawn(async move {
             while signals.next().await == Event::Reload {
                 let _ = reload_tx.send("SIGHUP".to_owned()).await;

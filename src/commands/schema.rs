@@ -1,12 +1,24 @@
-//! `campaignctl schema`: the JSON Schema of a campaign file.
+//! `campaignctl schema`: the JSON Schema of a campaign file, or of the project file.
 
 use std::io::{self, Write};
 
 use super::Outcome;
-use crate::campaign::file::schema_text;
+use crate::campaign::file::{self, schema_text};
+use crate::campaign::project;
 use crate::error::Error;
 
-pub(crate) fn schema() -> Result<Outcome, Error> {
-    io::stdout().write_all(schema_text().as_bytes())?;
+/// Which schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Which {
+    Campaign,
+    Project,
+}
+
+pub(crate) fn schema(which: Which) -> Result<Outcome, Error> {
+    let schema = match which {
+        Which::Campaign => file::schema(),
+        Which::Project => project::schema(),
+    };
+    io::stdout().write_all(schema_text(&schema).as_bytes())?;
     Ok(Outcome::Success)
 }

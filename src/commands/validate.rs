@@ -6,7 +6,15 @@ use crate::plan::PlanOptions;
 use crate::plan::pipeline::check;
 
 pub(crate) fn validate(files: &Files) -> Result<Outcome, Error> {
-    let Some(checked) = check(&files.paths, files.now, 0, None, PlanOptions::default())? else {
+    let Some(checked) = check(
+        &files.paths,
+        files.config.as_deref(),
+        files.now,
+        0,
+        None,
+        PlanOptions::default(),
+    )?
+    else {
         return Err(Error::Invalid);
     };
     let sends: usize = checked.scan.campaigns.iter().map(|c| c.total).sum();

@@ -40,6 +40,8 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
 pub(crate) struct Daemon {
     paths: Vec<PathBuf>,
+    /// The project file named on the command line (else `campaignctl.yaml` if present).
+    config: Option<PathBuf>,
     campaigns: BTreeMap<String, Arc<Campaign>>,
     scheduler: Scheduler,
     executor: Arc<Executor>,
@@ -85,7 +87,7 @@ struct Finished {
 
 impl Daemon {
     pub(crate) fn new(
-        paths: Vec<PathBuf>,
+        (paths, config): (Vec<PathBuf>, Option<PathBuf>),
         executor: Arc<Executor>,
         ledger: SharedLedger,
         health: Arc<Health>,
@@ -95,6 +97,7 @@ impl Daemon {
     ) -> Daemon {
         Daemon {
             paths,
+            config,
             campaigns: BTreeMap::new(),
             scheduler: Scheduler::new(),
             executor,

@@ -20,12 +20,13 @@ impl Daemon {
             return;
         }
         let paths = self.paths.clone();
+        let config = self.config.clone();
         let pins = self.pins.path().to_owned();
         self.generation += 1;
         let generation = self.generation;
         self.reloading = Some(tokio::task::spawn_blocking(move || {
             // Only a valid set is installed; an invalid one's copies go with it.
-            let reloaded = load(&paths, &pins, generation)
+            let reloaded = load(&paths, config.as_deref(), &pins, generation)
                 .map_err(|e| e.to_string())
                 .map(|checked| {
                     let campaigns = if checked.errors {
@@ -86,9 +87,15 @@ impl Daemon {
 /// before any row is read (see [`crate::campaign::pin::pin_csv_files`]): what was validated is
 /// what gets sent, even if a CSV file is later edited into an invalid state (the reload of
 /// that edit is rejected, and the last good version keeps running).
-pub(crate) fn load(paths: &[PathBuf], dir: &Path, generation: u64) -> io::Result<Checked> {
+pub(crate) fn load(
+    paths: &[PathBuf],
+    config: Option<&Path>,
+    dir: &Path,
+    generation: u64,
+) -> io::Result<Checked> {
     evaluate_pinned(
         paths,
+        config,
         Utc::now(),
         PlanOptions::default(),
         true,

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Plan, PlanOptions, PlannedSend, Scan};
 use crate::campaign::pin::pin_csv_files;
+use crate::campaign::project::{self, Project};
 use crate::campaign::{Campaign, loader, validator};
 use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
 use crate::ledger::{Ledger, LedgerError, RecordedSends};
@@ -17,6 +18,9 @@ use crate::ledger::{Ledger, LedgerError, RecordedSends};
 /// A set of campaign files, validated and planned, with every send rendered once.
 pub(crate) struct Checked {
     pub plan: Plan,
+    /// The project file's settings the set was checked with.
+    #[allow(dead_code, reason = "the opt-out checks that read it land next")]
+    pub project: Arc<Project>,
     pub scan: Scan,
     pub files: usize,
     /// Every problem: loading, validation and rendering.
@@ -30,6 +34,7 @@ pub(crate) struct Checked {
 /// Campaign files loaded, validated and planned; the sends are not rendered yet.
 pub(crate) struct Prepared {
     pub plan: Plan,
+    pub project: Arc<Project>,
     pub diagnostics: Diagnostics,
     pub files: usize,
 }
@@ -37,14 +42,17 @@ pub(crate) struct Prepared {
 /// Loads, validates and plans `paths` at `now`. Prints nothing.
 pub(crate) fn prepare(
     paths: &[PathBuf],
+    config: Option<&Path>,
     now: DateTime<Utc>,
     mut ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
     allow_empty: bool,
 ) -> Result<Prepared, LedgerError> {
+    let (project, project_problems) = project::load(config);
     let (sources, load_problems) = loader::load(paths, allow_empty);
-    let validated = validator::validate(&sources);
+    let validated = validator::validate(&sources, &project);
     let mut diagnostics = Diagnostics::default();
+    diagnostics.extend(project_problems);
     diagnostics.extend(load_problems);
     diagnostics.extend(validated.diagnostics);
     let plan = Plan::new(
@@ -58,6 +66,7 @@ pub(crate) fn prepare(
     )?;
     Ok(Prepared {
         plan,
+        project: Arc::new(project),
         diagnostics,
         files: sources.len(),
     })
@@ -72,6 +81,7 @@ impl Prepared {
     ) -> Checked {
         let Prepared {
             plan,
+            project,
             mut diagnostics,
             files,
         } = self;
@@ -82,6 +92,7 @@ impl Prepared {
             omitted_errors: scan.omitted_errors,
             omitted_warnings: scan.omitted_warnings,
             plan,
+            project,
             scan,
             files,
             diagnostics,
@@ -94,26 +105,28 @@ impl Prepared {
 /// directory without campaign files is an empty set (the daemon), not an error.
 pub(crate) fn evaluate(
     paths: &[PathBuf],
+    config: Option<&Path>,
     now: DateTime<Utc>,
     keep: usize,
     ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
     allow_empty: bool,
 ) -> Result<Checked, LedgerError> {
-    Ok(prepare(paths, now, ledger, options, allow_empty)?.scan(keep, &mut |_, _, _| {}))
+    Ok(prepare(paths, config, now, ledger, options, allow_empty)?.scan(keep, &mut |_, _, _| {}))
 }
 
 /// [`evaluate`] for sending: every CSV file is copied into `dir` first (see
 /// [`pin_csv_files`]) and its rows are read from the copy, now and when sent.
 pub(crate) fn evaluate_pinned(
     paths: &[PathBuf],
+    config: Option<&Path>,
     now: DateTime<Utc>,
     options: PlanOptions,
     allow_empty: bool,
     dir: &Path,
     generation: u64,
 ) -> io::Result<Checked> {
-    let mut prepared = prepare(paths, now, None, options, allow_empty)
+    let mut prepared = prepare(paths, config, now, None, options, allow_empty)
         .expect("planning without a ledger reads no ledger");
     prepared.pin(dir, generation)?;
     Ok(prepared.scan(0, &mut |_, _, _| {}))
@@ -162,12 +175,13 @@ fn plural(n: usize, word: &str) -> String {
 /// [`evaluate`], printing every problem. `Ok(None)`: the set has errors (printed).
 pub(crate) fn check(
     paths: &[PathBuf],
+    config: Option<&Path>,
     now: DateTime<Utc>,
     keep: usize,
     ledger: Option<&mut Box<dyn Ledger>>,
     options: PlanOptions,
 ) -> Result<Option<Checked>, CheckError> {
-    let checked = evaluate(paths, now, keep, ledger, options, false)?;
+    let checked = evaluate(paths, config, now, keep, ledger, options, false)?;
     print_diagnostics(&checked)?;
     Ok((!checked.errors).then_some(checked))
 }
@@ -223,7 +237,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/campaigns/weekday-checkin.yaml"
         ))];
-        let checked = evaluate(&paths, now, 0, None, PlanOptions::default(), false).unwrap();
+        let checked = evaluate(&paths, None, now, 0, None, PlanOptions::default(), false).unwrap();
         let plan = &checked.plan;
         let occurrence = plan.campaigns[0].occurrence;
         assert_eq!(occurrence.to_string(), "2026-11-30T03:30:00Z");

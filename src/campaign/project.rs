@@ -1,0 +1,194 @@
+//! The project file, `campaignctl.yaml`: what applies to every campaign of a repository.
+//! Optional: without one, every setting keeps its default. Like a campaign file it is YAML,
+//! checked against a JSON Schema generated from these types
+//! (`schemas/project.schema.json`), and every problem is reported with its position.
+//!
+//! It is found in the working directory, or named with `--config FILE` (or
+//! `CAMPAIGNCTL_CONFIG`); paths in it are relative to it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::document::Document;
+use super::schema::SchemaChecker;
+use crate::diagnostic::{Diagnostic, Pos, io_reason};
+
+/// The project file's name, looked for in the working directory.
+pub(crate) const PROJECT_FILE: &str = "campaignctl.yaml";
+
+/// Settings for every campaign of a repository. Keys a campaign file also has (such as
+/// `default_country`) are defaults that a campaign file overrides.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "campaignctl project file")]
+pub(crate) struct ProjectFile {
+    /// The country of numbers written without their country code (`09739978284`,
+    /// `97399 78284`): an ISO 3166 alpha-2 code such as `IN`, `GB`, `US`. Numbers written with
+    /// a `+` or with their country code are read as they are.
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub default_country: Option<String>,
+
+    /// Opt-out lists: CSV files of numbers that no campaign ever messages. Each has a
+    /// `mobile` column (or the column named by `columns.mobile`) and may have a `reason`.
+    pub suppressions: Option<Vec<SuppressionFile>>,
+}
+
+/// A CSV file of numbers never to message: its path, or the path and its column names.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum SuppressionFile {
+    /// The path of the CSV file, relative to the project file.
+    Path(String),
+    Entry(SuppressionEntry),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuppressionEntry {
+    /// The path of the CSV file, relative to the project file.
+    pub file: String,
+    /// Column names, when the file's differ: `{mobile: "Phone Number", reason: Note}`.
+    pub columns: Option<SuppressionColumns>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuppressionColumns {
+    /// The column of the numbers (default `mobile`).
+    pub mobile: Option<String>,
+    /// The column of the reason of each opt-out (default `reason`, optional).
+    pub reason: Option<String>,
+}
+
+/// The project's settings, resolved: defaults where the file says nothing.
+#[derive(Debug, Clone, Default)]
+#[allow(dead_code, reason = "the audience checks that read it land next")]
+pub(crate) struct Project {
+    /// Where they came from; `None` without a project file.
+    pub file: Option<Arc<Path>>,
+    /// ISO 3166 alpha-2, upper case.
+    pub default_country: Option<String>,
+    pub suppressions: Vec<Suppressions>,
+}
+
+/// An opt-out list of the project file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Suppressions {
+    /// Resolved against the project file's directory.
+    pub path: PathBuf,
+    pub mobile_column: String,
+    pub reason_column: String,
+    /// Where it is listed in the project file.
+    pub pos: Pos,
+}
+
+static CHECKER: LazyLock<SchemaChecker> = LazyLock::new(|| SchemaChecker::new(schema()));
+
+/// The JSON Schema of the project file.
+pub(crate) fn schema() -> Value {
+    super::file::generated_schema::<ProjectFile>(
+        "https://campaignctl.dev/schemas/project.schema.json",
+    )
+}
+
+/// Loads the project file: `explicit` (from `--config` or `CAMPAIGNCTL_CONFIG`), which must
+/// exist, or `campaignctl.yaml` in the working directory, if there is one. Every problem is
+/// returned located; with errors the project keeps its defaults.
+pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => {
+            let default = PathBuf::from(PROJECT_FILE);
+            if !default.is_file() {
+                return (Project::default(), Vec::new());
+            }
+            default
+        }
+    };
+    let file: Arc<Path> = path.clone().into();
+    let fail = |pos: Pos, message: String| vec![Diagnostic::error(&*file, pos, message)];
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) => {
+            return (
+                Project::default(),
+                fail(
+                    Pos::default(),
+                    format!("cannot read the project file: {}", io_reason(&e)),
+                ),
+            );
+        }
+    };
+    let doc = match Document::parse(&text) {
+        Ok(doc) => doc,
+        Err(e) => return (Project::default(), fail(e.pos, e.message)),
+    };
+    if doc.value.is_null() {
+        // An empty project file (or only comments) sets nothing.
+        return (
+            Project {
+                file: Some(file),
+                ..Project::default()
+            },
+            Vec::new(),
+        );
+    }
+    let problems: Vec<Diagnostic> = CHECKER
+        .check(&doc)
+        .into_iter()
+        .map(|p| {
+            let pos = if p.at_key {
+                doc.key_pos(&p.pointer)
+            } else {
+                doc.value_pos(&p.pointer)
+            };
+            let d = Diagnostic::error(&*file, pos, p.message).with_source(&text);
+            match p.help {
+                Some(help) => d.with_help(help),
+                None => d,
+            }
+        })
+        .collect();
+    if !problems.is_empty() {
+        return (Project::default(), problems);
+    }
+    let parsed: ProjectFile = match serde_json::from_value(doc.value.clone()) {
+        Ok(parsed) => parsed,
+        Err(e) => return (Project::default(), fail(Pos::default(), e.to_string())),
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let suppressions = parsed
+        .suppressions
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let (name, columns) = match entry {
+                SuppressionFile::Path(name) => (name, None),
+                SuppressionFile::Entry(entry) => (entry.file, entry.columns),
+            };
+            let columns = columns.unwrap_or_default();
+            Suppressions {
+                path: dir.join(name),
+                mobile_column: columns.mobile.unwrap_or_else(|| "mobile".to_owned()),
+                reason_column: columns.reason.unwrap_or_else(|| "reason".to_owned()),
+                pos: doc.value_pos(&format!("/suppressions/{i}")),
+            }
+        })
+        .collect();
+    (
+        Project {
+            file: Some(file),
+            default_country: parsed.default_country,
+            suppressions,
+        },
+        Vec::new(),
+    )
+}

@@ -691,6 +691,177 @@ fn a_400_is_recorded_failed_with_its_body_not_retried_and_retry_failed_resends_o
     }
 }
 
+/// The header of `status --format csv`.
+const CSV_HEADER: &str =
+    "campaign,occurrence,recipient,status,attempts,http_status,reason,created_at,updated_at";
+
+/// `status --format csv`: a header, then one row per send in the order of campaign,
+/// occurrence and recipient, with the reason of each failure as `status` shows it and CSV
+/// quoting where a field needs it; `--since` (a duration or an instant), `--campaign` and
+/// `--status` narrow it, and `--since` narrows the text and JSON output too.
+#[test]
+fn status_csv_has_a_row_per_send_with_its_reason_and_filters_by_since_campaign_and_state() {
+    let sb = Sandbox::new();
+    let state = sb.state().display().to_string();
+    let (sent, failed, unknown) = (mobile(1), mobile(2), mobile(3));
+    // A reason with commas, quotes and a backslash: all must survive the round trip.
+    let error_body = r#"{"error":"invalid parameter","detail":"param 1, \"name\", is empty"}"#;
+    sb.write(
+        "campaigns/c.yaml",
+        &campaign(
+            "export",
+            "E",
+            &[unknown.clone(), sent.clone(), failed.clone()],
+        ),
+    );
+    sb.mock
+        .for_mobile(&failed, Fault::Json(400, error_body.to_owned()))
+        .for_mobile(&unknown, Fault::Status(500));
+    let run = sb.apply(&[]);
+    run.assert_code(1);
+    assert!(
+        run.stdout
+            .contains("Applied: 1 sent, 1 failed, 1 unknown, 0 skipped as already sent."),
+        "{}",
+        run.stdout
+    );
+    // A second campaign, applied after `between`. Its name sorts after `export`, its keys
+    // before (`-` comes before `/`): rows come by campaign, not by key.
+    std::thread::sleep(Duration::from_millis(20));
+    let between = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    std::thread::sleep(Duration::from_millis(20));
+    sb.write(
+        "campaigns/later.yaml",
+        &campaign("export-later", "E", &[mobile(4)]),
+    );
+    sb.apply(&[]).assert_code(0);
+
+    let csv = |extra: &[&str]| {
+        let mut args = vec!["status", "--state", &state, "--format", "csv"];
+        args.extend(extra);
+        let run = sb.run(&args);
+        run.assert_code(0);
+        assert!(
+            run.stdout.starts_with(&format!("{CSV_HEADER}\n")),
+            "{}",
+            run.stdout
+        );
+        run
+    };
+    let all = csv(&[]);
+    // The failure's reason, quoted: in quotes, each quote doubled.
+    let quoted = format!("\"HTTP 400: {}\"", error_body.replace('"', "\"\""));
+    assert!(
+        all.stdout.contains(&format!(",failed,1,400,{quoted},")),
+        "{}",
+        all.stdout
+    );
+    let records = all.csv();
+    assert_eq!(records[0].join(","), CSV_HEADER);
+    // Each row against `status --format json` (created_at and updated_at included).
+    let json: BTreeMap<String, Value> = sb
+        .status_json()
+        .into_iter()
+        .map(|s| (s["key"].as_str().unwrap().to_owned(), s))
+        .collect();
+    let row = |recipient: &str, status: &str, http: &str, reason: &str| {
+        let campaign = if recipient == mobile(4) {
+            "export-later"
+        } else {
+            "export"
+        };
+        let sent = &json[&format!("{campaign}/once/{recipient}")];
+        [
+            campaign,
+            "once",
+            recipient,
+            status,
+            "1",
+            http,
+            reason,
+            sent["created_at"].as_str().unwrap(),
+            sent["updated_at"].as_str().unwrap(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let expected = [
+        row(&sent, "sent", "200", ""),
+        row(&failed, "failed", "400", &format!("HTTP 400: {error_body}")),
+        row(
+            &unknown,
+            "unknown",
+            "500",
+            r#"HTTP 500: {"error":"mock fault"}"#,
+        ),
+        row(&mobile(4), "sent", "200", ""),
+    ];
+    assert_eq!(records[1..], expected[..]);
+
+    // --since: an instant, or a duration back from now.
+    assert_eq!(csv(&["--since", &between]).csv()[1..], expected[3..]);
+    assert_eq!(csv(&["--since", "1h"]).csv()[1..], expected[..]);
+    assert_eq!(
+        csv(&["--since", "2999-01-01T00:00:00Z"]).stdout,
+        format!("{CSV_HEADER}\n")
+    );
+    // --campaign and --status.
+    assert_eq!(csv(&["--campaign", "export"]).csv()[1..], expected[..3]);
+    assert_eq!(
+        csv(&["--campaign", "export", "--status", "failed"]).csv()[1..],
+        expected[1..2]
+    );
+    assert_eq!(
+        csv(&["--status", "sent", "--since", &between]).csv()[1..],
+        expected[3..]
+    );
+
+    // --since narrows text and JSON the same way.
+    let text = sb.run(&["status", "--state", &state, "--since", &between]);
+    text.assert_code(0);
+    assert_eq!(text.stdout, "campaign export-later\n  once: 1 sent\n");
+    let none = sb.run(&[
+        "status",
+        "--state",
+        &state,
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        none.assert_code(0).stdout,
+        format!("No sends recorded in {state} (for this filter).\n")
+    );
+    let json = sb.run(&[
+        "status", "--state", &state, "--format", "json", "--since", &between,
+    ]);
+    let value: Value = serde_json::from_str(&json.assert_code(0).stdout).unwrap();
+    let keys: Vec<&str> = value["sends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, [format!("export-later/once/{}", mobile(4))]);
+
+    // A --since that is neither is refused, saying what it takes.
+    let bad = sb.run(&[
+        "status",
+        "--state",
+        &state,
+        "--format",
+        "csv",
+        "--since",
+        "yesterday",
+    ]);
+    bad.assert_code(1);
+    assert!(
+        bad.stderr.contains("--since") && bad.stderr.contains("RFC 3339"),
+        "{}",
+        bad.stderr
+    );
+    assert_eq!(bad.stdout, "");
+}
+
 /// An HTTPS server on loopback whose certificate (tests/fixtures/tls, for `localhost`) no
 /// platform trusts. It counts the connections it accepts; every handshake fails.
 struct UntrustedTlsServer {

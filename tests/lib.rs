@@ -17,7 +17,8 @@
 //! - `cli`: help, working directories, machine time zone, nothing written.
 //! - `docs`: relative links in README.md, CONTRIBUTING.md, CHANGELOG.md and docs/ resolve.
 //! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
-//!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
+//!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops,
+//!   `status` (its CSV export and filters).
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent

@@ -34,6 +34,17 @@ impl Run {
         self
     }
 
+    /// stdout read as CSV (`status --format csv`): every record, the header first.
+    #[track_caller]
+    pub fn csv(&self) -> Vec<Vec<String>> {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(self.stdout.as_bytes())
+            .records()
+            .map(|r| r.expect("a CSV record").iter().map(str::to_owned).collect())
+            .collect()
+    }
+
     /// Neither stream shows `secret`.
     #[track_caller]
     pub fn assert_hides(&self, secret: &str) -> &Self {

@@ -953,6 +953,96 @@ fn plan_status_and_dry_run_on_a_database_without_a_ledger_create_nothing() {
     assert_eq!(pg.mock.requests().len(), 0);
 }
 
+/// `status --format csv` on PostgreSQL: the same rows, order, reasons and quoting as on
+/// SQLite (tests/apply.rs), read through a portal; `--since` and `--campaign` filter.
+#[test]
+fn status_csv_on_postgres_has_a_row_per_send_with_its_reason_and_filters() {
+    let pg = Pg::new("csv");
+    let url = pg.db.url();
+    let error_body = r#"{"error":"bad number","detail":"write \"91\", then, the number"}"#;
+    pg.write(
+        "campaigns/a.yaml",
+        &campaign("export", &[mobile(3), mobile(1), mobile(2)], None),
+    );
+    pg.mock
+        .for_mobile(&mobile(2), Fault::Json(400, error_body.to_owned()))
+        .for_mobile(&mobile(3), Fault::Status(500));
+    pg.apply(&[]).assert_code(1);
+    std::thread::sleep(Duration::from_millis(20));
+    let between = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    std::thread::sleep(Duration::from_millis(20));
+    // Sorts after `export` by campaign, before it by key.
+    pg.write(
+        "campaigns/b.yaml",
+        &campaign("export-later", &[mobile(4)], None),
+    );
+    pg.apply(&[]).assert_code(0);
+
+    let csv = |extra: &[&str]| {
+        let mut args = vec!["status", "--state", &url, "--format", "csv"];
+        args.extend(extra);
+        let run = pg.run(&args);
+        run.assert_code(0).assert_hides(PASSWORD);
+        run
+    };
+    let all = csv(&[]);
+    let quoted = format!("\"HTTP 400: {}\"", error_body.replace('"', "\"\""));
+    assert!(
+        all.stdout.contains(&format!(",failed,1,400,{quoted},")),
+        "{}",
+        all.stdout
+    );
+    let records = all.csv();
+    assert_eq!(
+        records[0].join(","),
+        "campaign,occurrence,recipient,status,attempts,http_status,reason,created_at,updated_at"
+    );
+    let ledger: BTreeMap<String, Record> = pg
+        .db
+        .sends()
+        .into_iter()
+        .map(|r| (r.recipient.clone(), r))
+        .collect();
+    let row = |i: usize, status: &str, http: &str, reason: &str| {
+        let r = &ledger[&mobile(i)];
+        [
+            r.campaign.as_str(),
+            "once",
+            r.recipient.as_str(),
+            status,
+            "1",
+            http,
+            reason,
+            r.created_at.as_str(),
+            r.updated_at.as_str(),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let expected = [
+        row(1, "sent", "200", ""),
+        row(2, "failed", "400", &format!("HTTP 400: {error_body}")),
+        row(3, "unknown", "500", r#"HTTP 500: {"error":"mock fault"}"#),
+        row(4, "sent", "200", ""),
+    ];
+    assert_eq!(records[1..], expected[..]);
+    assert_eq!(expected[3][0], "export-later");
+
+    assert_eq!(csv(&["--since", &between]).csv()[1..], expected[3..]);
+    assert_eq!(csv(&["--since", "1d"]).csv()[1..], expected[..]);
+    assert_eq!(csv(&["--campaign", "export"]).csv()[1..], expected[..3]);
+    assert_eq!(
+        csv(&["--campaign", "export", "--status", "unknown"]).csv()[1..],
+        expected[2..3]
+    );
+    let json = pg.run(&[
+        "status", "--state", &url, "--format", "json", "--since", &between,
+    ]);
+    let value: Value = serde_json::from_str(&json.assert_code(0).stdout).unwrap();
+    assert_eq!(value["sends"].as_array().unwrap().len(), 1);
+    assert_eq!(value["sends"][0]["campaign"], "export-later");
+}
+
 // ---------------------------------------------------------------------------------------
 // Concurrent applies and the writer lock
 

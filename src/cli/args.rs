@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::ledger::DEFAULT_STATE;
@@ -32,7 +32,8 @@ pub(super) enum Command {
     Apply(ApplyArgs),
     /// Run as a daemon: send every scheduled campaign at its cron or `at` times.
     Run(RunArgs),
-    /// List the sends recorded in the ledger, by campaign and state, with failure reasons.
+    /// List the sends recorded in the ledger, by campaign and state, with failure reasons (or
+    /// export them, one CSV row per send).
     Status(StatusArgs),
     /// Manage the ledger.
     #[command(subcommand)]
@@ -195,8 +196,30 @@ pub(super) struct StatusArgs {
     #[arg(long, value_enum, value_name = "STATE")]
     pub status: Option<StatusFilter>,
 
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Only sends updated at or after this instant: a duration back from now (24h, 90m, 7d)
+    /// or an RFC 3339 time (2026-11-30T00:00:00Z).
+    #[arg(long, value_parser = parse_since, value_name = "DURATION|RFC3339")]
+    pub since: Option<Since>,
+
+    /// Output format: `text` for people, `json` for machines, `csv` (one row per send, with
+    /// the reason of each failure) for spreadsheets.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    pub format: StatusFormat,
+}
+
+/// `--since` as given: resolved against the current time in [`super::settings`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Since {
+    /// This long before now.
+    Ago(TimeDelta),
+    At(DateTime<Utc>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum StatusFormat {
+    Text,
+    Json,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -289,8 +312,50 @@ fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| "expected a duration such as 0s, 30s, 5m or 1h".to_owned())
 }
 
+fn parse_since(text: &str) -> Result<Since, String> {
+    if let Some(ago) = parse_duration(text) {
+        return Ok(Since::Ago(ago));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Since::At(t.with_timezone(&Utc)))
+        .map_err(|_| {
+            "expected a duration back from now (24h, 90m, 7d, 1d12h) or an RFC 3339 time \
+             (2026-11-30T00:00:00Z, 2026-11-30T09:00:00+05:30)"
+                .to_owned()
+        })
+}
+
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-11-30T09:00:00+05:30"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_is_a_duration_back_or_an_instant() {
+        assert_eq!(parse_since("24h"), Ok(Since::Ago(TimeDelta::hours(24))));
+        assert_eq!(parse_since("90m"), Ok(Since::Ago(TimeDelta::minutes(90))));
+        assert_eq!(parse_since("7d"), Ok(Since::Ago(TimeDelta::days(7))));
+        let at: DateTime<Utc> = "2026-11-30T00:00:00Z".parse().unwrap();
+        assert_eq!(parse_since("2026-11-30T00:00:00Z"), Ok(Since::At(at)));
+        assert_eq!(parse_since("2026-11-30T05:30:00+05:30"), Ok(Since::At(at)));
+        for bad in [
+            "",
+            "24",
+            "yesterday",
+            "2026-11-30",
+            "2026-11-30T00:00:00",
+            "-1h",
+        ] {
+            let err = parse_since(bad).unwrap_err();
+            assert!(
+                err.contains("24h") && err.contains("RFC 3339"),
+                "{bad}: {err}"
+            );
+        }
+    }
 }

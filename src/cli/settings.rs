@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::args::{
-    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, PlanFormat, RunArgs, SendArgs,
-    ShowArgs, StateArgs, StatusArgs, StatusFilter,
+    ApplyArgs, FilesArgs, LogFormat, MigrateArgs, PlanArgs, PlanFormat, RunArgs, SendArgs,
+    ShowArgs, Since, StateArgs, StatusArgs, StatusFilter, StatusFormat,
 };
 use crate::api::ClientSettings;
 use crate::commands::Files;
@@ -16,7 +16,7 @@ use crate::commands::plan::{self, PlanSettings};
 use crate::commands::run::{self, RunSettings};
 use crate::commands::show::ShowSettings;
 use crate::commands::state::MigrateSettings;
-use crate::commands::status::StatusSettings;
+use crate::commands::status::{self, StatusSettings};
 use crate::ledger::{LedgerError, StateLocation, Status};
 use crate::plan::PlanOptions;
 use crate::send::{self, Concurrency};
@@ -45,13 +45,6 @@ pub(super) fn show(args: &ShowArgs) -> ShowSettings {
     ShowSettings {
         plan: args.plan.clone(),
         format: plan_format(args.format),
-    }
-}
-
-fn format(format: Format) -> plan::Format {
-    match format {
-        Format::Text => plan::Format::Text,
-        Format::Json => plan::Format::Json,
     }
 }
 
@@ -126,6 +119,7 @@ pub(super) fn run(args: &RunArgs) -> Result<RunSettings, LedgerError> {
 
 pub(super) fn status(args: &StatusArgs) -> Result<StatusSettings, LedgerError> {
     Ok(StatusSettings {
+        since: args.since.map(|since| resolve_since(since, Utc::now())),
         state: state(&args.state)?,
         campaign: args.campaign.clone(),
         status: args.status.map(|s| match s {
@@ -134,8 +128,21 @@ pub(super) fn status(args: &StatusArgs) -> Result<StatusSettings, LedgerError> {
             StatusFilter::Failed => Status::Failed,
             StatusFilter::Unknown => Status::Unknown,
         }),
-        format: format(args.format),
+        format: match args.format {
+            StatusFormat::Text => status::Format::Text,
+            StatusFormat::Json => status::Format::Json,
+            StatusFormat::Csv => status::Format::Csv,
+        },
     })
+}
+
+/// The instant `--since` names, `now` being the current time. So far back that it is out
+/// of chrono's range means every send: none is older than 1970.
+fn resolve_since(since: Since, now: DateTime<Utc>) -> DateTime<Utc> {
+    match since {
+        Since::Ago(ago) => now.checked_sub_signed(ago).unwrap_or(DateTime::UNIX_EPOCH),
+        Since::At(at) => at,
+    }
 }
 
 pub(super) fn migrate(args: &MigrateArgs) -> Result<MigrateSettings, LedgerError> {
@@ -143,4 +150,33 @@ pub(super) fn migrate(args: &MigrateArgs) -> Result<MigrateSettings, LedgerError
         from: StateLocation::parse(&args.from)?,
         to: StateLocation::parse(&args.to)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeDelta;
+
+    use super::*;
+
+    #[test]
+    fn since_a_duration_is_that_long_before_now() {
+        let now: DateTime<Utc> = "2026-11-30T12:00:00Z".parse().unwrap();
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            resolve_since(Since::Ago(TimeDelta::hours(24)), now),
+            at("2026-11-29T12:00:00Z")
+        );
+        assert_eq!(
+            resolve_since(Since::Ago(TimeDelta::days(7)), now),
+            at("2026-11-23T12:00:00Z")
+        );
+        assert_eq!(
+            resolve_since(Since::At(at("2026-11-30T00:00:00Z")), now),
+            at("2026-11-30T00:00:00Z")
+        );
+        assert_eq!(
+            resolve_since(Since::Ago(TimeDelta::MAX), now),
+            DateTime::UNIX_EPOCH
+        );
+    }
 }

@@ -25,13 +25,6 @@ pub(crate) enum PlanFormat {
     Markdown,
 }
 
-/// How `status` prints (text or JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    Text,
-    Json,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct PlanSettings {
     pub files: Files,

@@ -1,5 +1,7 @@
 //! The interface every ledger backend implements, and the values that cross it.
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, Utc};
 
 use super::error::LedgerError;
@@ -53,10 +55,14 @@ pub(crate) struct Imported {
     pub missed_present: usize,
 }
 
+/// Which sends to list: each field set narrows the rows.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
     pub campaign: Option<String>,
     pub status: Option<Status>,
+    /// Only sends updated at or after this instant (to the millisecond: `updated_at` is
+    /// stored with milliseconds, and compared as text in that format).
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The ledger operations. Implementations commit each call durably before returning.
@@ -129,8 +135,25 @@ pub(crate) trait Ledger: Send {
     /// missed occurrence): where the daemon resumes after a restart.
     fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError>;
 
-    /// Rows matching `filter`, by campaign, occurrence and recipient.
-    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError>;
+    /// Rows matching `filter`, by campaign, occurrence and recipient, all in memory.
+    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {
+        let mut rows = Vec::new();
+        self.each_send(filter, &mut |row| {
+            rows.push(row);
+            ControlFlow::Continue(())
+        })?;
+        Ok(rows)
+    }
+
+    /// Gives `visit` each row matching `filter`, one at a time, by campaign, occurrence and
+    /// recipient, holding only a bounded number of rows at once whatever the ledger's size
+    /// (`status --format csv` of millions of rows). `visit` stops the listing by returning
+    /// `Break`; its own errors are the caller's to keep, only the ledger's are returned.
+    fn each_send(
+        &mut self,
+        filter: &Filter,
+        visit: &mut dyn FnMut(SendRow) -> ControlFlow<()>,
+    ) -> Result<(), LedgerError>;
 
     /// Missed occurrences, by campaign and occurrence.
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError>;

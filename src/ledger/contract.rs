@@ -1,11 +1,13 @@
 //! The behaviour every backend must have: each backend's tests run all of it.
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, Utc};
 
 use super::backend::{Claim, Filter, Finished, Ledger, NewSend};
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::row::{MAX_RESPONSE_BYTES, Recorded, Status};
+use super::row::{MAX_RESPONSE_BYTES, Recorded, SendRow, Status};
 use crate::schedule::Occurrence;
 
 /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
@@ -41,6 +43,7 @@ pub(crate) fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
     claim_is_exactly_once(open("claim"));
     recorded_and_listed_per_campaign_and_occurrence(open("recorded"));
     outcomes_are_recorded_and_listed(open("outcomes"));
+    each_send_lists_in_order_one_at_a_time_with_every_filter(open("each"));
     each_row_of_a_batch_keeps_its_values(open("batch"));
     retry_only_what_is_asked(open("retry"));
     release_puts_back(open("release"));
@@ -97,7 +100,7 @@ fn recorded_and_listed_per_campaign_and_occurrence(mut l: Box<dyn Ledger>) {
     let listed = l
         .sends(&Filter {
             campaign: Some("c".to_owned()),
-            status: None,
+            ..Filter::default()
         })
         .unwrap();
     assert_eq!(
@@ -137,12 +140,148 @@ fn outcomes_are_recorded_and_listed(mut l: Box<dyn Ledger>) {
         .sends(&Filter {
             campaign: Some("c".to_owned()),
             status: Some(Status::Failed),
+            ..Filter::default()
         })
         .unwrap();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].http_status, Some(400));
     assert_eq!(failed[0].attempts, 1);
     assert!(failed[0].response.as_ref().unwrap().len() <= MAX_RESPONSE_BYTES + 3);
+}
+
+/// A recorded row of `key` with this outcome, last updated at `updated_at`.
+fn row(key: &str, status: Status, updated_at: &str) -> SendRow {
+    let send = send(key);
+    SendRow {
+        key: send.key,
+        campaign: send.campaign,
+        file: send.file,
+        occurrence: send.occurrence,
+        recipient: send.recipient,
+        endpoint: send.endpoint,
+        status,
+        attempts: 1,
+        http_status: Some(if status == Status::Sent { 200 } else { 400 }),
+        response: Some(format!("{{\"for\":\"{key}\"}}")),
+        error: None,
+        request: send.request,
+        request_hash: send.request_hash,
+        created_at: "2026-11-30T00:00:00.000Z".to_owned(),
+        updated_at: updated_at.to_owned(),
+    }
+}
+
+/// `each_send`: every column, in the order of campaign, occurrence and recipient (not of
+/// keys: `c-x/` sorts before `c/`), filtered by campaign, status and `since` (inclusive, to
+/// the millisecond), and a visitor can stop it with the ledger still usable after.
+fn each_send_lists_in_order_one_at_a_time_with_every_filter(mut l: Box<dyn Ledger>) {
+    // Imported, to choose each `updated_at`; in no particular order.
+    let rows = [
+        row(
+            "c0/once/919000000001",
+            Status::Sent,
+            "2026-11-30T10:00:00.000Z",
+        ),
+        row(
+            "c/2026-11-30T03:30:00Z/919000000002",
+            Status::Failed,
+            "2026-11-30T09:59:59.999Z",
+        ),
+        row(
+            "c-x/once/919000000003",
+            Status::Unknown,
+            "2026-11-30T10:00:00.000Z",
+        ),
+        row(
+            "c/once/919000000001",
+            Status::Sent,
+            "2026-11-30T10:00:00.001Z",
+        ),
+        row(
+            "c/2026-11-30T03:30:00Z/91900000001",
+            Status::Sent,
+            "2026-11-30T09:00:00.000Z",
+        ),
+        row(
+            "c/2026-11-29T03:30:00Z/919000000009",
+            Status::Failed,
+            "2026-11-30T11:00:00.000Z",
+        ),
+    ];
+    l.import(&rows, &[]).unwrap();
+    let mut expected = rows.to_vec();
+    expected.sort_by(|a, b| {
+        (&a.campaign, &a.occurrence, &a.recipient).cmp(&(&b.campaign, &b.occurrence, &b.recipient))
+    });
+    let each = |l: &mut Box<dyn Ledger>, filter: &Filter| {
+        let mut listed = Vec::new();
+        l.each_send(filter, &mut |row| {
+            listed.push(row);
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        listed
+    };
+    let keys = |rows: &[SendRow]| rows.iter().map(|r| r.key.clone()).collect::<Vec<_>>();
+
+    let all = each(&mut l, &Filter::default());
+    assert_eq!(all, expected, "every row, every column, in order");
+    assert_eq!(
+        keys(&all),
+        [
+            "c/2026-11-29T03:30:00Z/919000000009",
+            "c/2026-11-30T03:30:00Z/919000000002",
+            "c/2026-11-30T03:30:00Z/91900000001",
+            "c/once/919000000001",
+            "c-x/once/919000000003",
+            "c0/once/919000000001",
+        ]
+    );
+    assert_eq!(l.sends(&Filter::default()).unwrap(), all);
+
+    let since = Filter {
+        since: Some("2026-11-30T10:00:00Z".parse().unwrap()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        keys(&each(&mut l, &since)),
+        [
+            "c/2026-11-29T03:30:00Z/919000000009",
+            "c/once/919000000001",
+            "c-x/once/919000000003",
+            "c0/once/919000000001",
+        ],
+        "updated at or after `since`"
+    );
+    assert_eq!(keys(&l.sends(&since).unwrap()), keys(&each(&mut l, &since)));
+    let narrow = Filter {
+        campaign: Some("c".to_owned()),
+        status: Some(Status::Failed),
+        ..since.clone()
+    };
+    assert_eq!(
+        keys(&each(&mut l, &narrow)),
+        ["c/2026-11-29T03:30:00Z/919000000009"]
+    );
+    let later = Filter {
+        since: Some("2026-11-30T11:00:00.001Z".parse().unwrap()),
+        ..Filter::default()
+    };
+    assert!(each(&mut l, &later).is_empty());
+
+    // Stopped after two rows: no third is read, and the ledger answers the next call.
+    let mut seen = 0;
+    l.each_send(&Filter::default(), &mut |_| {
+        seen += 1;
+        if seen == 2 {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .unwrap();
+    assert_eq!(seen, 2);
+    assert_eq!(each(&mut l, &Filter::default()).len(), rows.len());
 }
 
 /// Rows of one batch keep their own values, the same as the previous row's or not.

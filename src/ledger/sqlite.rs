@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -56,21 +57,25 @@ const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
          UNION ALL
          SELECT occurrence FROM missed WHERE campaign = ?1)";
 
-/// `SELECT` of the rows `sends` lists: status ?1 (any if NULL), `$and`, in listing order.
+/// `SELECT` of the rows `each_send` lists: status ?1 (any if NULL), updated at or after ?2
+/// (any if NULL; timestamps of one format compare as text), `$and`, in listing order. No
+/// index gives that order (key order is not campaign order: `c-x/` sorts before `c/`), so
+/// SQLite sorts, and its sorter spills to temporary files past a few megabytes: the memory
+/// of a listing stays bounded whatever the number of rows.
 macro_rules! select_sends {
     ($and:literal) => {
         concat!(
             "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
                     http_status, response, error, request_hash, created_at, updated_at, request
-             FROM sends WHERE (?1 IS NULL OR status = ?1) ",
+             FROM sends WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR updated_at >= ?2) ",
             $and,
             " ORDER BY campaign, occurrence, recipient"
         )
     };
 }
 const SENDS: &str = select_sends!("");
-/// Campaign ?4's, by the range ?2..?3 of their keys (see [`key_range`]).
-const SENDS_OF_CAMPAIGN: &str = select_sends!("AND key >= ?2 AND key < ?3 AND campaign = ?4");
+/// Campaign ?5's, by the range ?3..?4 of their keys (see [`key_range`]).
+const SENDS_OF_CAMPAIGN: &str = select_sends!("AND key >= ?3 AND key < ?4 AND campaign = ?5");
 
 fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
     let status: String = row.get(6)?;
@@ -528,24 +533,35 @@ impl Ledger for SqliteLedger {
             .and_then(Occurrence::time))
     }
 
-    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {
+    fn each_send(
+        &mut self,
+        filter: &Filter,
+        visit: &mut dyn FnMut(SendRow) -> ControlFlow<()>,
+    ) -> Result<(), LedgerError> {
         let status = filter.status.map(Status::as_str);
-        let rows = match &filter.campaign {
-            // By key, as in `recorded`.
-            Some(campaign) => self
-                .conn
-                .prepare_cached(SENDS_OF_CAMPAIGN)
-                .and_then(|mut stmt| {
+        let since = filter.since.map(timestamp);
+        let listed = (|| {
+            let mut stmt = self.conn.prepare_cached(match filter.campaign {
+                Some(_) => SENDS_OF_CAMPAIGN,
+                None => SENDS,
+            })?;
+            let mut rows = match &filter.campaign {
+                // By key, as in `recorded`.
+                Some(campaign) => {
                     let (first, end) = key_range(campaign);
-                    stmt.query_map(params![status, first, end, campaign], send_row)?
-                        .collect()
-                }),
-            None => self
-                .conn
-                .prepare_cached(SENDS)
-                .and_then(|mut stmt| stmt.query_map(params![status], send_row)?.collect()),
-        };
-        rows.map_err(|e| storage(&self.location, e))
+                    stmt.query(params![status, since, first, end, campaign])?
+                }
+                None => stmt.query(params![status, since])?,
+            };
+            // One row at a time, from the statement's cursor.
+            while let Some(row) = rows.next()? {
+                if visit(send_row(row)?).is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        listed.map_err(|e: rusqlite::Error| storage(&self.location, e))
     }
 
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {

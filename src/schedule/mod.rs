@@ -132,7 +132,8 @@ pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// Parses `90s`, `15m`, `2h`, `1h30m`: one or more number-unit pairs, units h, m, s.
+/// Parses `90s`, `15m`, `2h`, `1h30m`, `7d`: one or more number-unit pairs, units d (24
+/// hours), h, m, s. (A campaign file's `catch_up` is held to h, m and s by its schema.)
 pub(crate) fn parse_duration(text: &str) -> Option<TimeDelta> {
     if text.is_empty() {
         return None;
@@ -147,6 +148,7 @@ pub(crate) fn parse_duration(text: &str) -> Option<TimeDelta> {
         let n: i64 = digits.parse().ok()?;
         digits.clear();
         let part = match c {
+            'd' => TimeDelta::try_days(n)?,
             'h' => TimeDelta::try_hours(n)?,
             'm' => TimeDelta::try_minutes(n)?,
             's' => TimeDelta::try_seconds(n)?,
@@ -183,7 +185,12 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(TimeDelta::minutes(15)));
         assert_eq!(parse_duration("1h30m"), Some(TimeDelta::minutes(90)));
         assert_eq!(parse_duration("2h"), Some(TimeDelta::hours(2)));
+        assert_eq!(parse_duration("7d"), Some(TimeDelta::days(7)));
+        assert_eq!(parse_duration("1d12h"), Some(TimeDelta::hours(36)));
         for bad in [
+            "d",
+            "1d 2h",
+            "99999999999999999d",
             "",
             "15",
             "m",

@@ -11,6 +11,7 @@ mod tests;
 mod tls;
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 use postgres::Client;
@@ -66,6 +67,33 @@ fn describe(e: &postgres::Error) -> String {
             }
             text
         }
+    }
+}
+
+/// Rows `each_send` fetches per round trip: a few megabytes at most (a row holds its
+/// request body and at most [`super::row::MAX_RESPONSE_BYTES`] of response).
+const LISTING_BATCH: i32 = 1000;
+
+/// A `sends` row as `each_send` selects it.
+fn send_row(row: &postgres::Row) -> SendRow {
+    SendRow {
+        key: row.get(0),
+        campaign: row.get(1),
+        file: row.get(2),
+        occurrence: row.get(3),
+        recipient: row.get(4),
+        endpoint: row.get(5),
+        status: Status::parse(row.get(6)).unwrap_or(Status::Unknown),
+        attempts: u32::try_from(row.get::<_, i32>(7)).unwrap_or(0),
+        http_status: row
+            .get::<_, Option<i32>>(8)
+            .and_then(|c| u16::try_from(c).ok()),
+        response: row.get(9),
+        error: row.get(10),
+        request_hash: row.get(11),
+        created_at: row.get(12),
+        updated_at: row.get(13),
+        request: row.get(14),
     }
 }
 
@@ -492,40 +520,40 @@ impl Ledger for PgLedger {
             .and_then(Occurrence::time))
     }
 
-    fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {
+    fn each_send(
+        &mut self,
+        filter: &Filter,
+        visit: &mut dyn FnMut(SendRow) -> ControlFlow<()>,
+    ) -> Result<(), LedgerError> {
         let status = filter.status.map(Status::as_str);
-        let rows = self.with(|c| {
-            c.query(
+        let since = filter.since.map(timestamp);
+        self.with(|c| {
+            // A portal, read LISTING_BATCH rows at a time: a plain query would fetch every
+            // row before the first is seen. Portals live in a transaction (read only: this
+            // is a listing, and one snapshot for all of it).
+            let mut tx = c.build_transaction().read_only(true).start()?;
+            let portal = tx.bind(
                 "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
                         http_status, response, error, request_hash, created_at, updated_at, request
                  FROM sends
                  WHERE ($1::TEXT IS NULL OR campaign = $1) AND ($2::TEXT IS NULL OR status = $2)
+                   AND ($3::TEXT IS NULL OR updated_at COLLATE \"C\" >= $3)
                  ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\", recipient COLLATE \"C\"",
-                &[&filter.campaign, &status],
-            )
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SendRow {
-                key: row.get(0),
-                campaign: row.get(1),
-                file: row.get(2),
-                occurrence: row.get(3),
-                recipient: row.get(4),
-                endpoint: row.get(5),
-                status: Status::parse(row.get(6)).unwrap_or(Status::Unknown),
-                attempts: u32::try_from(row.get::<_, i32>(7)).unwrap_or(0),
-                http_status: row
-                    .get::<_, Option<i32>>(8)
-                    .and_then(|c| u16::try_from(c).ok()),
-                response: row.get(9),
-                error: row.get(10),
-                request_hash: row.get(11),
-                created_at: row.get(12),
-                updated_at: row.get(13),
-                request: row.get(14),
-            })
-            .collect())
+                &[&filter.campaign, &status, &since],
+            )?;
+            loop {
+                let rows = tx.query_portal(&portal, LISTING_BATCH)?;
+                let last = rows.len() < LISTING_BATCH as usize;
+                for row in &rows {
+                    if visit(send_row(row)).is_break() {
+                        return tx.commit();
+                    }
+                }
+                if last {
+                    return tx.commit();
+                }
+            }
+        })
     }
 
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {

@@ -182,7 +182,10 @@ fn occurrence_lookups_use_an_index() {
         recorded.contains("SEARCH sends USING INDEX sqlite_autoindex_sends_1 (key>? AND key<?)"),
         "{recorded}"
     );
-    let campaign = plan(SENDS_OF_CAMPAIGN, params![None::<&str>, "c/", "c0", "c"]);
+    let campaign = plan(
+        SENDS_OF_CAMPAIGN,
+        params![None::<&str>, None::<&str>, "c/", "c0", "c"],
+    );
     assert!(
         campaign.contains("SEARCH sends USING INDEX sqlite_autoindex_sends_1 (key>? AND key<?)"),
         "{campaign}"

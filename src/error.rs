@@ -42,6 +42,14 @@ pub(crate) enum Error {
         source: io::Error,
     },
 
+    /// `init` could not create a file or directory.
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     /// Some sends failed or the run stopped early; the summary was printed already.
     #[error("some sends did not succeed")]
     SendsFailed,

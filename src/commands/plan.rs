@@ -9,6 +9,7 @@ use crate::plan::PlanOptions;
 use crate::plan::json::JsonPlan;
 use crate::plan::pipeline::{prepare, print_diagnostics};
 use crate::plan::text;
+use crate::style::Paint;
 
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +65,9 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
     }
     let (plan, scan) = (checked.plan, checked.scan);
     if settings.format == Format::Text {
+        // In colour where stdout takes it (--color, NO_COLOR, a terminal). JSON never is.
         let mut out = io::BufWriter::new(io::stdout().lock());
-        text::write_text(&mut out, &plan, &scan)?;
+        text::write_text(&mut out, &plan, &scan, Paint::stdout())?;
         out.flush()?;
     }
     let due = scan.campaigns.iter().any(|c| c.due > 0);

@@ -6,33 +6,49 @@ use std::io::{self, Write};
 use super::{CampaignPlan, CampaignScan, Plan, Scan, SendState, Timing};
 use crate::campaign::{Audience, Kind};
 use crate::schedule::{Occurrence, rfc3339};
+use crate::style::{self, Paint};
 
 /// Sends listed per campaign in the text plan; the rest are counted.
 pub(crate) const TEXT_SENDS_SHOWN: usize = 20;
 
-/// The text plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
-pub(crate) fn write_text(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+/// The text plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`. Painted in colour,
+/// `+` is green, `=` dim, `~` yellow, `!` red and the headers bold; with [`Paint::PLAIN`]
+/// it is the same text without a single escape code.
+pub(crate) fn write_text(
+    out: &mut impl Write,
+    plan: &Plan,
+    scan: &Scan,
+    paint: Paint,
+) -> io::Result<()> {
+    let bold = paint.get(style::HEADER);
     writeln!(
         out,
-        "Plan at {} for {} campaign(s)",
+        "{bold}Plan at {} for {} campaign(s){bold:#}",
         rfc3339(plan.now),
         plan.campaigns.len()
     )?;
     for (campaign_plan, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
         writeln!(out)?;
-        write_campaign(out, campaign_plan, counts)?;
+        write_campaign(out, campaign_plan, counts, paint)?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", summary_line(plan, scan))
+    writeln!(out, "{bold}{}{bold:#}", summary_line(plan, scan))
 }
 
 fn write_campaign(
     out: &mut impl Write,
     plan: &CampaignPlan,
     counts: &CampaignScan,
+    paint: Paint,
 ) -> io::Result<()> {
     let c = &plan.campaign;
-    writeln!(out, "campaign {} ({})", c.name, c.file.display())?;
+    let bold = paint.get(style::HEADER);
+    writeln!(
+        out,
+        "{bold}campaign {}{bold:#} ({})",
+        c.name,
+        c.file.display()
+    )?;
     if let Some(description) = &c.description {
         writeln!(out, "  description  {}", description.trim())?;
     }
@@ -107,13 +123,16 @@ fn write_campaign(
         .max()
         .unwrap_or(0);
     for send in &counts.first {
-        let marker = match (send.due, send.state) {
-            (true, _) => '+',
-            (false, SendState::AlreadySent) => '=',
-            (false, SendState::SentChangedSince) => '~',
-            (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',
-            (false, _) => ' ',
+        let (marker, line_style) = match (send.due, send.state) {
+            (true, _) => ('+', style::ADDED),
+            (false, SendState::AlreadySent) => ('=', style::UNCHANGED),
+            (false, SendState::SentChangedSince) => ('~', style::CHANGED),
+            (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => {
+                ('!', style::FAILED)
+            }
+            (false, _) => (' ', anstyle::Style::new()),
         };
+        let line_style = paint.get(line_style);
         let who = match send.mobile {
             Some(mobile) => format!(
                 "{:<15} {:<name_width$}",
@@ -127,7 +146,10 @@ fn write_campaign(
             SendState::New => String::new(),
             other => format!("  ({})", other.label()),
         };
-        writeln!(out, "    {marker} {who}  {params}{state}")?;
+        writeln!(
+            out,
+            "    {line_style}{marker} {who}  {params}{state}{line_style:#}"
+        )?;
     }
     if counts.total > counts.first.len() {
         writeln!(out, "    … and {} more", counts.total - counts.first.len())?;

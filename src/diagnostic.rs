@@ -5,6 +5,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::style::{self, Paint};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Severity {
     Error,
@@ -121,9 +123,30 @@ pub(crate) fn location(file: &Path, pos: Pos) -> String {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f, Paint::PLAIN)
+    }
+}
+
+impl Diagnostic {
+    /// The same text, in colour when `paint` paints: the severity, the gutter, the caret and
+    /// `help`.
+    pub(crate) fn painted(&self, paint: Paint) -> impl fmt::Display + '_ {
+        Painted(self, paint)
+    }
+
+    fn render(&self, f: &mut fmt::Formatter<'_>, paint: Paint) -> fmt::Result {
+        let severity = paint.get(match self.severity {
+            Severity::Error => style::ERROR,
+            Severity::Warning => style::WARNING,
+        });
+        let (bold, gutter_style, help) = (
+            paint.get(style::HEADER),
+            paint.get(style::GUTTER),
+            paint.get(style::HELP),
+        );
         writeln!(
             f,
-            "{}: {}: {}",
+            "{bold}{}:{bold:#} {severity}{}:{severity:#} {bold}{}{bold:#}",
             self.location(),
             self.severity,
             self.message
@@ -142,14 +165,30 @@ impl fmt::Display for Diagnostic {
                 .count()
                 .saturating_sub(indent.chars().count());
             let width = self.pos.len.clamp(1, rest.max(1));
-            writeln!(f, "{gutter} |")?;
-            writeln!(f, "{} | {snippet}", self.pos.line)?;
-            writeln!(f, "{gutter} | {indent}{}", "^".repeat(width))?;
+            let g = gutter_style;
+            writeln!(f, "{g}{gutter} |{g:#}")?;
+            writeln!(f, "{g}{} |{g:#} {snippet}", self.pos.line)?;
+            writeln!(
+                f,
+                "{g}{gutter} |{g:#} {indent}{severity}{}{severity:#}",
+                "^".repeat(width)
+            )?;
         }
-        if let Some(help) = &self.help {
-            writeln!(f, "{gutter} = help: {help}")?;
+        if let Some(text) = &self.help {
+            writeln!(
+                f,
+                "{gutter_style}{gutter} ={gutter_style:#} {help}help:{help:#} {text}"
+            )?;
         }
         Ok(())
+    }
+}
+
+struct Painted<'a>(&'a Diagnostic, Paint);
+
+impl fmt::Display for Painted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.render(f, self.1)
     }
 }
 

@@ -53,6 +53,14 @@ pub(crate) enum Error {
     )]
     Stale { plan: String, reasons: Vec<String> },
 
+    /// `init` could not create a file or directory.
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
     /// Some sends failed or the run stopped early; the summary was printed already.
     #[error("some sends did not succeed")]
     SendsFailed,

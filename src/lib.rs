@@ -18,6 +18,7 @@ mod plan;
 mod schedule;
 mod send;
 mod signal;
+mod style;
 mod tls;
 
 /// Runs the command line and returns the process exit code.

@@ -23,9 +23,9 @@ fn help_lists_the_commands() {
     let output = Test::new().arg("--help").run();
     assert_eq!(output.status, 0);
     for line in [
-        "  validate  Check campaign files against the schema and every rule; report all problems at once\n",
-        "  plan      Show what `apply` would send at `--now`, without sending or writing anything\n",
-        "  schema    Print the JSON Schema of a campaign file\n",
+        "  validate     Check campaign files against the schema and every rule; report all problems at once\n",
+        "  plan         Show what `apply` would send at `--now`, without sending or writing anything\n",
+        "  schema       Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml)\n",
     ] {
         assert!(output.stdout.contains(line), "{}", output.stdout);
     }

@@ -15,6 +15,10 @@
 //!   every reason a saved plan is stale; the markdown plan and its size limit.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
+//! - `color`: `--color`, `NO_COLOR` and `CLICOLOR_FORCE` on the plan and diagnostics
+//!   (snapshots with the escape codes shown), a pipe, a pseudo-terminal.
+//! - `generate`: `completions` for each shell and the `man` page.
+//! - `init`: a new repository that validates, created without overwriting anything.
 //! - `docs`: relative links in README.md, CONTRIBUTING.md, CHANGELOG.md and docs/ resolve.
 //! - `apply`: the real binary against `mock_api`, a ChitChatLabs API on loopback with
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops,
@@ -50,10 +54,13 @@ mod test;
 
 mod apply;
 mod cli;
+mod color;
 mod daemon;
 mod docs;
 mod fixture;
+mod generate;
 mod hostile;
+mod init;
 mod plan;
 mod postgres;
 mod recipients;

@@ -19,6 +19,18 @@ use crate::send::DEFAULT_MAX_CONCURRENCY;
 pub(super) struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// When to colour the output: `auto` on a terminal (never with NO_COLOR; always with
+    /// CLICOLOR_FORCE, unless NO_COLOR), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +54,34 @@ pub(super) enum Command {
     Show(ShowArgs),
     /// Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml).
     Schema(SchemaArgs),
+    /// Create a repository of campaigns (an example, its CSV, CI); overwrites nothing.
+    Init(InitArgs),
+    /// Print the shell completion script for bash, zsh, fish or powershell.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct InitArgs {
+    /// The directory to create the repository in (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,6 +2,7 @@
 //! and turn the result into the exit code.
 
 mod args;
+mod generate;
 mod settings;
 
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use clap::Parser;
 
 use crate::commands::{self, Outcome};
 use crate::error::Error;
+use crate::style::{self, Paint};
 use args::{Cli, Command, StateCommand};
 
 /// Runs the command line and returns the process exit code.
@@ -27,12 +29,15 @@ pub(crate) fn run() -> ExitCode {
             };
         }
     };
+    // Once, before anything is printed: every `Paint::stdout()` / `stderr()` follows it.
+    settings::color(cli.color).write_global();
     match dispatch(cli.command) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::SendsDue) => ExitCode::from(2),
         Err(e) => {
             if !e.is_reported() {
-                eprintln!("error: {e}");
+                let error = Paint::stderr().get(style::ERROR);
+                eprintln!("{error}error:{error:#} {e}");
             }
             ExitCode::from(e.exit_code())
         }
@@ -55,5 +60,8 @@ fn dispatch(command: Command) -> Result<Outcome, Error> {
         } else {
             commands::schema::Which::Campaign
         }),
+        Command::Init(args) => commands::init::init(&settings::init(&args)),
+        Command::Completions(args) => generate::completions(settings::shell(args.shell)),
+        Command::Man => generate::man(),
     }
 }

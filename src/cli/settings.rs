@@ -6,12 +6,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::args::{
-    ApplyArgs, FilesArgs, LogFormat, MigrateArgs, PlanArgs, PlanFormat, RunArgs, SendArgs,
-    ShowArgs, Since, StateArgs, StatusArgs, StatusFilter, StatusFormat,
+    ApplyArgs, ColorWhen, FilesArgs, InitArgs, LogFormat, MigrateArgs, PlanArgs, PlanFormat,
+    RunArgs, SendArgs, Shell, ShowArgs, Since, StateArgs, StatusArgs, StatusFilter, StatusFormat,
 };
 use crate::api::ClientSettings;
 use crate::commands::Files;
 use crate::commands::apply::ApplySettings;
+use crate::commands::init::InitSettings;
 use crate::commands::plan::{self, PlanSettings};
 use crate::commands::run::{self, RunSettings};
 use crate::commands::show::ShowSettings;
@@ -20,6 +21,33 @@ use crate::commands::status::{self, StatusSettings};
 use crate::ledger::{LedgerError, StateLocation, Status};
 use crate::plan::PlanOptions;
 use crate::send::{self, Concurrency};
+
+/// `--color`: `auto` leaves the choice to anstream, which per stream says no on a pipe, no
+/// with `NO_COLOR`, yes with `CLICOLOR_FORCE` (`NO_COLOR` first, so it wins when both are
+/// set), and otherwise yes on a terminal that is not `TERM=dumb`. `always` and `never`
+/// override the environment, as <https://no-color.org> asks of an explicit flag.
+pub(super) fn color(when: ColorWhen) -> anstream::ColorChoice {
+    match when {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    }
+}
+
+pub(super) fn shell(shell: Shell) -> clap_complete::Shell {
+    match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Powershell => clap_complete::Shell::PowerShell,
+    }
+}
+
+pub(super) fn init(args: &InitArgs) -> InitSettings {
+    InitSettings {
+        dir: args.dir.clone(),
+    }
+}
 
 pub(super) fn files(args: &FilesArgs) -> Files {
     Files {

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anstyle::Style;
 use tokio::sync::{mpsc, watch};
 
 use super::{Files, Outcome};
@@ -18,6 +19,7 @@ use crate::plan::{Plan, PlanOptions, Scan, SendState, Timing};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Outgoing, Report, StopReason};
 use crate::signal::Signals;
+use crate::style::{self, Paint};
 
 #[derive(Debug, Clone)]
 pub(crate) struct ApplySettings {
@@ -102,7 +104,7 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         if scan.has_errors() {
             // A CSV file changed since it was validated.
             for d in scan.diagnostics.clone().sorted() {
-                eprint!("{d}");
+                eprint!("{}", d.painted(Paint::stderr()));
             }
             return Err(Error::Invalid);
         }
@@ -330,9 +332,17 @@ fn print_plan_summary(campaigns: &[CampaignView]) {
     }
 }
 
+/// The summary, in colour where stdout takes it: `Applied:` green when nothing failed (else
+/// yellow), `Failed` red, `Unknown` and `Stopped:` yellow.
 fn print_report(report: &Report, already_sent: usize) {
+    let paint = Paint::stdout();
+    let applied = paint.get(if report.failed.is_empty() && report.unknown.is_empty() {
+        style::ADDED.bold()
+    } else {
+        style::WARNING
+    });
     println!(
-        "Applied: {} sent, {} failed, {} unknown, {already_sent} skipped as already sent{}{}.",
+        "{applied}Applied:{applied:#} {} sent, {} failed, {} unknown, {already_sent} skipped as already sent{}{}.",
         report.sent,
         report.failed.len(),
         report.unknown.len(),
@@ -356,8 +366,14 @@ fn print_report(report: &Report, already_sent: usize) {
     if let Some(pace) = &report.pace {
         println!("Slower than asked: {pace}.");
     }
-    list("Failed", "resend with --retry-failed", &report.failed);
     list(
+        paint.get(style::ERROR),
+        "Failed",
+        "resend with --retry-failed",
+        &report.failed,
+    );
+    list(
+        paint.get(style::WARNING),
         "Unknown (may or may not have been delivered)",
         "check the Messages tab, then resend with --retry-unknown",
         &report.unknown,
@@ -369,7 +385,8 @@ fn print_report(report: &Report, already_sent: usize) {
         );
     }
     if let Some(reason) = &report.stopped {
-        println!("Stopped: {reason}.");
+        let stopped = paint.get(style::WARNING);
+        println!("{stopped}Stopped:{stopped:#} {reason}.");
     }
     if report.released > 0 {
         println!(
@@ -379,11 +396,11 @@ fn print_report(report: &Report, already_sent: usize) {
     }
 }
 
-fn list(title: &str, hint: &str, items: &[(String, String)]) {
+fn list(title_style: Style, title: &str, hint: &str, items: &[(String, String)]) {
     if items.is_empty() {
         return;
     }
-    println!("{title} ({hint}):");
+    println!("{title_style}{title}{title_style:#} ({hint}):");
     for (key, reason) in items.iter().take(LISTED_FAILURES) {
         println!("  {key}: {reason}");
     }

@@ -13,6 +13,7 @@ use crate::plan::pipeline::{Prepared, prepare, print_diagnostics};
 use crate::plan::saved::Saver;
 use crate::plan::view::{CampaignView, SendView};
 use crate::plan::{PlanOptions, text};
+use crate::style::Paint;
 
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +116,8 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
     drop(pins);
     let mut out = io::BufWriter::new(io::stdout().lock());
     match settings.format {
-        PlanFormat::Text => text::write_plan(&mut out, plan, scan)?,
+        // In colour where stdout takes it (--color, NO_COLOR, a terminal). JSON never is.
+        PlanFormat::Text => text::write_plan(&mut out, plan, scan, Paint::stdout())?,
         PlanFormat::Json => {
             if let Some(json) = json {
                 let mut file = json

@@ -19,6 +19,7 @@ use crate::ledger::{Holder, SharedLedger, StateLocation};
 use crate::plan::pipeline::print_diagnostics;
 use crate::send::{self, Executor};
 use crate::signal::{Event, Signals};
+use crate::style::Paint;
 
 #[derive(Debug, Clone)]
 pub(crate) struct RunSettings {
@@ -136,7 +137,9 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        // Colours as for every other output (--color, NO_COLOR, CLICOLOR_FORCE, a terminal);
+        // JSON lines never.
+        .with_ansi(format == LogFormat::Text && Paint::stderr().is_color());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

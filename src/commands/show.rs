@@ -10,6 +10,7 @@ use crate::plan::markdown::Markdown;
 use crate::plan::saved::SavedPlan;
 use crate::plan::text::{TEXT_SENDS_SHOWN, write_text};
 use crate::plan::view::CampaignView;
+use crate::style::Paint;
 
 #[derive(Debug, Clone)]
 pub(crate) struct ShowSettings {
@@ -30,7 +31,7 @@ pub(crate) fn show(settings: &ShowSettings) -> Result<Outcome, Error> {
                     (c.view.clone(), first.map(|s| s.view.clone()).collect())
                 })
                 .collect();
-            write_text(&mut out, saved.now, &campaigns)?;
+            write_text(&mut out, saved.now, &campaigns, Paint::stdout())?;
         }
         PlanFormat::Json => {
             serde_json::to_writer_pretty(&mut out, &saved).map_err(io::Error::other)?;

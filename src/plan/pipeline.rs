@@ -14,6 +14,7 @@ use crate::campaign::project::{self, Project};
 use crate::campaign::{Campaign, loader, validator};
 use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
 use crate::ledger::{Ledger, LedgerError, RecordedSends};
+use crate::style::Paint;
 
 /// A set of campaign files, validated and planned, with every send rendered once.
 pub(crate) struct Checked {
@@ -196,12 +197,14 @@ pub(crate) enum CheckError {
 }
 
 /// Prints every problem, sorted by file and position, and a count line when any is an error.
+/// In colour where stderr takes it.
 pub(crate) fn print_diagnostics(checked: &Checked) -> io::Result<()> {
     let errors = checked.diagnostics.error_count() + checked.omitted_errors;
     let warnings = checked.warning_count();
+    let paint = Paint::stderr();
     let mut err = io::stderr().lock();
     for d in checked.diagnostics.clone().sorted() {
-        write!(err, "{d}")?;
+        write!(err, "{}", d.painted(paint))?;
     }
     let omitted = checked.omitted_errors + checked.omitted_warnings;
     if omitted > 0 {

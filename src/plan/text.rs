@@ -8,12 +8,18 @@ use chrono::{DateTime, Utc};
 use super::view::{CampaignView, KindView, SendView};
 use super::{Plan, Scan, SendState, Timing};
 use crate::schedule::rfc3339;
+use crate::style::{self, Paint};
 
 /// Sends listed per campaign in the text plan; the rest are counted.
 pub(crate) const TEXT_SENDS_SHOWN: usize = 20;
 
 /// The text plan of a live plan. `scan` comes from `plan.scan(TEXT_SENDS_SHOWN)`.
-pub(crate) fn write_plan(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::Result<()> {
+pub(crate) fn write_plan(
+    out: &mut impl Write,
+    plan: &Plan,
+    scan: &Scan,
+    paint: Paint,
+) -> io::Result<()> {
     let campaigns: Vec<(CampaignView, Vec<SendView>)> = plan
         .campaigns
         .iter()
@@ -25,31 +31,45 @@ pub(crate) fn write_plan(out: &mut impl Write, plan: &Plan, scan: &Scan) -> io::
             )
         })
         .collect();
-    write_text(out, plan.now, &campaigns)
+    write_text(out, plan.now, &campaigns, paint)
 }
 
-/// The text plan of `campaigns`, each with the first of its sends.
+/// The text plan of `campaigns`, each with the first of its sends. Painted in colour, `+` is
+/// green, `=` dim, `~` yellow, `!` red and the headers bold; with [`Paint::PLAIN`] it is the
+/// same text without a single escape code.
 pub(crate) fn write_text(
     out: &mut impl Write,
     now: DateTime<Utc>,
     campaigns: &[(CampaignView, Vec<SendView>)],
+    paint: Paint,
 ) -> io::Result<()> {
+    let bold = paint.get(style::HEADER);
     writeln!(
         out,
-        "Plan at {} for {} campaign(s)",
+        "{bold}Plan at {} for {} campaign(s){bold:#}",
         rfc3339(now),
         campaigns.len()
     )?;
     for (campaign, sends) in campaigns {
         writeln!(out)?;
-        write_campaign(out, campaign, sends)?;
+        write_campaign(out, campaign, sends, paint)?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", summary_line(campaigns.iter().map(|(c, _)| c)))
+    writeln!(
+        out,
+        "{bold}{}{bold:#}",
+        summary_line(campaigns.iter().map(|(c, _)| c))
+    )
 }
 
-fn write_campaign(out: &mut impl Write, c: &CampaignView, sends: &[SendView]) -> io::Result<()> {
-    writeln!(out, "campaign {} ({})", c.name, c.file)?;
+fn write_campaign(
+    out: &mut impl Write,
+    c: &CampaignView,
+    sends: &[SendView],
+    paint: Paint,
+) -> io::Result<()> {
+    let bold = paint.get(style::HEADER);
+    writeln!(out, "{bold}campaign {}{bold:#} ({})", c.name, c.file)?;
     if let Some(description) = &c.description {
         writeln!(out, "  description  {description}")?;
     }
@@ -127,7 +147,18 @@ fn write_campaign(out: &mut impl Write, c: &CampaignView, sends: &[SendView]) ->
             SendState::New => String::new(),
             other => format!("  ({})", other.label()),
         };
-        writeln!(out, "    {} {who}  {params}{state}", send.marker())?;
+        let line_style = paint.get(match send.marker() {
+            '+' => style::ADDED,
+            '=' => style::UNCHANGED,
+            '~' => style::CHANGED,
+            '!' => style::FAILED,
+            _ => anstyle::Style::new(),
+        });
+        writeln!(
+            out,
+            "    {line_style}{} {who}  {params}{state}{line_style:#}",
+            send.marker()
+        )?;
     }
     if counts.total > sends.len() {
         writeln!(out, "    … and {} more", counts.total - sends.len())?;

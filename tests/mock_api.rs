@@ -39,7 +39,10 @@ use tokio::sync::oneshot;
 
 pub const SINGLE_PATH: &str = "/chat-service/apis/message/single";
 pub const BLAST_PATH: &str = "/chat-service/apis/message/blast";
-/// `GET` here answers the counters, `{"requests":N,"delivered":M}`, and is not counted.
+/// `GET` here answers the counters and is not counted:
+/// `{"requests":N,"delivered":M,"pending":P,"max_pending":X,"first_ms":F,"last_ms":L}`,
+/// where `first_ms` and `last_ms` are the arrival times of the first and the last counted
+/// request in milliseconds since the mock started (`null` before the first).
 pub const STATS_PATH: &str = "/__mock/stats";
 
 /// What the mock does instead of delivering a request.
@@ -149,11 +152,31 @@ struct Shared {
     changed: Condvar,
     total: AtomicU64,
     delivered: AtomicU64,
+    /// Arrival of the first counted request, µs since `start`; `u64::MAX` before it.
+    first_arrival_us: AtomicU64,
+    /// Arrival of the last counted request, µs since `start`.
+    last_arrival_us: AtomicU64,
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Counts a request that arrived now (head and body read).
+    fn count_arrival(&self) {
+        self.total.fetch_add(1, Ordering::SeqCst);
+        let at = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX - 1);
+        self.first_arrival_us.fetch_min(at, Ordering::SeqCst);
+        self.last_arrival_us.fetch_max(at, Ordering::SeqCst);
+    }
+
+    /// Wakes `wait_until`. Only a recording mock has waiters; the benchmark server skips the
+    /// system call this costs on every answer.
+    fn notify_changed(&self) {
+        if self.record {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -206,6 +229,8 @@ impl MockApi {
             changed: Condvar::new(),
             total: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+            first_arrival_us: AtomicU64::new(u64::MAX),
+            last_arrival_us: AtomicU64::new(0),
         });
         let (shutdown, shutdown_rx) = oneshot::channel();
         let runtime = if config.threads <= 1 {
@@ -340,6 +365,14 @@ impl MockApi {
         self.shared.lock().max_pending
     }
 
+    /// When the first and the last counted request arrived, since the mock started (`None`
+    /// before the first). Kept in both modes, without recording.
+    pub fn arrival_span(&self) -> Option<(Duration, Duration)> {
+        let first = self.shared.first_arrival_us.load(Ordering::SeqCst);
+        let last = self.shared.last_arrival_us.load(Ordering::SeqCst);
+        (first != u64::MAX).then(|| (Duration::from_micros(first), Duration::from_micros(last)))
+    }
+
     /// Waits until `condition` holds for the mock's state, or `timeout` passes; returns
     /// whether it holds. Woken by every change, no fixed sleeps.
     pub fn wait_until(
@@ -456,7 +489,7 @@ impl PendingGuard {
             inner.requests[index].answer = Some(answer);
         }
         drop(inner);
-        self.shared.changed.notify_all();
+        self.shared.notify_changed();
     }
 }
 
@@ -469,7 +502,7 @@ impl Drop for PendingGuard {
                 inner.requests[index].answer = Some(Answer::Abandoned);
             }
             drop(inner);
-            self.shared.changed.notify_all();
+            self.shared.notify_changed();
         }
     }
 }
@@ -481,31 +514,41 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
     if request.uri().path() == STATS_PATH {
-        let stats = format!(
-            r#"{{"requests":{},"delivered":{}}}"#,
-            shared.total.load(Ordering::SeqCst),
-            shared.delivered.load(Ordering::SeqCst)
-        );
-        return Ok(json(StatusCode::OK, &stats));
+        return Ok(json(StatusCode::OK, &stats(&shared)));
     }
     let (head, body) = request.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) => return Err(std::io::Error::other(e)),
     };
-    shared.total.fetch_add(1, Ordering::SeqCst);
+    shared.count_arrival();
     let path = head.uri.path().to_owned();
     let known = path == SINGLE_PATH || path == BLAST_PATH;
     let post = head.method == hyper::Method::POST;
 
     if !shared.record {
-        // The benchmark server: answer at once, count, nothing else.
-        return Ok(if known && post {
-            shared.delivered.fetch_add(1, Ordering::SeqCst);
-            json(StatusCode::OK, OK_BODY)
-        } else {
-            json(StatusCode::NOT_FOUND, NOT_FOUND_BODY)
-        });
+        // The benchmark server: counters only (pending and its maximum, the delay), no
+        // record of the request, no fault rules.
+        if !(known && post) {
+            return Ok(json(StatusCode::NOT_FOUND, NOT_FOUND_BODY));
+        }
+        let delay = {
+            let mut inner = shared.lock();
+            inner.pending += 1;
+            inner.max_pending = inner.max_pending.max(inner.pending);
+            inner.delay
+        };
+        let guard = PendingGuard {
+            shared: shared.clone(),
+            index: None,
+            armed: true,
+        };
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        shared.delivered.fetch_add(1, Ordering::SeqCst);
+        guard.answer(Answer::Delivered);
+        return Ok(json(StatusCode::OK, OK_BODY));
     }
 
     let recipient = serde_json::from_slice::<serde_json::Value>(&body)
@@ -617,6 +660,26 @@ fn take_fault(rules: &mut [Rule], recipient: Option<&str>) -> Option<Fault> {
         *remaining -= 1;
     }
     Some(rule.fault.clone())
+}
+
+/// The body of `GET /__mock/stats` (see [`STATS_PATH`]).
+fn stats(shared: &Shared) -> String {
+    let (pending, max_pending) = {
+        let inner = shared.lock();
+        (inner.pending, inner.max_pending)
+    };
+    let ms = |us: u64| format!("{}.{:03}", us / 1000, us % 1000);
+    let first = shared.first_arrival_us.load(Ordering::SeqCst);
+    let (first_ms, last_ms) = if first == u64::MAX {
+        ("null".to_owned(), "null".to_owned())
+    } else {
+        (ms(first), ms(shared.last_arrival_us.load(Ordering::SeqCst)))
+    };
+    format!(
+        r#"{{"requests":{},"delivered":{},"pending":{pending},"max_pending":{max_pending},"first_ms":{first_ms},"last_ms":{last_ms}}}"#,
+        shared.total.load(Ordering::SeqCst),
+        shared.delivered.load(Ordering::SeqCst),
+    )
 }
 
 pub const OK_BODY: &str = r#"{"status":"success","message":"queued"}"#;

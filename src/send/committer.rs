@@ -159,30 +159,46 @@ impl Writer {
             std::mem::take(&mut self.releases).into_iter().unzip();
         let (sends, claim_done): (Vec<NewSend>, Vec<_>) = claims.into_iter().unzip();
         let retry = self.retry.clone();
+        let (finish_count, release_count) = (finish_done.len(), release_done.len());
         let written = self
             .ledger
             .call(move |ledger| {
+                // Outcomes and put-backs are answered as soon as they are written, from this
+                // thread: their tasks (and request slots) need not wait for the claims' disk
+                // flush that follows.
                 let finished = match finishes.is_empty() {
                     true => Ok(()),
                     false => ledger.finish(&finishes),
                 };
+                let finish_done = answer(&finished, finish_done);
                 let released = match releases.is_empty() {
                     true => Ok(()),
                     false => ledger.release(&releases),
                 };
+                let release_done = answer(&released, release_done);
                 let claimed = match sends.is_empty() {
                     true => Ok(Vec::new()),
                     false => ledger.claim(&sends, &retry),
                 };
-                Ok((finished, finishes, released, releases, claimed, sends))
+                Ok((
+                    (finished, finishes, finish_done),
+                    (released, releases, release_done),
+                    claimed,
+                    sends,
+                ))
             })
             .await;
-        let (finished, finishes, released, releases, claimed, sends) = match written {
+        let (
+            (finished, finishes, finish_done),
+            (released, releases, release_done),
+            claimed,
+            sends,
+        ) = match written {
             Ok(written) => written,
             Err(e) => {
                 // The ledger call itself failed (it panicked): what it held is lost, and
                 // those rows stay as the ledger has them.
-                self.lost += finish_done.len() + release_done.len();
+                self.lost += finish_count + release_count;
                 self.stop_for(&e);
                 for done in claim_done {
                     let _ = done.send(Err(e.to_string()));
@@ -210,7 +226,8 @@ impl Writer {
         }
     }
 
-    /// Answers the writes of one kind: written, or kept for the next round.
+    /// Answers the writes of one kind that the ledger refused: kept for the next round (and
+    /// their tasks told to move on). Those it took were answered already.
     fn settle<T>(
         &mut self,
         result: Result<(), LedgerError>,
@@ -219,11 +236,7 @@ impl Writer {
         keep: fn(&mut Writer, T, Done),
     ) {
         match result {
-            Ok(()) => {
-                for done in done.into_iter().flatten() {
-                    let _ = done.send(true);
-                }
-            }
+            Ok(()) => {}
             Err(e) => {
                 self.stop_for(&e);
                 for (item, done) in items.into_iter().zip(done) {
@@ -254,4 +267,16 @@ impl Writer {
             }
         });
     }
+}
+
+/// Tells the tasks waiting for writes that were committed; hands back the waiters of writes
+/// the ledger refused, for [`Writer::settle`].
+fn answer(result: &Result<(), LedgerError>, done: Vec<Done>) -> Vec<Done> {
+    if result.is_err() {
+        return done;
+    }
+    for done in done.into_iter().flatten() {
+        let _ = done.send(true);
+    }
+    Vec::new()
 }

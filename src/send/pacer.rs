@@ -1,5 +1,11 @@
-//! Paces sends across every campaign of a run: a token bucket without burst (one send per
-//! `1/rate` seconds), slowed down when the API answers 429 and recovering afterwards.
+//! Paces sends across every campaign of a run: one send per `1/rate` seconds, slowed down
+//! when the API answers 429 and recovering afterwards.
+//!
+//! A turn taken late (the timer's millisecond, a busy processor) is made up, up to
+//! [`CATCH_UP`] of sends: at high rates a turn is well under a millisecond, and turns never
+//! made up would leave the run short of its rate. So the rate holds over any second; within
+//! those 50 ms a few sends may leave together. At rates of 20 or less a turn is longer
+//! than that, and sends stay evenly spaced.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,6 +16,8 @@ use tokio::time::Instant;
 const MAX_SLOWDOWN: u32 = 8;
 /// A slow-down halves every this long without a new 429.
 const RECOVERY: Duration = Duration::from_secs(10);
+/// How much lateness is made up, in sends' worth of time (whole turns only).
+const CATCH_UP: Duration = Duration::from_millis(50);
 
 pub(crate) struct Pacer {
     /// Time between sends at full speed; `None` for unlimited.
@@ -55,8 +63,11 @@ impl Pacer {
             state.slowdown /= 2;
             state.last_slowdown += RECOVERY;
         }
-        let at = state.next.max(now);
-        state.next = at + interval * state.slowdown;
+        let turn = interval * state.slowdown;
+        // Whole turns of at most CATCH_UP: none when a turn is longer than that.
+        let lag = turn * (CATCH_UP.as_nanos() / turn.as_nanos().max(1)).saturating_sub(1) as u32;
+        let at = state.next.max(now.checked_sub(lag).unwrap_or(now));
+        state.next = at + turn;
         Some(at)
     }
 
@@ -88,6 +99,33 @@ mod tests {
         }
         // Slots at 0, 100, 200, 300, 400 ms.
         assert_eq!(start.elapsed(), Duration::from_millis(400));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_turn_is_made_up_at_high_rates_and_the_rate_holds() {
+        let pacer = Pacer::new(1000.0);
+        let start = Instant::now();
+        pacer.acquire().await;
+        // The caller was busy for 30 ms: 30 turns were missed, and are taken at once.
+        tokio::time::advance(Duration::from_millis(30)).await;
+        let late = Instant::now();
+        for _ in 0..30 {
+            pacer.acquire().await;
+        }
+        assert_eq!(Instant::now(), late, "the missed turns were not made up");
+        // Then one per millisecond again: 1,000 sends in a second, no more.
+        for _ in 0..969 {
+            pacer.acquire().await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_millis(999));
+        // At a low rate a late turn is not made up: sends stay spaced.
+        let slow = Pacer::new(10.0);
+        slow.acquire().await;
+        tokio::time::advance(Duration::from_millis(150)).await;
+        slow.acquire().await;
+        let after = Instant::now();
+        slow.acquire().await;
+        assert_eq!(after.elapsed(), Duration::from_millis(100));
     }
 
     #[tokio::test(start_paused = true)]

@@ -20,6 +20,9 @@
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops.
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
+//! - `optout`: `optout add|remove|list|import` on both ledgers, the project file's opt-out
+//!   lists, suppressed sends in every report, saved plans made before an opt-out, the
+//!   blast warning, campaigns that send to nobody.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 //! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
@@ -53,6 +56,7 @@ mod daemon;
 mod docs;
 mod fixture;
 mod hostile;
+mod optout;
 mod plan;
 mod postgres;
 mod recipients;

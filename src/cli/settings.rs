@@ -6,12 +6,13 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::args::{
-    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, PlanArgs, PlanFormat, RunArgs, SendArgs,
-    ShowArgs, StateArgs, StatusArgs, StatusFilter,
+    ApplyArgs, FilesArgs, Format, LogFormat, MigrateArgs, OptoutCommand, OptoutFormat, PlanArgs,
+    PlanFormat, RunArgs, SendArgs, ShowArgs, StateArgs, StatusArgs, StatusFilter,
 };
 use crate::api::ClientSettings;
 use crate::commands::Files;
 use crate::commands::apply::ApplySettings;
+use crate::commands::optout::{self, OptoutSettings};
 use crate::commands::plan::{self, PlanSettings};
 use crate::commands::run::{self, RunSettings};
 use crate::commands::show::ShowSettings;
@@ -142,5 +143,48 @@ pub(super) fn migrate(args: &MigrateArgs) -> Result<MigrateSettings, LedgerError
     Ok(MigrateSettings {
         from: StateLocation::parse(&args.from)?,
         to: StateLocation::parse(&args.to)?,
+    })
+}
+
+pub(super) fn optout(command: &OptoutCommand) -> Result<OptoutSettings, LedgerError> {
+    let (state_args, config, action) = match command {
+        OptoutCommand::Add(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Add {
+                numbers: args.numbers.clone(),
+                reason: args.reason.clone(),
+            },
+        ),
+        OptoutCommand::Remove(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Remove {
+                numbers: args.numbers.clone(),
+            },
+        ),
+        OptoutCommand::List(args) => (
+            &args.state,
+            None,
+            optout::Action::List {
+                format: match args.format {
+                    OptoutFormat::Text => optout::ListFormat::Text,
+                    OptoutFormat::Json => optout::ListFormat::Json,
+                    OptoutFormat::Csv => optout::ListFormat::Csv,
+                },
+            },
+        ),
+        OptoutCommand::Import(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Import {
+                file: args.file.clone(),
+            },
+        ),
+    };
+    Ok(OptoutSettings {
+        state: state(state_args)?,
+        config,
+        action,
     })
 }

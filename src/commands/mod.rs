@@ -2,6 +2,7 @@
 //! `cli::settings`), never the command line itself, and returns how it ended.
 
 pub(crate) mod apply;
+pub(crate) mod optout;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod schema;

@@ -21,4 +21,4 @@ pub(crate) use error::LedgerError;
 pub(crate) use handle::SharedLedger;
 pub(crate) use holder::Holder;
 pub(crate) use location::{DEFAULT_STATE, StateLocation};
-pub(crate) use row::{MissedRow, Recorded, RecordedSends, SendRow, Status, failure_reason};
+pub(crate) use row::{MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, failure_reason};

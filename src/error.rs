@@ -65,8 +65,31 @@ pub(crate) enum Error {
     #[error("some sends did not succeed")]
     SendsFailed,
 
+    /// Numbers that are not mobile numbers, each with why: nothing was written.
+    #[error("{}", invalid_numbers(.0))]
+    InvalidNumbers(Vec<String>),
+
+    /// An input refused as a whole, with why.
+    #[error("{0}")]
+    Rejected(String),
+
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+/// One bad number on one line, several as a list.
+fn invalid_numbers(problems: &[String]) -> String {
+    match problems {
+        [one] => format!("{one}; nothing was written"),
+        many => format!(
+            "{} invalid numbers; nothing was written:\n{}",
+            many.len(),
+            many.iter()
+                .map(|p| format!("  - {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
 }
 
 impl From<CheckError> for Error {

@@ -1652,3 +1652,52 @@ fn an_idle_connection_dropped_silently_by_a_relay_is_not_reused() {
     );
     daemon.stop().assert_success();
 }
+
+#[test]
+fn opt_outs_of_the_project_file_and_of_the_ledger_at_fire_time_are_never_sent() {
+    let sb = Sandbox::new();
+    let recipients = mobiles(1..5);
+    let when = seconds_ahead(6);
+    sb.write("campaignctl.yaml", "suppressions: [optouts.csv]\n");
+    sb.write(
+        "optouts.csv",
+        &format!("mobile,reason\n{},replied STOP\n", mobile(1)),
+    );
+    sb.write(
+        "campaigns/soon.yaml",
+        &campaign("soon", "Race day", &recipients, &at(when)),
+    );
+    let mut daemon = sb.start(&[], 1);
+    // Opted out while the daemon runs (it holds the ledger's lock), before the fire time:
+    // the occurrence is planned against the ledger's opt-outs of that moment.
+    let state = sb.state().display().to_string();
+    let out = sb
+        .command(&["optout", "add", &mobile(2), "--state", &state])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "optout add while the daemon runs: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        Utc::now() < when,
+        "precondition: opted out before the fire time"
+    );
+    let rows = sb.wait_sent("soon", 2);
+    daemon.wait_log(&["occurrence finished", "sent=2"]);
+    let sent: Vec<&str> = rows.iter().map(|r| r.recipient.as_str()).collect();
+    assert_eq!(sent, [mobile(3), mobile(4)]);
+    for m in [mobile(1), mobile(2)] {
+        assert!(
+            sb.mock.requests_for(&m).is_empty(),
+            "{m} opted out, yet was sent"
+        );
+    }
+    let started = daemon.log_lines_with("occurrence started");
+    assert!(
+        started.len() == 1 && started[0].contains("suppressed=2"),
+        "{started:?}"
+    );
+    daemon.stop().assert_success();
+}

@@ -4,13 +4,14 @@
 use crate::test::Test;
 
 /// Every subcommand, as `campaignctl --help` lists them.
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "validate",
     "plan",
     "apply",
     "run",
     "status",
     "state",
+    "optout",
     "show",
     "schema",
     "init",

@@ -25,6 +25,9 @@
 //!   `status` (its CSV export and filters).
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
+//! - `optout`: `optout add|remove|list|import` on both ledgers, the project file's opt-out
+//!   lists, suppressed sends in every report, saved plans made before an opt-out, the
+//!   blast warning, campaigns that send to nobody.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 //! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
@@ -61,6 +64,7 @@ mod fixture;
 mod generate;
 mod hostile;
 mod init;
+mod optout;
 mod plan;
 mod postgres;
 mod recipients;

@@ -65,7 +65,7 @@ fn admin() -> Client {
 }
 
 /// A fresh database for one test, dropped (with every session on it) when this is dropped.
-struct TestDb {
+pub(crate) struct TestDb {
     name: String,
     user: String,
     host: String,
@@ -73,7 +73,7 @@ struct TestDb {
 }
 
 impl TestDb {
-    fn create(label: &str) -> TestDb {
+    pub(crate) fn create(label: &str) -> TestDb {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let name = format!(
             "campaignctl_it_{}_{}_{label}",
@@ -98,7 +98,7 @@ impl TestDb {
     }
 
     /// The URL campaignctl is given: with a password (ignored by trust auth).
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "postgres://{}:{PASSWORD}@{}:{}/{}?sslmode=disable",
             self.user, self.host, self.port, self.name

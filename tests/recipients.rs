@@ -257,7 +257,7 @@ fn neither_recipients_nor_search() {
         .run();
 }
 
-/// `recipients: []` is accepted: a campaign that sends nothing.
+/// `recipients: []` is accepted: a campaign that sends nothing, and says so.
 #[test]
 fn empty_recipient_list_sends_nothing() {
     Test::new()
@@ -266,7 +266,16 @@ fn empty_recipient_list_sends_nothing() {
             "template: welcome\nlanguage: en\nparams: [Hello]\nrecipients: []\n",
         )
         .args(["validate", "c.yaml"])
-        .stdout("1 file(s) valid: 1 campaign(s), 0 send(s) rendered\n")
+        .stdout("1 file(s) valid: 1 campaign(s), 0 send(s) rendered, 1 warning(s)\n")
+        .stderr(
+            "
+            c.yaml:4:1: warning: campaign `c` sends to nobody: its `recipients` list is empty
+              |
+            4 | recipients: []
+              | ^^^^^^^^^^
+              = help: nothing is sent; list recipients, or remove the campaign
+            ",
+        )
         .run();
 }
 

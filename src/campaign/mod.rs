@@ -4,6 +4,7 @@ pub(crate) mod document;
 pub(crate) mod file;
 pub(crate) mod loader;
 pub(crate) mod mobile;
+pub(crate) mod optouts;
 pub(crate) mod pin;
 pub(crate) mod project;
 pub(crate) mod recipients;
@@ -35,6 +36,8 @@ pub(crate) struct Campaign {
     pub vars: BTreeMap<String, Value>,
     pub params: Vec<Param>,
     pub audience: Audience,
+    /// Where the audience is given: the `recipients` or `search` key.
+    pub audience_pos: Pos,
     pub schedule: Option<Schedule>,
     pub enabled: bool,
     /// The file's text, for showing the offending line of a rendering error.

@@ -66,11 +66,11 @@ pub(crate) struct SuppressionColumns {
 
 /// The project's settings, resolved: defaults where the file says nothing.
 #[derive(Debug, Clone, Default)]
-#[allow(dead_code, reason = "the audience checks that read it land next")]
 pub(crate) struct Project {
     /// Where they came from; `None` without a project file.
     pub file: Option<Arc<Path>>,
     /// ISO 3166 alpha-2, upper case.
+    #[allow(dead_code, reason = "the number parsing that reads it lands next")]
     pub default_country: Option<String>,
     pub suppressions: Vec<Suppressions>,
 }

@@ -403,6 +403,10 @@ fn build(
         vars: file.vars,
         params,
         audience: audience?,
+        audience_pos: match kind {
+            Kind::Single => doc.key_pos("/recipients"),
+            Kind::Blast => doc.key_pos("/search"),
+        },
         schedule: if doc.value.get("schedule").is_some() {
             Some(schedule?)
         } else {

@@ -50,6 +50,9 @@ pub(super) enum Command {
     /// Manage the ledger.
     #[command(subcommand)]
     State(StateCommand),
+    /// Manage the ledger's opt-outs: numbers no campaign ever messages.
+    #[command(subcommand)]
+    Optout(OptoutCommand),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
     /// Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml).
@@ -89,6 +92,80 @@ pub(super) enum StateCommand {
     /// Copy a ledger into another (e.g. the local SQLite file into PostgreSQL). Idempotent;
     /// refuses to overwrite records that differ.
     Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum OptoutCommand {
+    /// Record numbers as opted out: `apply` and `run` never send to them, in any campaign.
+    Add(OptoutAddArgs),
+    /// Remove numbers' opt-outs from the ledger: campaigns send to them again.
+    Remove(OptoutRemoveArgs),
+    /// List the ledger's opt-outs, by number.
+    List(OptoutListArgs),
+    /// Record every number of a CSV file (a `mobile` column, an optional `reason`) as opted
+    /// out, in one transaction; a bad row writes nothing.
+    Import(OptoutImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct OptoutAddArgs {
+    /// Mobile numbers, with their country code (spaces, dashes, a leading `+` allowed).
+    #[arg(required = true, value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+
+    /// Why they opted out (kept with each, shown by `plan` and `optout list`).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct OptoutRemoveArgs {
+    /// Mobile numbers, with their country code.
+    #[arg(required = true, value_name = "NUMBER")]
+    pub numbers: Vec<String>,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct OptoutListArgs {
+    #[command(flatten)]
+    pub state: StateArgs,
+
+    /// `text` for people, `json` for machines, `csv` (mobile, reason, source, created_at)
+    /// for spreadsheets and `optout import`.
+    #[arg(long, value_enum, default_value_t = OptoutFormat::Text)]
+    pub format: OptoutFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(super) enum OptoutFormat {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, clap::Args)]
+pub(super) struct OptoutImportArgs {
+    /// A CSV file with a `mobile` column and, optionally, a `reason` column.
+    #[arg(value_name = "FILE.csv")]
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub config: ConfigArgs,
+
+    #[command(flatten)]
+    pub state: StateArgs,
 }
 
 #[derive(Debug, clap::Args)]

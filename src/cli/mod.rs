@@ -54,6 +54,7 @@ fn dispatch(command: Command) -> Result<Outcome, Error> {
         Command::State(StateCommand::Migrate(args)) => {
             commands::state::migrate(&settings::migrate(&args)?)
         }
+        Command::Optout(command) => commands::optout::optout(&settings::optout(&command)?),
         Command::Show(args) => commands::show::show(&settings::show(&args)),
         Command::Schema(args) => commands::schema::schema(if args.project {
             commands::schema::Which::Project

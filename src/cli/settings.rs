@@ -6,13 +6,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::args::{
-    ApplyArgs, ColorWhen, FilesArgs, InitArgs, LogFormat, MigrateArgs, PlanArgs, PlanFormat,
-    RunArgs, SendArgs, Shell, ShowArgs, Since, StateArgs, StatusArgs, StatusFilter, StatusFormat,
+    ApplyArgs, ColorWhen, FilesArgs, InitArgs, LogFormat, MigrateArgs, OptoutCommand, OptoutFormat,
+    PlanArgs, PlanFormat, RunArgs, SendArgs, Shell, ShowArgs, Since, StateArgs, StatusArgs,
+    StatusFilter, StatusFormat,
 };
 use crate::api::ClientSettings;
 use crate::commands::Files;
 use crate::commands::apply::ApplySettings;
 use crate::commands::init::InitSettings;
+use crate::commands::optout::{self, OptoutSettings};
 use crate::commands::plan::{self, PlanSettings};
 use crate::commands::run::{self, RunSettings};
 use crate::commands::show::ShowSettings;
@@ -177,6 +179,49 @@ pub(super) fn migrate(args: &MigrateArgs) -> Result<MigrateSettings, LedgerError
     Ok(MigrateSettings {
         from: StateLocation::parse(&args.from)?,
         to: StateLocation::parse(&args.to)?,
+    })
+}
+
+pub(super) fn optout(command: &OptoutCommand) -> Result<OptoutSettings, LedgerError> {
+    let (state_args, config, action) = match command {
+        OptoutCommand::Add(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Add {
+                numbers: args.numbers.clone(),
+                reason: args.reason.clone(),
+            },
+        ),
+        OptoutCommand::Remove(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Remove {
+                numbers: args.numbers.clone(),
+            },
+        ),
+        OptoutCommand::List(args) => (
+            &args.state,
+            None,
+            optout::Action::List {
+                format: match args.format {
+                    OptoutFormat::Text => optout::ListFormat::Text,
+                    OptoutFormat::Json => optout::ListFormat::Json,
+                    OptoutFormat::Csv => optout::ListFormat::Csv,
+                },
+            },
+        ),
+        OptoutCommand::Import(args) => (
+            &args.state,
+            args.config.config.clone(),
+            optout::Action::Import {
+                file: args.file.clone(),
+            },
+        ),
+    };
+    Ok(OptoutSettings {
+        state: state(state_args)?,
+        config,
+        action,
     })
 }
 

@@ -12,10 +12,11 @@ use super::{Files, Outcome};
 use crate::api::{ApiKey, Endpoints};
 use crate::error::Error;
 use crate::ledger::{Holder, Ledger, SharedLedger, StateLocation};
+use crate::plan::optouts::load_ledger;
 use crate::plan::pipeline::{Checked, check, evaluate_pinned, print_diagnostics};
 use crate::plan::saved::SavedPlan;
 use crate::plan::view::CampaignView;
-use crate::plan::{Plan, PlanOptions, Scan, SendState, Timing};
+use crate::plan::{Plan, PlanOptions, SUPPRESSED_LISTED, Scan, SendState, Timing};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Outgoing, Report, StopReason};
 use crate::signal::Signals;
@@ -64,6 +65,7 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         };
         let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
         print_plan_summary(&views(&checked.plan, &checked.scan));
+        print_suppressed(&suppressed(&checked.plan, &checked.scan));
         println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
         return Ok(Outcome::Success);
     }
@@ -93,13 +95,20 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     }
 
     let mut ledger = open_for_sending(settings)?;
-    // The validation pass planned every send as new. With nothing in the ledger for these
-    // occurrences that is the plan already; otherwise every send is matched against the
-    // ledger in a second pass.
+    // The validation pass planned every send as new, honouring the project file's opt-out
+    // lists. With nothing in the ledger for these occurrences, and no opt-outs in it, that
+    // is the plan already; otherwise every send is matched against the ledger in a second
+    // pass.
     let Checked {
-        mut plan, mut scan, ..
+        mut plan,
+        mut scan,
+        diagnostics,
+        ..
     } = validation;
-    if plan.match_ledger(|campaign, occurrence| ledger.recorded(&campaign.name, occurrence))? {
+    let optouts = plan.match_optouts(load_ledger(&mut *ledger)?);
+    let recorded =
+        plan.match_ledger(|campaign, occurrence| ledger.recorded(&campaign.name, occurrence))?;
+    if optouts || recorded {
         scan = plan.scan(0);
         if scan.has_errors() {
             // A CSV file changed since it was validated.
@@ -108,20 +117,36 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
             }
             return Err(Error::Invalid);
         }
+        // What the ledger's opt-outs called for (a campaign that now sends to nobody).
+        let seen: Vec<_> = diagnostics.iter().collect();
+        for d in scan.diagnostics.clone().sorted() {
+            if !seen.contains(&&d) {
+                eprint!("{d}");
+            }
+        }
     }
     let campaigns = views(&plan, &scan);
     print_plan_summary(&campaigns);
+    let suppressed = suppressed(&plan, &scan);
+    print_suppressed(&suppressed);
     let already_sent = already_sent(&campaigns);
     let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
     if due == 0 {
-        println!("Nothing to send ({already_sent} already sent).");
+        println!(
+            "Nothing to send ({already_sent} already sent{}).",
+            suppressed_note(suppressed.total)
+        );
         return Ok(Outcome::Success);
     }
     if !settings.yes {
         confirm(due)?;
     }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
-    sending.run(ledger, due, already_sent, |tx| {
+    let skipped = Skipped {
+        already_sent,
+        suppressed: suppressed.total,
+    };
+    sending.run(ledger, due, skipped, |tx| {
         let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
         send::feed(items, tx);
     })
@@ -142,35 +167,45 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
     let campaigns: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
     let due: usize = saved.due().count();
     let already_sent = already_sent(&campaigns);
+    let suppressed = Suppressed::of_saved(&saved);
+    let stale = |reasons: Vec<String>| Error::Stale {
+        plan: path.display().to_string(),
+        reasons,
+    };
     if settings.dry_run {
-        if let Some(mut ledger) = settings.state.open_read_only()?
-            && let Some(reason) = saved.stale_ledger(&mut *ledger)?
-        {
-            return Err(Error::Stale {
-                plan: path.display().to_string(),
-                reasons: vec![reason],
-            });
+        if let Some(mut ledger) = settings.state.open_read_only()? {
+            let reasons = saved.stale_ledger(&mut *ledger)?;
+            if !reasons.is_empty() {
+                return Err(stale(reasons));
+            }
         }
         print_plan_summary(&campaigns);
+        print_suppressed(&suppressed);
         println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
         return Ok(Outcome::Success);
     }
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
     let mut ledger = open_for_sending(settings)?;
-    if let Some(reason) = saved.stale_ledger(&mut *ledger)? {
-        return Err(Error::Stale {
-            plan: path.display().to_string(),
-            reasons: vec![reason],
-        });
+    let reasons = saved.stale_ledger(&mut *ledger)?;
+    if !reasons.is_empty() {
+        return Err(stale(reasons));
     }
     print_plan_summary(&campaigns);
+    print_suppressed(&suppressed);
     if due == 0 {
-        println!("Nothing to send ({already_sent} already sent).");
+        println!(
+            "Nothing to send ({already_sent} already sent{}).",
+            suppressed_note(suppressed.total)
+        );
         return Ok(Outcome::Success);
     }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
-    sending.run(ledger, due, already_sent, |tx| {
+    let skipped = Skipped {
+        already_sent,
+        suppressed: suppressed.total,
+    };
+    sending.run(ledger, due, skipped, |tx| {
         send::feed_outgoing(saved.due().map(|(record, _)| Outgoing::saved(record)), tx);
     })
 }
@@ -196,6 +231,88 @@ fn views(plan: &Plan, scan: &Scan) -> Vec<CampaignView> {
         .zip(&scan.campaigns)
         .map(|(p, counts)| CampaignView::of(p, counts))
         .collect()
+}
+
+/// Sends of the plan that are not sent: already sent, or to a number that opted out.
+#[derive(Clone, Copy)]
+struct Skipped {
+    already_sent: usize,
+    suppressed: usize,
+}
+
+/// The suppressed sends of a plan: how many, and the first of each campaign with where its
+/// opt-out comes from.
+struct Suppressed {
+    total: usize,
+    /// `(campaign, recipient, opt-out)`.
+    listed: Vec<(String, String, String)>,
+}
+
+fn suppressed(plan: &Plan, scan: &Scan) -> Suppressed {
+    let mut out = Suppressed {
+        total: 0,
+        listed: Vec::new(),
+    };
+    for (p, counts) in plan.campaigns.iter().zip(&scan.campaigns) {
+        out.total += counts.of(SendState::Suppressed);
+        for (recipient, by) in &counts.suppressed {
+            out.listed
+                .push((p.campaign.name.clone(), recipient.clone(), by.clone()));
+        }
+    }
+    out
+}
+
+impl Suppressed {
+    fn of_saved(saved: &SavedPlan) -> Suppressed {
+        let mut out = Suppressed {
+            total: 0,
+            listed: Vec::new(),
+        };
+        for c in &saved.campaigns {
+            out.total += c.view.counts.of(SendState::Suppressed);
+            let sends = c
+                .sends
+                .iter()
+                .filter(|s| s.view.state == SendState::Suppressed);
+            for s in sends.take(SUPPRESSED_LISTED) {
+                out.listed.push((
+                    c.view.name.clone(),
+                    s.view.recipient.clone(),
+                    s.view.suppressed_by.clone().unwrap_or_default(),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Lists the suppressed sends: the numbers skipped because they opted out, and why.
+fn print_suppressed(suppressed: &Suppressed) {
+    if suppressed.total == 0 {
+        return;
+    }
+    println!(
+        "Not sent, opted out ({} suppressed; `campaignctl plan` lists them all):",
+        suppressed.total
+    );
+    for (campaign, recipient, by) in &suppressed.listed {
+        println!("  {campaign}: {recipient} ({by})");
+    }
+    if suppressed.total > suppressed.listed.len() {
+        println!(
+            "  … and {} more",
+            suppressed.total - suppressed.listed.len()
+        );
+    }
+}
+
+fn suppressed_note(suppressed: usize) -> String {
+    if suppressed > 0 {
+        format!(", {suppressed} suppressed as opted out")
+    } else {
+        String::new()
+    }
 }
 
 fn already_sent(campaigns: &[CampaignView]) -> usize {
@@ -234,7 +351,7 @@ impl Sending {
         self,
         ledger: Box<dyn Ledger>,
         due: usize,
-        already_sent: usize,
+        skipped: Skipped,
         feed: impl FnOnce(&mpsc::Sender<Vec<Outgoing>>) + Send,
     ) -> Result<Outcome, Error> {
         let mode = if io::stderr().is_terminal() {
@@ -249,7 +366,7 @@ impl Sending {
         let report = send(feed, self.executor, ledger.clone(), progress.clone())?;
         drop(ledger);
         progress.finish();
-        print_report(&report, already_sent);
+        print_report(&report, skipped);
         let clean = report.failed.is_empty()
             && report.unknown.is_empty()
             && report.released == 0
@@ -334,7 +451,7 @@ fn print_plan_summary(campaigns: &[CampaignView]) {
 
 /// The summary, in colour where stdout takes it: `Applied:` green when nothing failed (else
 /// yellow), `Failed` red, `Unknown` and `Stopped:` yellow.
-fn print_report(report: &Report, already_sent: usize) {
+fn print_report(report: &Report, skipped: Skipped) {
     let paint = Paint::stdout();
     let applied = paint.get(if report.failed.is_empty() && report.unknown.is_empty() {
         style::ADDED.bold()
@@ -342,10 +459,16 @@ fn print_report(report: &Report, already_sent: usize) {
         style::WARNING
     });
     println!(
-        "{applied}Applied:{applied:#} {} sent, {} failed, {} unknown, {already_sent} skipped as already sent{}{}.",
+        "{applied}Applied:{applied:#} {} sent, {} failed, {} unknown, {} skipped as already sent{}{}{}.",
         report.sent,
         report.failed.len(),
         report.unknown.len(),
+        skipped.already_sent,
+        if skipped.suppressed > 0 {
+            format!(", {} skipped as opted out", skipped.suppressed)
+        } else {
+            String::new()
+        },
         if report.taken > 0 {
             format!(", {} already recorded by another run", report.taken)
         } else {

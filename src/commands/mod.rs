@@ -3,6 +3,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod init;
+pub(crate) mod optout;
 pub(crate) mod plan;
 pub(crate) mod run;
 pub(crate) mod schema;

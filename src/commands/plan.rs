@@ -102,7 +102,13 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
             .as_ref()
             .map_or_else(|| settings.state.to_string(), |l| l.location().to_owned());
         saver
-            .finish(plan, views.clone(), &location, warnings.clone())?
+            .finish(
+                plan,
+                &checked.project,
+                views.clone(),
+                &location,
+                warnings.clone(),
+            )?
             .write(path)
             .map_err(|e| {
                 io::Error::other(format!("cannot write the plan to {}: {e}", path.display()))

@@ -69,6 +69,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
         warn!(location = %d.location(), "{}", d.message);
     }
     let campaigns = checked.campaigns();
+    let suppressions = checked.plan.optouts().files.clone();
 
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
@@ -108,7 +109,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
             shared,
             pins,
         );
-        daemon.start(campaigns, Utc::now()).await;
+        daemon.start(campaigns, suppressions, Utc::now()).await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
         // The project file is watched too: editing it reloads every campaign.
         let mut watched = settings.paths.clone();
@@ -118,6 +119,8 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
                 .clone()
                 .unwrap_or_else(|| PROJECT_FILE.into()),
         );
+        // And so are its opt-out lists: an edit reloads them.
+        watched.extend(checked.project.suppressions.iter().map(|s| s.path.clone()));
         let _watcher = reload::watch_files(&watched, reload_tx.clone());
         tokio::spawn(async move {
             while signals.next().await == Event::Reload {

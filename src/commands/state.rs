@@ -1,5 +1,6 @@
 //! `campaignctl state migrate`: copy a ledger (typically the local SQLite file) into another
-//! (typically PostgreSQL), so moving to a shared ledger never resends what was sent.
+//! (typically PostgreSQL), so moving to a shared ledger never resends what was sent, nor
+//! sends to a number that opted out.
 
 use super::Outcome;
 use crate::error::Error;
@@ -21,6 +22,8 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
     };
     let sends = source.sends(&Filter::default())?;
     let missed = source.missed(None)?;
+    let mut optouts = Vec::new();
+    source.each_optout(&mut |o| optouts.push(o))?;
     let in_flight = sends
         .iter()
         .filter(|s| s.status == Status::InFlight)
@@ -29,6 +32,12 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
     // Nobody may send through the target while it is being filled.
     target.lock(&Holder::current("state migrate"))?;
     let imported = target.import(&sends, &missed)?;
+    // Opt-outs keep their record (when, why, by whom); one the target has already keeps its.
+    let present = target
+        .add_optouts(&optouts)?
+        .iter()
+        .filter(|o| o.is_some())
+        .count();
     println!(
         "Copied {} send(s) and {} missed occurrence(s) from {from} to {to}; {} send(s) and {} missed occurrence(s) were there already.",
         imported.sends_copied,
@@ -36,6 +45,12 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
         imported.sends_present,
         imported.missed_present
     );
+    if !optouts.is_empty() {
+        println!(
+            "Copied {} opt-out(s), each with its date, reason and source; {present} were there already (kept as they were).",
+            optouts.len() - present
+        );
+    }
     if in_flight > 0 {
         println!(
             "note: {in_flight} send(s) were in flight in {from}; the next apply or run on {to} records them as `unknown`."

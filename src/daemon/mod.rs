@@ -18,8 +18,9 @@ use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
 use crate::ledger::{Holder, SharedLedger, Status};
+use crate::plan::optouts::{FileOptOuts, PlanOptOuts, load_ledger};
 use crate::plan::pipeline::Checked;
-use crate::plan::{CampaignPlan, Plan, PlanOptions};
+use crate::plan::{CampaignPlan, Plan, PlanOptions, SendState};
 use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
@@ -43,6 +44,9 @@ pub(crate) struct Daemon {
     /// The project file named on the command line (else `campaignctl.yaml` if present).
     config: Option<PathBuf>,
     campaigns: BTreeMap<String, Arc<Campaign>>,
+    /// The project file's opt-out lists, as read with the campaigns (the ledger's are read
+    /// for each occurrence).
+    suppressions: Arc<FileOptOuts>,
     scheduler: Scheduler,
     executor: Arc<Executor>,
     ledger: SharedLedger,
@@ -99,6 +103,7 @@ impl Daemon {
             paths,
             config,
             campaigns: BTreeMap::new(),
+            suppressions: Arc::default(),
             scheduler: Scheduler::new(),
             executor,
             ledger,
@@ -120,8 +125,15 @@ impl Daemon {
         }
     }
 
-    /// Installs the first set of campaigns and takes the lead if it can.
-    pub(crate) async fn start(&mut self, campaigns: Vec<Arc<Campaign>>, now: DateTime<Utc>) {
+    /// Installs the first set of campaigns (and the opt-out lists read with them) and takes
+    /// the lead if it can.
+    pub(crate) async fn start(
+        &mut self,
+        campaigns: Vec<Arc<Campaign>>,
+        suppressions: Arc<FileOptOuts>,
+        now: DateTime<Utc>,
+    ) {
+        self.suppressions = suppressions;
         self.install(campaigns, now).await;
         self.health.reloaded("start", Vec::new());
         self.check_leadership().await;
@@ -241,10 +253,11 @@ impl Daemon {
         };
         let (stop_tx, _) = watch::channel(None);
         self.runs.insert(name.to_owned(), stop_tx.clone());
-        let (executor, ledger, health) = (
+        let (executor, ledger, health, suppressions) = (
             self.executor.clone(),
             self.ledger.clone(),
             self.health.clone(),
+            self.suppressions.clone(),
         );
         let late = Utc::now() - occurrence;
         self.tasks.spawn(async move {
@@ -256,7 +269,8 @@ impl Daemon {
                 ledger_failed: false,
                 files_failed: false,
             };
-            let (plan, due) = match plan_occurrence(campaign, occurrence, ledger.clone()).await {
+            let planned = plan_occurrence(campaign, occurrence, ledger.clone(), suppressions).await;
+            let Planned { plan, due, suppressed } = match planned {
                 Ok(planned) => planned,
                 Err(PlanError::Ledger(problem)) => {
                     error!(campaign = name, occurrence = %at, "occurrence not sent: the ledger failed: {problem}");
@@ -271,12 +285,12 @@ impl Daemon {
             };
             if due == 0 {
                 // After a restart or a takeover the latest occurrence is re-planned in case it
-                // was cut short; this one was complete.
-                info!(campaign = name, occurrence = %at, "occurrence already complete");
+                // was cut short; this one was complete (or every number left opted out).
+                info!(campaign = name, occurrence = %at, suppressed, "occurrence already complete: nothing to send");
                 return done;
             }
             health.count_occurrence(&name);
-            info!(campaign = name, occurrence = %at, late_ms = late.num_milliseconds(), due, "occurrence started");
+            info!(campaign = name, occurrence = %at, late_ms = late.num_milliseconds(), due, suppressed, "occurrence started");
             match send_planned(plan, due, executor, ledger, stop_tx).await {
                 Ok(report) => {
                     done.ledger_failed = matches!(report.stopped, Some(StopReason::LedgerFailed(_)));
@@ -418,23 +432,46 @@ enum PlanError {
     Files(String),
 }
 
-/// Plans one occurrence against the ledger and checks that every send renders. Returns the
-/// plan and how many sends are due (0: the occurrence is complete).
+/// An occurrence planned: its plan, how many sends are due (0: the occurrence is complete)
+/// and how many are suppressed.
+struct Planned {
+    plan: Plan,
+    due: usize,
+    suppressed: usize,
+}
+
+/// Plans one occurrence against the ledger (its records, and its opt-outs at this moment)
+/// and the opt-out lists of the project file, and checks that every send renders.
 async fn plan_occurrence(
     campaign: Arc<Campaign>,
     occurrence: DateTime<Utc>,
     ledger: SharedLedger,
-) -> Result<(Plan, usize), PlanError> {
+    suppressions: Arc<FileOptOuts>,
+) -> Result<Planned, PlanError> {
     tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let name = campaign.name.clone();
         let campaign_plan = CampaignPlan::at(campaign, occurrence, now)
             .ok_or_else(|| PlanError::Files("its params no longer compile".to_owned()))?;
-        let recorded = ledger
-            .lock()
-            .recorded(&name, Occurrence::At(occurrence))
-            .map_err(|e| PlanError::Ledger(e.to_string()))?;
-        let plan = Plan::of(now, PlanOptions::default(), vec![(campaign_plan, recorded)]);
+        let (recorded, optouts) = {
+            let mut ledger = ledger.lock();
+            let recorded = ledger.recorded(&name, Occurrence::At(occurrence));
+            let optouts = load_ledger(&mut **ledger);
+            match (recorded, optouts) {
+                (Ok(recorded), Ok(optouts)) => (recorded, optouts),
+                (Err(e), _) | (_, Err(e)) => return Err(PlanError::Ledger(e.to_string())),
+            }
+        };
+        let optouts = PlanOptOuts {
+            files: suppressions,
+            ledger: Arc::new(optouts),
+        };
+        let plan = Plan::of(
+            now,
+            PlanOptions::default(),
+            optouts,
+            vec![(campaign_plan, recorded)],
+        );
         let scan = plan.scan(0);
         if scan.has_errors() {
             let problems: Vec<String> = scan
@@ -449,7 +486,12 @@ async fn plan_occurrence(
                 problems.join("; ")
             )));
         }
-        Ok((plan, scan.campaigns.first().map_or(0, |c| c.due)))
+        let counts = scan.campaigns.first();
+        Ok(Planned {
+            due: counts.map_or(0, |c| c.due),
+            suppressed: counts.map_or(0, |c| c.of(SendState::Suppressed)),
+            plan,
+        })
     })
     .await
     .unwrap_or_else(|e| Err(PlanError::Files(format!("planning failed: {e}"))))

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::row::{MissedRow, RecordedSends, SendRow, Status};
+use super::row::{MissedRow, OptOut, RecordedSends, SendRow, Status};
 use crate::schedule::Occurrence;
 
 /// A send about to be attempted.
@@ -162,4 +162,23 @@ pub(crate) trait Ledger: Send {
     /// identical are skipped; if any differs (same key, different outcome) nothing is
     /// written and the keys are returned as the error.
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError>;
+
+    /// Records opt-outs in one transaction. A number already opted out keeps its first
+    /// record, untouched (so does a number given twice: the first is added). Returns, for
+    /// each of `optouts` in order, `None` when it was added, else the record the number
+    /// already had. Needs no writer lock: opt-outs are recorded while a run sends.
+    fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError>;
+
+    /// Removes the opt-outs of `mobiles` in one transaction; returns the records removed, in
+    /// the order of `mobiles` (numbers that had none are left out).
+    fn remove_optouts(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError>;
+
+    /// The opt-outs of those of `mobiles` that have one, by number: a lookup for a set of
+    /// numbers (the due sends of a saved plan), in batches, never a query per number.
+    fn optouts_among(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError>;
+
+    /// Hands every opt-out to `visit`, by number, as the rows are read (never all held
+    /// here): how a plan loads them once into a set, and how `optout list` prints them.
+    /// Returns how many. A ledger older than the opt-out table has none.
+    fn each_optout(&mut self, visit: &mut dyn FnMut(OptOut)) -> Result<usize, LedgerError>;
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::backend::{Claim, Filter, Finished, Ledger, NewSend};
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::row::{MAX_RESPONSE_BYTES, Recorded, SendRow, Status};
+use super::row::{MAX_RESPONSE_BYTES, OptOut, Recorded, SendRow, Status};
 use crate::schedule::Occurrence;
 
 /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
@@ -52,6 +52,9 @@ pub(crate) fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
     last_occurrence_spans_sends_and_missed(open("last"));
     import_is_idempotent_and_refuses_conflicts(open("import-from"), open("import-to"));
     single_writer_lock(open("lock"), open("lock"));
+    optouts_keep_their_first_record(open("optouts"));
+    optouts_are_looked_up_in_batches(open("optouts-many"));
+    optouts_need_no_writer_lock(open("optouts-lock"), open("optouts-lock"));
 }
 
 fn claim_is_exactly_once(mut l: Box<dyn Ledger>) {
@@ -537,4 +540,124 @@ fn single_writer_lock(mut first: Box<dyn Ledger>, mut second: Box<dyn Ledger>) {
             std::time::Duration::from_secs(10),
         )
         .unwrap();
+}
+
+fn optout(mobile: &str, reason: Option<&str>, source: &str, at: &str) -> OptOut {
+    OptOut {
+        mobile: mobile.to_owned(),
+        reason: reason.map(str::to_owned),
+        source: source.to_owned(),
+        created_at: at.to_owned(),
+    }
+}
+
+fn all_optouts(l: &mut dyn Ledger) -> Vec<OptOut> {
+    let mut listed = Vec::new();
+    let n = l.each_optout(&mut |o| listed.push(o)).unwrap();
+    assert_eq!(n, listed.len());
+    listed
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Added once (a number given again, in the same call or later, keeps its first record),
+/// listed and looked up by number, removed and added again.
+fn optouts_keep_their_first_record(mut l: Box<dyn Ledger>) {
+    assert!(all_optouts(&mut *l).is_empty());
+    let a = optout(
+        "919000000002",
+        Some("replied STOP"),
+        "optout add",
+        "2026-12-01T05:00:00.000Z",
+    );
+    let b = optout(
+        "919000000001",
+        None,
+        "optout import list.csv",
+        "2026-12-01T05:00:01.000Z",
+    );
+    let again = optout(
+        "919000000002",
+        Some("blocked"),
+        "api 131050",
+        "2026-12-02T05:00:00.000Z",
+    );
+    assert_eq!(
+        l.add_optouts(&[a.clone(), b.clone(), again.clone()])
+            .unwrap(),
+        vec![None, None, Some(a.clone())]
+    );
+    assert_eq!(
+        l.add_optouts(std::slice::from_ref(&again)).unwrap(),
+        vec![Some(a.clone())]
+    );
+    assert_eq!(all_optouts(&mut *l), [b.clone(), a.clone()]);
+    assert_eq!(
+        l.optouts_among(&strings(&["919000000003", "919000000002", "919000000002"]))
+            .unwrap(),
+        std::slice::from_ref(&a)
+    );
+    assert!(l.optouts_among(&[]).unwrap().is_empty());
+
+    assert_eq!(
+        l.remove_optouts(&strings(&["919000000003", "919000000002", "919000000001"]))
+            .unwrap(),
+        [a.clone(), b.clone()],
+        "removed in the order asked, numbers without one left out"
+    );
+    assert!(
+        l.remove_optouts(&strings(&["919000000002"]))
+            .unwrap()
+            .is_empty()
+    );
+    assert!(all_optouts(&mut *l).is_empty());
+    // Removed, then opted out again: the new record is kept.
+    assert_eq!(
+        l.add_optouts(std::slice::from_ref(&again)).unwrap(),
+        vec![None]
+    );
+    assert_eq!(all_optouts(&mut *l), [again]);
+}
+
+/// More numbers than one query takes, in one call each way.
+fn optouts_are_looked_up_in_batches(mut l: Box<dyn Ledger>) {
+    let number = |i: usize| format!("91{:010}", 9_000_000_000usize + i);
+    let many: Vec<OptOut> = (0..25_000)
+        .step_by(10)
+        .map(|i| {
+            optout(
+                &number(i),
+                None,
+                "optout import big.csv",
+                "2026-12-01T05:00:00.000Z",
+            )
+        })
+        .collect();
+    assert!(l.add_optouts(&many).unwrap().iter().all(Option::is_none));
+    let asked: Vec<String> = (0..25_000).rev().map(number).collect();
+    let found = l.optouts_among(&asked).unwrap();
+    assert_eq!(found, many, "every one found once, by number");
+    assert_eq!(all_optouts(&mut *l).len(), many.len());
+}
+
+/// Opt-outs are recorded while another process holds the writer lock (a running daemon).
+fn optouts_need_no_writer_lock(mut holder: Box<dyn Ledger>, mut other: Box<dyn Ledger>) {
+    holder.lock(&Holder::current("run")).unwrap();
+    let o = optout(
+        "919000000001",
+        None,
+        "optout add",
+        "2026-12-01T05:00:00.000Z",
+    );
+    assert_eq!(
+        other.add_optouts(std::slice::from_ref(&o)).unwrap(),
+        vec![None]
+    );
+    assert_eq!(all_optouts(&mut *holder), std::slice::from_ref(&o));
+    assert_eq!(
+        other.remove_optouts(&strings(&["919000000001"])).unwrap(),
+        [o]
+    );
 }

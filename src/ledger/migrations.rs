@@ -1,4 +1,5 @@
-//! What the backends share of their schemas: version 1, and the refusal of a newer one.
+//! What the backends share of their schemas: version 1, the opt-out table, and the refusal
+//! of a newer schema.
 
 use super::error::LedgerError;
 
@@ -8,6 +9,9 @@ use super::error::LedgerError;
 /// PostgreSQL in `campaignctl_schema`): a change one backend needs does not bump the other's
 /// version, which would make older campaignctl refuse a ledger it could still use.
 pub(super) const SCHEMA_V1: &str = include_str!("migrations/v1.sql");
+
+/// The opt-out table (plain SQL both understand): SQLite's version 3, PostgreSQL's 2.
+pub(super) const OPTOUTS: &str = include_str!("migrations/optouts.sql");
 
 /// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
 /// `migrations` this one knows).

@@ -22,5 +22,5 @@ pub(crate) use handle::SharedLedger;
 pub(crate) use holder::Holder;
 pub(crate) use location::{DEFAULT_STATE, StateLocation};
 pub(crate) use row::{
-    MissedRow, Recorded, RecordedSends, SendRow, Status, failure_reason, timestamp,
+    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, failure_reason, timestamp,
 };

@@ -107,6 +107,30 @@ pub(crate) struct MissedRow {
     pub recorded_at: String,
 }
 
+/// An opt-out: a number no campaign messages, why, who recorded it and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct OptOut {
+    /// The normalised number: digits with the country code, as a send's `recipient`.
+    pub mobile: String,
+    pub reason: Option<String>,
+    /// Who recorded it: `optout add`, `optout import FILE`, or the API (an error code).
+    pub source: String,
+    /// When it was first recorded (RFC 3339 with milliseconds, UTC).
+    pub created_at: String,
+}
+
+impl OptOut {
+    /// An opt-out of `mobile` recorded now.
+    pub(crate) fn now(mobile: String, reason: Option<String>, source: &str) -> OptOut {
+        OptOut {
+            mobile,
+            reason,
+            source: source.to_owned(),
+            created_at: timestamp(Utc::now()),
+        }
+    }
+}
+
 /// Responses are kept for diagnosis, not archived: longer bodies are cut here.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 4096;
 

@@ -16,14 +16,15 @@ use rusqlite::{
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
 use super::error::{LedgerError, Source};
 use super::holder::Holder;
-use super::migrations::{SCHEMA_V1, check_version};
+use super::migrations::{OPTOUTS, SCHEMA_V1, check_version};
 use super::row::{
-    MissedRow, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
+    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
-/// Schema migrations, applied in order and counted in `PRAGMA user_version`.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2];
+/// Schema migrations, applied in order and counted in `PRAGMA user_version`. 3: the
+/// opt-out table (`optouts.sql`, as PostgreSQL's 2).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS];
 
 /// 2: the `sends` table rebuilt with the same columns and rows, for the cost of each claim
 /// and finish. Its CHECK on `status` is spelt with OR (SQLite evaluates an IN list of more
@@ -641,7 +642,24 @@ impl Ledger for SqliteLedger {
         tx.commit().map_err(|e| storage(&location, e))?;
         Ok(imported)
     }
+
+    fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {
+        self.add_optouts_in_one(optouts)
+    }
+
+    fn remove_optouts(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError> {
+        self.remove_optouts_in_one(mobiles)
+    }
+
+    fn optouts_among(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError> {
+        self.optouts_in(mobiles)
+    }
+
+    fn each_optout(&mut self, visit: &mut dyn FnMut(OptOut)) -> Result<usize, LedgerError> {
+        self.visit_optouts(visit)
+    }
 }
 
+mod optouts;
 #[cfg(test)]
 mod tests;

@@ -52,6 +52,13 @@ impl<W: Write> JsonPlan<W> {
             send.kind.as_str(),
         )?;
         send.write_body(&mut self.out)?;
+        if let Some(by) = &send.suppressed_by {
+            write!(
+                self.out,
+                ",\"suppressed_by\":{}",
+                serde_json::Value::from(by.as_str())
+            )?;
+        }
         write!(self.out, "}}")?;
         self.first_send = false;
         Ok(())

@@ -82,11 +82,20 @@ impl Markdown {
                 "campaigns"
             },
         ));
+        let suppressed: usize = campaigns
+            .iter()
+            .map(|c| c.counts.of(SendState::Suppressed))
+            .sum();
         head.push_str(&format!(
-            "Planned at `{}`: {} in all, {due} due now, {} not due, {sent} already sent.\n",
+            "Planned at `{}`: {} in all, {due} due now, {} not due, {sent} already sent{}.\n",
             rfc3339(now),
             plural(total, "send"),
             total - due,
+            if suppressed > 0 {
+                format!(", {suppressed} suppressed (opted out, never sent)")
+            } else {
+                String::new()
+            }
         ));
         for c in campaigns {
             head.push_str(&campaign_table(c));
@@ -181,17 +190,21 @@ fn campaign_table(c: &CampaignView) -> String {
         );
     }
     let counts = &c.counts;
-    rows.push((
-        "sends",
-        format!(
-            "**{} due**, {} already sent, {} changed since, {} failed, {} unknown",
-            counts.due,
-            counts.of(SendState::AlreadySent),
-            counts.of(SendState::SentChangedSince),
-            counts.of(SendState::Failed),
-            counts.of(SendState::Unknown) + counts.of(SendState::InFlight),
-        ),
-    ));
+    let mut sends = format!(
+        "**{} due**, {} already sent, {} changed since, {} failed, {} unknown",
+        counts.due,
+        counts.of(SendState::AlreadySent),
+        counts.of(SendState::SentChangedSince),
+        counts.of(SendState::Failed),
+        counts.of(SendState::Unknown) + counts.of(SendState::InFlight),
+    );
+    if counts.of(SendState::Suppressed) > 0 {
+        sends.push_str(&format!(
+            ", {} suppressed (opted out)",
+            counts.of(SendState::Suppressed)
+        ));
+    }
+    rows.push(("sends", sends));
     let mut table = format!(
         "\n### {} <sub>{}</sub>\n\n| | |\n|---|---|\n",
         code(&c.name),
@@ -208,15 +221,12 @@ fn send_row(send: &SendView, kind: KindView) -> String {
         KindView::Blast => "blast".to_owned(),
         KindView::Single => code(&send.recipient),
     };
-    let state = match send.state {
-        SendState::New => String::new(),
-        other => other.label().to_owned(),
-    };
     format!(
-        "| {} | {who} | {} | {} | {state} | {} |\n",
+        "| {} | {who} | {} | {} | {} | {} |\n",
         send.marker(),
         cell(send.name.as_deref().unwrap_or("")),
         code(&serde_json::to_string(&send.params).unwrap_or_default()),
+        cell(&send.state_text()),
         send.source.as_deref().map_or_else(String::new, code),
     )
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod json;
 pub(crate) mod markdown;
+pub(crate) mod optouts;
 pub(crate) mod pipeline;
 pub(crate) mod saved;
 pub(crate) mod text;
@@ -19,12 +20,14 @@ use serde::{Deserialize, Serialize};
 use crate::api::body::{self, To};
 use crate::api::{body_hash, send_key};
 use crate::campaign::mobile::{Mobile, MobileMap};
+use crate::campaign::optouts::OptOuts;
 use crate::campaign::recipients::{self, Origin, Recipient};
 use crate::campaign::renderer::{RenderError, Renderer, RunContext, Templates};
 use crate::campaign::{Audience, Campaign, Kind};
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
 use crate::ledger::{RecordedSends, Status};
 use crate::schedule::Occurrence;
+use optouts::PlanOptOuts;
 
 /// Number of upcoming fire times listed per scheduled campaign.
 pub(crate) const NEXT_RUNS: usize = 5;
@@ -49,6 +52,8 @@ pub(crate) enum SendState {
     Unknown,
     InFlight,
     Missed,
+    /// The number opted out: never sent, by any campaign.
+    Suppressed,
 }
 
 impl SendState {
@@ -61,6 +66,7 @@ impl SendState {
             SendState::Unknown => "unknown",
             SendState::InFlight => "in flight",
             SendState::Missed => "missed",
+            SendState::Suppressed => "suppressed",
         }
     }
 }
@@ -111,6 +117,8 @@ pub(crate) struct PlannedSend {
     pub due: bool,
     /// Where the recipient is listed (none for a blast).
     pub origin: Option<Origin>,
+    /// Where its opt-out comes from, when it is `Suppressed`.
+    pub suppressed_by: Option<String>,
 }
 
 impl PlannedSend {
@@ -147,6 +155,8 @@ pub(crate) enum SendItem {
     Send(PlannedSend),
     /// Recipient or param problems; errors make the whole set invalid.
     Problems(Vec<Diagnostic>),
+    /// A number listed again in the campaign (a warning): it is sent once.
+    Duplicate(Diagnostic),
 }
 
 impl CampaignPlan {
@@ -238,18 +248,25 @@ impl CampaignPlan {
     }
 
     /// Streams the sends of the planned occurrence: renders each recipient's params, drops
-    /// repeated numbers (with a warning), and marks each send with its ledger state.
+    /// repeated numbers (with a warning), and marks each send with its ledger state, or as
+    /// suppressed when its number opted out.
     pub(crate) fn sends<'a>(
         &'a self,
         recorded: &'a RecordedSends,
+        optouts: &'a PlanOptOuts,
         options: PlanOptions,
     ) -> Box<dyn Iterator<Item = SendItem> + 'a> {
         let campaign = &self.campaign;
+        let against = Against {
+            recorded,
+            optouts,
+            options,
+        };
         match &campaign.audience {
             Audience::Search(_) => {
                 let item = match self.renderer.render(&self.run, None) {
                     Ok((params, _)) => {
-                        SendItem::Send(self.send(None, None, params, recorded, options, None))
+                        SendItem::Send(self.send(None, None, params, &against, None))
                     }
                     Err(errors) => SendItem::Problems(
                         errors
@@ -268,7 +285,7 @@ impl CampaignPlan {
                         Err(d) => return SendItem::Problems(vec![d]),
                     };
                     if let Some(first) = seen.first_seen(&recipient, &origin) {
-                        return SendItem::Problems(vec![
+                        return SendItem::Duplicate(
                             Diagnostic::warning(
                                 &*origin.file,
                                 origin.pos,
@@ -279,7 +296,7 @@ impl CampaignPlan {
                             )
                             .with_help(format!("first listed at {first}"))
                             .with_source_if(&origin, campaign),
-                        ]);
+                        );
                     }
                     let mobile = recipient.mobile;
                     match self.renderer.render(&self.run, Some(recipient)) {
@@ -287,8 +304,7 @@ impl CampaignPlan {
                             Some(mobile),
                             recipient.and_then(|r| r.name),
                             params,
-                            recorded,
-                            options,
+                            &against,
                             Some(origin.clone()),
                         )),
                         Err(errors) => SendItem::Problems(
@@ -308,10 +324,14 @@ impl CampaignPlan {
         mobile: Option<Mobile>,
         name: Option<String>,
         params: Vec<String>,
-        recorded: &RecordedSends,
-        options: PlanOptions,
+        against: &Against<'_>,
         origin: Option<Origin>,
     ) -> PlannedSend {
+        let Against {
+            recorded,
+            optouts,
+            options,
+        } = *against;
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
         let mut send = PlannedSend {
             key: [self.key_prefix.as_str(), &recipient].concat(),
@@ -325,6 +345,7 @@ impl CampaignPlan {
             state: SendState::New,
             due: false,
             origin,
+            suppressed_by: None,
         };
         // The body is only built (and hashed) when the ledger has something to compare.
         send.state = match recorded.get(&send.recipient) {
@@ -344,6 +365,18 @@ impl CampaignPlan {
             SendState::Unknown => options.retry_unknown,
             _ => false,
         };
+        // A number that opted out is never sent: whatever would have sent it is suppressed.
+        // What the ledger says was sent (or is being sent) stays as it is.
+        if let Some(source) = mobile.and_then(|m| optouts.get(m))
+            && matches!(
+                send.state,
+                SendState::New | SendState::Failed | SendState::Unknown
+            )
+        {
+            send.state = SendState::Suppressed;
+            send.suppressed_by = Some(source.to_string());
+            return send;
+        }
         send.due = wanted && self.is_due();
         send
     }
@@ -364,6 +397,14 @@ impl CampaignPlan {
         };
         Diagnostic::error(&*campaign.file, pos, message).with_source(&campaign.source)
     }
+}
+
+/// What a send is matched against: the ledger's records, the opt-outs, and what to resend.
+#[derive(Clone, Copy)]
+struct Against<'a> {
+    recorded: &'a RecordedSends,
+    optouts: &'a PlanOptOuts,
+    options: PlanOptions,
 }
 
 trait WithSourceIf {
@@ -422,6 +463,8 @@ pub(crate) struct Plan {
     pub campaigns: Vec<CampaignPlan>,
     /// Ledger records of each campaign's planned occurrence, by campaign index.
     recorded: Vec<RecordedSends>,
+    /// The opt-outs every campaign honours.
+    optouts: PlanOptOuts,
 }
 
 /// Counts and the first few sends of one campaign, from one pass over its sends.
@@ -432,6 +475,21 @@ pub(crate) struct CampaignScan {
     pub by_state: std::collections::BTreeMap<SendState, usize>,
     /// The first sends, for the text plan.
     pub first: Vec<PlannedSend>,
+    /// Numbers listed again (each sent once).
+    pub duplicates: usize,
+    /// The first suppressed sends: `(recipient, where its opt-out comes from)`.
+    pub suppressed: Vec<(String, String)>,
+    /// Whether any of its recipients or params has an error.
+    pub errors: bool,
+}
+
+/// Suppressed sends listed per campaign by `apply`; the rest are counted.
+pub(crate) const SUPPRESSED_LISTED: usize = 20;
+
+impl CampaignScan {
+    pub(crate) fn of(&self, state: SendState) -> usize {
+        self.by_state.get(&state).copied().unwrap_or(0)
+    }
 }
 
 /// One pass over every send of a plan.
@@ -451,6 +509,7 @@ impl Plan {
         campaigns: Vec<Campaign>,
         now: DateTime<Utc>,
         options: PlanOptions,
+        optouts: PlanOptOuts,
         mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
     ) -> Result<Plan, E> {
         let mut plans = Vec::new();
@@ -466,7 +525,21 @@ impl Plan {
             options,
             campaigns: plans,
             recorded: records,
+            optouts,
         })
+    }
+
+    /// The opt-outs the plan honours.
+    pub(crate) fn optouts(&self) -> &PlanOptOuts {
+        &self.optouts
+    }
+
+    /// Replaces the ledger's opt-outs the plan honours; true when there are any (the sends'
+    /// states may then differ).
+    pub(crate) fn match_optouts(&mut self, ledger: OptOuts) -> bool {
+        let any = !ledger.is_empty();
+        self.optouts.ledger = Arc::new(ledger);
+        any
     }
 
     /// Replaces what the plan knows of the ledger with `recorded`'s records of each
@@ -487,6 +560,7 @@ impl Plan {
     pub(crate) fn of(
         now: DateTime<Utc>,
         options: PlanOptions,
+        optouts: PlanOptOuts,
         campaigns: Vec<(CampaignPlan, RecordedSends)>,
     ) -> Plan {
         let (campaigns, recorded) = campaigns.into_iter().unzip();
@@ -495,6 +569,7 @@ impl Plan {
             options,
             campaigns,
             recorded,
+            optouts,
         }
     }
 
@@ -505,7 +580,7 @@ impl Plan {
 
     /// The send stream of campaign `index`.
     pub(crate) fn sends(&self, index: usize) -> Box<dyn Iterator<Item = SendItem> + '_> {
-        self.campaigns[index].sends(&self.recorded[index], self.options)
+        self.campaigns[index].sends(&self.recorded[index], &self.optouts, self.options)
     }
 
     /// Streams every send once: renders and checks all of them, counts them by state and
@@ -526,30 +601,47 @@ impl Plan {
             let mut counts = CampaignScan::default();
             let mut problems = 0;
             for item in self.sends(index) {
-                match item {
+                let found = match item {
                     SendItem::Send(send) => {
                         visit(index, &send);
                         counts.total += 1;
                         counts.due += usize::from(send.due);
                         *counts.by_state.entry(send.state).or_default() += 1;
+                        if let Some(source) = &send.suppressed_by
+                            && counts.suppressed.len() < SUPPRESSED_LISTED
+                        {
+                            counts
+                                .suppressed
+                                .push((send.recipient.clone(), source.clone()));
+                        }
                         if counts.first.len() < keep {
                             counts.first.push(send);
                         }
+                        continue;
                     }
-                    SendItem::Problems(found) => {
-                        for d in found {
-                            if problems >= MAX_PROBLEMS_PER_CAMPAIGN {
-                                match d.is_error() {
-                                    true => scan.omitted_errors += 1,
-                                    false => scan.omitted_warnings += 1,
-                                }
-                            } else {
-                                problems += 1;
-                                scan.diagnostics.push(d);
-                            }
+                    SendItem::Duplicate(d) => {
+                        counts.duplicates += 1;
+                        vec![d]
+                    }
+                    SendItem::Problems(found) => found,
+                };
+                counts.errors |= found.iter().any(Diagnostic::is_error);
+                for d in found {
+                    if problems >= MAX_PROBLEMS_PER_CAMPAIGN {
+                        match d.is_error() {
+                            true => scan.omitted_errors += 1,
+                            false => scan.omitted_warnings += 1,
                         }
+                    } else {
+                        problems += 1;
+                        scan.diagnostics.push(d);
                     }
                 }
+            }
+            if let Some(d) =
+                optouts::audience_warning(&self.campaigns[index].campaign, &counts, &self.optouts)
+            {
+                scan.diagnostics.push(d);
             }
             scan.campaigns.push(counts);
         }

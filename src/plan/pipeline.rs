@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::optouts::{self, PlanOptOuts};
 use super::{Plan, PlanOptions, PlannedSend, Scan};
 use crate::campaign::pin::pin_csv_files;
 use crate::campaign::project::{self, Project};
@@ -20,7 +21,6 @@ use crate::style::Paint;
 pub(crate) struct Checked {
     pub plan: Plan,
     /// The project file's settings the set was checked with.
-    #[allow(dead_code, reason = "the opt-out checks that read it land next")]
     pub project: Arc<Project>,
     pub scan: Scan,
     pub files: usize,
@@ -40,7 +40,8 @@ pub(crate) struct Prepared {
     pub files: usize,
 }
 
-/// Loads, validates and plans `paths` at `now`. Prints nothing.
+/// Loads, validates and plans `paths` at `now`, honouring the project file's opt-out lists
+/// and, with a ledger, the ledger's opt-outs. Prints nothing.
 pub(crate) fn prepare(
     paths: &[PathBuf],
     config: Option<&Path>,
@@ -50,16 +51,26 @@ pub(crate) fn prepare(
     allow_empty: bool,
 ) -> Result<Prepared, LedgerError> {
     let (project, project_problems) = project::load(config);
+    let (files, optout_problems) = optouts::load_files(&project);
     let (sources, load_problems) = loader::load(paths, allow_empty);
     let validated = validator::validate(&sources, &project);
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(project_problems);
+    diagnostics.extend(optout_problems);
     diagnostics.extend(load_problems);
     diagnostics.extend(validated.diagnostics);
+    let mut optouts = PlanOptOuts {
+        files: Arc::new(files),
+        ..PlanOptOuts::default()
+    };
+    if let Some(ledger) = ledger.as_mut() {
+        optouts.ledger = Arc::new(optouts::load_ledger(&mut ***ledger)?);
+    }
     let plan = Plan::new(
         validated.campaigns,
         now,
         options,
+        optouts,
         |campaign, occurrence| match ledger.as_mut() {
             Some(ledger) => ledger.recorded(&campaign.name, occurrence),
             None => Ok(RecordedSends::new()),
@@ -248,7 +259,7 @@ mod tests {
             .sends(0)
             .filter_map(|item| match item {
                 SendItem::Send(send) => Some(send),
-                SendItem::Problems(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(sends.len(), 2);

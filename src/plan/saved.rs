@@ -17,6 +17,8 @@ use serde_json::value::RawValue;
 use super::view::{CampaignView, SendView};
 use super::{Plan, PlannedSend};
 use crate::campaign::Audience;
+use crate::campaign::optouts::OptOutSource;
+use crate::campaign::project::Project;
 use crate::campaign::recipients::RecipientSource;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::ledger::{Ledger, LedgerError, NewSend, Recorded, RecordedSends, Status};
@@ -25,9 +27,10 @@ use crate::schedule::{Occurrence, rfc3339};
 /// What the `kind` of a saved plan says.
 const KIND: &str = "campaignctl-plan";
 
-/// The format this campaignctl writes: major 1 (what it can read), minor 0.
+/// The format this campaignctl writes: major 1 (what it can read), minor 1 (1.1 added the
+/// send state `suppressed` and `suppressed_by`).
 pub(crate) const FORMAT_MAJOR: u32 = 1;
-const FORMAT_VERSION: &str = "1.0";
+const FORMAT_VERSION: &str = "1.1";
 
 #[derive(Serialize, Deserialize)]
 struct Envelope<'a> {
@@ -141,17 +144,38 @@ impl Saver {
         });
     }
 
-    /// The saved plan of `plan`, whose sends were all handed over; `files` are the campaign
-    /// files read, `views` the campaigns as the reports show them.
+    /// The saved plan of `plan`, whose sends were all handed over; `views` are the campaigns
+    /// as the reports show them. Its files are every file it was made from: the project file
+    /// and its opt-out lists, the campaign files and their CSV files.
     pub(crate) fn finish(
         mut self,
         plan: &Plan,
+        project: &Project,
         views: Vec<CampaignView>,
         ledger: &str,
         warnings: Vec<String>,
     ) -> io::Result<SavedPlan> {
         self.campaigns.resize_with(views.len(), Vec::new);
         let mut files = Vec::new();
+        if let Some(path) = &project.file {
+            let sha256 = file_sha256(path).map_err(|e| {
+                io::Error::other(format!(
+                    "cannot read the project file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            files.push(SavedFile {
+                path: path.to_path_buf(),
+                sha256,
+            });
+        }
+        for (path, sha256) in &plan.optouts().files.files {
+            // The hash of the bytes the opt-outs were read from.
+            files.push(SavedFile {
+                path: path.clone(),
+                sha256: sha256.clone(),
+            });
+        }
         for campaign_plan in &plan.campaigns {
             let c = &campaign_plan.campaign;
             files.push(SavedFile {
@@ -307,12 +331,62 @@ impl SavedPlan {
         reasons
     }
 
+    /// What the ledger recorded since the plan was made, for the keys and numbers it sends:
+    /// every reason it is stale (none when it can be applied).
+    pub(crate) fn stale_ledger(&self, ledger: &mut dyn Ledger) -> Result<Vec<String>, LedgerError> {
+        let mut reasons = Vec::new();
+        if let Some(reason) = self.recorded_since(ledger)? {
+            reasons.push(reason);
+        }
+        if let Some(reason) = self.opted_out_since(ledger)? {
+            reasons.push(reason);
+        }
+        Ok(reasons)
+    }
+
+    /// The numbers the plan sends to that opted out in the ledger since (one lookup of the
+    /// set of its numbers): the reason it is stale, or `None`.
+    fn opted_out_since(&self, ledger: &mut dyn Ledger) -> Result<Option<String>, LedgerError> {
+        let mut numbers: Vec<String> = self
+            .campaigns
+            .iter()
+            .flat_map(|c| &c.sends)
+            .filter(|s| s.view.due && s.endpoint != crate::campaign::Kind::Blast.as_str())
+            .map(|s| s.view.recipient.clone())
+            .collect();
+        numbers.sort_unstable();
+        numbers.dedup();
+        let opted = ledger.optouts_among(&numbers)?;
+        if opted.is_empty() {
+            return Ok(None);
+        }
+        let shown: Vec<String> = opted
+            .iter()
+            .take(10)
+            .map(|o| {
+                let source = OptOutSource::Ledger {
+                    at: o.created_at.as_str().into(),
+                    source: o.source.as_str().into(),
+                    reason: o.reason.as_deref().map(Into::into),
+                };
+                format!("{} ({source})", o.mobile)
+            })
+            .collect();
+        Ok(Some(format!(
+            "{} number(s) the plan sends to opted out since the plan: {}{}",
+            opted.len(),
+            shown.join(", "),
+            if opted.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
+        )))
+    }
+
     /// What the ledger recorded since the plan was made, for the keys it plans: the reason
     /// it is stale, or `None`.
-    pub(crate) fn stale_ledger(
-        &self,
-        ledger: &mut dyn Ledger,
-    ) -> Result<Option<String>, LedgerError> {
+    fn recorded_since(&self, ledger: &mut dyn Ledger) -> Result<Option<String>, LedgerError> {
         let mut changed = Vec::new();
         for c in &self.campaigns {
             let Some(occurrence) = Occurrence::parse(&c.view.occurrence) else {

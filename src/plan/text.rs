@@ -143,9 +143,9 @@ fn write_campaign(
             )
         };
         let params = serde_json::to_string(&send.params).unwrap_or_default();
-        let state = match send.state {
-            SendState::New => String::new(),
-            other => format!("  ({})", other.label()),
+        let state = match send.state_text() {
+            text if text.is_empty() => text,
+            text => format!("  ({text})"),
         };
         let line_style = paint.get(match send.marker() {
             '+' => style::ADDED,
@@ -179,15 +179,22 @@ pub(crate) fn timing_text(timing: Timing) -> &'static str {
 
 fn summary_line<'a>(campaigns: impl Iterator<Item = &'a CampaignView>) -> String {
     let (mut due, mut total, mut due_campaigns, mut sent, mut count) = (0, 0, 0, 0, 0);
+    let mut suppressed = 0;
     for c in campaigns {
         count += 1;
         due += c.counts.due;
         total += c.counts.total;
         due_campaigns += usize::from(c.counts.due > 0);
         sent += c.counts.of(SendState::AlreadySent);
+        suppressed += c.counts.of(SendState::Suppressed);
     }
     format!(
-        "Plan: {due} send(s) due now in {due_campaigns} of {count} campaign(s); {} not due; {sent} already sent.",
+        "Plan: {due} send(s) due now in {due_campaigns} of {count} campaign(s); {} not due; {sent} already sent{}.",
         total - due,
+        if suppressed > 0 {
+            format!("; {suppressed} suppressed (opted out, never sent)")
+        } else {
+            String::new()
+        }
     )
 }

@@ -97,6 +97,18 @@ impl Counts {
     }
 }
 
+impl SendView {
+    /// Its state as the text and markdown plans show it: the label, and for a suppressed
+    /// send where its opt-out comes from. Empty for a new send.
+    pub(crate) fn state_text(&self) -> String {
+        match (self.state, &self.suppressed_by) {
+            (SendState::New, _) => String::new(),
+            (SendState::Suppressed, Some(by)) => format!("suppressed: {by}"),
+            (other, _) => other.label().to_owned(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SendView {
     pub key: String,
@@ -110,6 +122,10 @@ pub(crate) struct SendView {
     /// Where the recipient is listed: `FILE:LINE` or `FILE.csv:ROW`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// Where the opt-out of a `suppressed` send comes from: `optouts.csv:12`, or
+    /// `ledger, 2026-12-01, optout add, reason ...`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_by: Option<String>,
 }
 
 impl CampaignView {
@@ -172,14 +188,16 @@ impl SendView {
             state: send.state,
             due: send.due,
             source: send.origin.as_ref().map(ToString::to_string),
+            suppressed_by: send.suppressed_by.clone(),
         }
     }
 
     /// The marker of the text plan: `+` due, `=` already sent, `~` sent but changed since,
-    /// `!` failed, unknown or in flight.
+    /// `!` failed, unknown or in flight, `-` suppressed (opted out).
     pub(crate) fn marker(&self) -> char {
         match (self.due, self.state) {
             (true, _) => '+',
+            (false, SendState::Suppressed) => '-',
             (false, SendState::AlreadySent) => '=',
             (false, SendState::SentChangedSince) => '~',
             (false, SendState::Failed | SendState::Unknown | SendState::InFlight) => '!',

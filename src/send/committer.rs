@@ -188,24 +188,20 @@ impl Writer {
                 ))
             })
             .await;
-        let (
-            (finished, finishes, finish_done),
-            (released, releases, release_done),
-            claimed,
-            sends,
-        ) = match written {
-            Ok(written) => written,
-            Err(e) => {
-                // The ledger call itself failed (it panicked): what it held is lost, and
-                // those rows stay as the ledger has them.
-                self.lost += finish_count + release_count;
-                self.stop_for(&e);
-                for done in claim_done {
-                    let _ = done.send(Err(e.to_string()));
+        let ((finished, finishes, finish_done), (released, releases, release_done), claimed, sends) =
+            match written {
+                Ok(written) => written,
+                Err(e) => {
+                    // The ledger call itself failed (it panicked): what it held is lost, and
+                    // those rows stay as the ledger has them.
+                    self.lost += finish_count + release_count;
+                    self.stop_for(&e);
+                    for done in claim_done {
+                        let _ = done.send(Err(e.to_string()));
+                    }
+                    return;
                 }
-                return;
-            }
-        };
+            };
         self.settle(finished, finishes, finish_done, Writer::keep_finish);
         self.settle(released, releases, release_done, Writer::keep_release);
         match claimed {

@@ -4,6 +4,7 @@
 //! CONFLICT DO NOTHING` decides who sends), single writer from a session-level advisory lock.
 
 mod location;
+mod optouts;
 #[cfg(test)]
 pub(crate) mod test_db;
 #[cfg(test)]
@@ -21,15 +22,16 @@ pub(crate) use location::PgLocation;
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::migrations::{SCHEMA_V1, check_version};
+use super::migrations::{OPTOUTS, SCHEMA_V1, check_version};
 use super::row::{
-    MissedRow, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
+    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
 /// Schema migrations, applied in order and counted in `campaignctl_schema`. Version 1 is
 /// the schema shared with SQLite; SQLite's later, SQLite-only migrations are not PostgreSQL's.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+/// 2: the opt-out table (`optouts.sql`, as SQLite's 3).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, OPTOUTS];
 
 /// The advisory lock key ("campaignctl" ledger writer); advisory locks are per database.
 const LOCK_KEY: i64 = 0x6361_6d70_6169_676e;
@@ -624,5 +626,21 @@ impl Ledger for PgLedger {
             tx.commit()?;
             Ok(imported)
         })
+    }
+
+    fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {
+        self.add_optouts_in_one(optouts)
+    }
+
+    fn remove_optouts(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError> {
+        self.remove_optouts_in_one(mobiles)
+    }
+
+    fn optouts_among(&mut self, mobiles: &[String]) -> Result<Vec<OptOut>, LedgerError> {
+        self.optouts_in(mobiles)
+    }
+
+    fn each_optout(&mut self, visit: &mut dyn FnMut(OptOut)) -> Result<usize, LedgerError> {
+        self.visit_optouts(visit)
     }
 }

@@ -141,3 +141,60 @@ fn urls_are_parsed_and_passwords_never_shown() {
     assert!(err.to_string().contains("unknown sslmode"));
     assert!(!err.to_string().contains("s3cret"));
 }
+
+/// A version-1 ledger (before the opt-out table) read by this campaignctl has no opt-outs;
+/// opened for writing it gains the table and keeps every row it had.
+#[test]
+fn a_version_1_ledger_gains_the_optout_table_keeping_its_rows() {
+    let db = TestDb::create("v1-optouts");
+    let mut old = Config::from_str(&db.url).unwrap().connect(NoTls).unwrap();
+    old.batch_execute(
+        "CREATE TABLE campaignctl_schema (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+         INSERT INTO campaignctl_schema VALUES (1, '2026-11-27T05:00:00.000Z');",
+    )
+    .unwrap();
+    old.batch_execute(SCHEMA_V1).unwrap();
+    old.batch_execute(
+        "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                            request_hash, status, attempts, created_at, updated_at)
+         VALUES ('c/once/919000000001', 'c', 'c.yaml', 'once', '919000000001', 'single', '{}',
+                 'h1', 'sent', 1, '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z'),
+                ('c/once/919000000002', 'c', 'c.yaml', 'once', '919000000002', 'single', '{}',
+                 'h2', 'failed', 2, '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z');
+         INSERT INTO missed VALUES ('d', '2026-12-02T03:30:00Z', 'd.yaml', '2026-12-02T05:00:00.000Z');",
+    )
+    .unwrap();
+    let mut before = PgLedger::open_read_only(&db.location()).unwrap().unwrap();
+    let (sends, missed) = (
+        before.sends(&Filter::default()).unwrap(),
+        before.missed(None).unwrap(),
+    );
+    assert_eq!((sends.len(), missed.len()), (2, 1));
+    assert_eq!(before.each_optout(&mut |_| {}).unwrap(), 0);
+    assert!(
+        before
+            .optouts_among(&["919000000001".to_owned()])
+            .unwrap()
+            .is_empty()
+    );
+    drop(before);
+
+    let mut l = PgLedger::open(&db.location()).unwrap();
+    assert_eq!(l.version().unwrap(), 2);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(l.missed(None).unwrap(), missed);
+    let o = OptOut::now(
+        "919000000001".to_owned(),
+        Some("STOP".to_owned()),
+        "optout add",
+    );
+    assert_eq!(l.add_optouts(std::slice::from_ref(&o)).unwrap(), vec![None]);
+    let mut listed = Vec::new();
+    l.each_optout(&mut |o| listed.push(o)).unwrap();
+    assert_eq!(listed, [o]);
+    drop(l);
+    assert_eq!(
+        PgLedger::open(&db.location()).unwrap().version().unwrap(),
+        2
+    );
+}

@@ -214,3 +214,81 @@ fn read_only_open_never_creates_and_newer_schemas_are_refused() {
         Err(LedgerError::TooNew { found: 99, .. })
     ));
 }
+
+/// A version-2 ledger (before the opt-out table) read by this campaignctl has no opt-outs;
+/// opened for writing it gains the table and keeps every row it had.
+#[test]
+fn a_version_2_ledger_gains_the_optout_table_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    {
+        // A ledger as campaignctl made it before schema version 3, with rows.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        for (key, status) in [
+            ("c/once/919000000001", "sent"),
+            ("c/once/919000000002", "failed"),
+        ] {
+            let row = send(key);
+            conn.execute(
+                "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                    request_hash, status, attempts, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1,
+                         '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z')",
+                params![
+                    row.key,
+                    row.campaign,
+                    row.file,
+                    row.occurrence,
+                    row.recipient,
+                    row.endpoint,
+                    row.request,
+                    row.request_hash,
+                    status
+                ],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO missed (campaign, occurrence, file, recorded_at)
+             VALUES ('d', '2026-12-02T03:30:00Z', 'campaigns/d.yaml', '2026-12-02T05:00:00.000Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let mut before = SqliteLedger::open_read_only(&path).unwrap().unwrap();
+    let (sends, missed) = (
+        before.sends(&Filter::default()).unwrap(),
+        before.missed(None).unwrap(),
+    );
+    assert_eq!((sends.len(), missed.len()), (2, 1));
+    assert_eq!(
+        before.each_optout(&mut |_| {}).unwrap(),
+        0,
+        "no table yet, no opt-outs"
+    );
+    assert!(
+        before
+            .optouts_among(&["919000000001".to_owned()])
+            .unwrap()
+            .is_empty()
+    );
+    drop(before);
+
+    let mut l = SqliteLedger::open(&path).unwrap();
+    assert_eq!(l.version().unwrap(), 3);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(l.missed(None).unwrap(), missed);
+    let o = OptOut::now("919000000001".to_owned(), None, "optout add");
+    assert_eq!(l.add_optouts(std::slice::from_ref(&o)).unwrap(), vec![None]);
+    let mut listed = Vec::new();
+    l.each_optout(&mut |o| listed.push(o)).unwrap();
+    assert_eq!(listed, [o]);
+    drop(l);
+    let mut again = SqliteLedger::open(&path).unwrap();
+    assert_eq!(again.version().unwrap(), 3);
+    assert_eq!(again.each_optout(&mut |_| {}).unwrap(), 1);
+}

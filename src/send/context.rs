@@ -69,4 +69,20 @@ impl RunContext {
             () = self.executor.pacer.acquire() => true,
         }
     }
+
+    /// Waits until `at` (now when `None`); false when the run stopped first.
+    pub(super) async fn until(&self, at: Option<Instant>) -> bool {
+        let mut stop = self.stop.clone();
+        if stop.borrow_and_update().is_some() {
+            return false;
+        }
+        let Some(at) = at else {
+            return true;
+        };
+        tokio::select! {
+            biased;
+            _ = stop.changed() => false,
+            () = tokio::time::sleep_until(at) => true,
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The dispatcher of one run: takes sends from the feed, holds back a number sent to moments
 //! ago (by another campaign), and starts each send as a task once it has a request slot and
-//! the pacer's turn. It also watches whether the run keeps up with its `--rate`.
+//! (nearly) the pacer's turn. It also watches whether the run keeps up with its `--rate`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -49,7 +49,13 @@ pub(super) async fn dispatch(
             slot = ctx.executor.slots.acquire() => slot,
         };
         pace.slot_wait += waiting.elapsed();
-        if !ctx.paced().await {
+        // Started a little early, to be claimed by its turn; its request leaves at the turn.
+        let pacer = &ctx.executor.pacer;
+        let turn = pacer.reserve();
+        if !ctx
+            .until(turn.map(|t| t.checked_sub(pacer.lead()).unwrap_or(t)))
+            .await
+        {
             break;
         }
         let now = Instant::now();
@@ -62,7 +68,7 @@ pub(super) async fn dispatch(
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(mobile, now);
         }
-        tasks.spawn(job::send(ctx.clone(), send, slot));
+        tasks.spawn(job::send(ctx.clone(), send, slot, turn));
         // Tasks that ended are reaped as the run goes, so the set stays small.
         while tasks.try_join_next().is_some() {}
         pace.started(now, ctx);

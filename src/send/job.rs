@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hyper::body::Bytes;
+use tokio::time::Instant;
 
 use super::context::RunContext;
 use super::feed::Outgoing;
@@ -46,8 +47,14 @@ struct Job {
 }
 
 /// Sends one claimed-to-be send, holding `slot` until its outcome is committed, so that the
-/// rows left `in_flight` by a crash are never more than the slots.
-pub(super) async fn send(ctx: Arc<RunContext>, outgoing: Outgoing, slot: Slot) {
+/// rows left `in_flight` by a crash are never more than the slots. Its first request leaves
+/// at the pacer's `turn`, booked by the dispatcher.
+pub(super) async fn send(
+    ctx: Arc<RunContext>,
+    outgoing: Outgoing,
+    slot: Slot,
+    mut turn: Option<Instant>,
+) {
     let Outgoing {
         record,
         kind,
@@ -68,6 +75,7 @@ pub(super) async fn send(ctx: Arc<RunContext>, outgoing: Outgoing, slot: Slot) {
         next_wait: None,
     };
     loop {
+        let claiming = Instant::now();
         match job.ctx.committer.claim(record.clone()).await {
             // The writer stopped the run; nothing was sent.
             Err(_) => return,
@@ -77,6 +85,10 @@ pub(super) async fn send(ctx: Arc<RunContext>, outgoing: Outgoing, slot: Slot) {
                 job.phase = Phase::Claimed;
             }
         }
+        let pacer = &job.ctx.executor.pacer;
+        pacer.observe_claim(claiming.elapsed());
+        // A stop meanwhile is seen by `attempt`, which puts the claim back.
+        job.ctx.until(turn.take()).await;
         if !job.attempt().await {
             break;
         }

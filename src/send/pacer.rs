@@ -6,8 +6,14 @@
 //! made up would leave the run short of its rate. So the rate holds over any second; within
 //! those 50 ms a few sends may leave together. At rates of 20 or less a turn is longer
 //! than that, and sends stay evenly spaced.
+//!
+//! A send is claimed in the ledger before its request leaves, and a claim waits for a
+//! commit. So the dispatcher starts a send a little before its turn ([`Pacer::lead`]: about
+//! twice the recent claim time, at most half a turn) and the send writes its request at the
+//! turn itself: the claim's jitter does not reach the spacing the API sees.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -18,11 +24,15 @@ const MAX_SLOWDOWN: u32 = 8;
 const RECOVERY: Duration = Duration::from_secs(10);
 /// How much lateness is made up, in sends' worth of time (whole turns only).
 const CATCH_UP: Duration = Duration::from_millis(50);
+/// The longest a send is started before its turn.
+const MAX_LEAD: Duration = Duration::from_millis(50);
 
 pub(crate) struct Pacer {
     /// Time between sends at full speed; `None` for unlimited.
     interval: Option<Duration>,
     state: Mutex<State>,
+    /// Recent claim time in microseconds (a moving average).
+    claim_micros: AtomicU64,
 }
 
 struct State {
@@ -43,6 +53,7 @@ impl Pacer {
                 slowdown: 1,
                 last_slowdown: now,
             }),
+            claim_micros: AtomicU64::new(0),
         }
     }
 
@@ -54,7 +65,7 @@ impl Pacer {
     }
 
     /// Books the next slot and returns when it starts (`None`: now, unlimited).
-    fn reserve(&self) -> Option<Instant> {
+    pub(super) fn reserve(&self) -> Option<Instant> {
         let interval = self.interval?;
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
@@ -69,6 +80,24 @@ impl Pacer {
         let at = state.next.max(now.checked_sub(lag).unwrap_or(now));
         state.next = at + turn;
         Some(at)
+    }
+
+    /// How long before its turn a send is started, so that its claim is committed by then.
+    pub(super) fn lead(&self) -> Duration {
+        let Some(interval) = self.interval else {
+            return Duration::ZERO;
+        };
+        let claim = Duration::from_micros(self.claim_micros.load(Ordering::Relaxed));
+        (claim * 2).min(MAX_LEAD).min(interval / 2)
+    }
+
+    /// A claim took `took`: folded into the average that [`Pacer::lead`] follows.
+    pub(super) fn observe_claim(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        // An update lost to a race only delays the average by one sample.
+        let old = self.claim_micros.load(Ordering::Relaxed);
+        let new = if old == 0 { took } else { (old * 7 + took) / 8 };
+        self.claim_micros.store(new, Ordering::Relaxed);
     }
 
     /// The API said 429: halve the rate (down to 1/8) for a while.
@@ -126,6 +155,24 @@ mod tests {
         let after = Instant::now();
         slow.acquire().await;
         assert_eq!(after.elapsed(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn the_lead_follows_claim_times_within_half_a_turn() {
+        let pacer = Pacer::new(10.0);
+        assert_eq!(pacer.lead(), Duration::ZERO);
+        pacer.observe_claim(Duration::from_millis(8));
+        assert_eq!(pacer.lead(), Duration::from_millis(16));
+        for _ in 0..50 {
+            pacer.observe_claim(Duration::from_millis(200));
+        }
+        assert_eq!(pacer.lead(), MAX_LEAD);
+        let fast = Pacer::new(1000.0);
+        fast.observe_claim(Duration::from_millis(8));
+        assert_eq!(fast.lead(), Duration::from_micros(500));
+        let unlimited = Pacer::new(0.0);
+        unlimited.observe_claim(Duration::from_millis(8));
+        assert_eq!(unlimited.lead(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

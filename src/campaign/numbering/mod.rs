@@ -496,6 +496,9 @@ struct Rules {
     /// `^(?:national prefix for parsing)`: the national prefix, or a pattern of it and of
     /// carrier codes.
     national_prefix: Option<Regex>,
+    /// The national prefix when it is plain digits (`0`, `1`, `8`): a comparison of bytes
+    /// instead of a regex search, for the most common case.
+    literal_prefix: Option<String>,
     /// What replaces a national prefix that captured its last group (Argentina's `15`
     /// becomes `9`; a Caribbean number dialled without its area code gets it: `268$1`).
     transform: Option<String>,
@@ -550,6 +553,9 @@ impl Rules {
             international_prefix: meta
                 .international_prefix()
                 .map(|r| regex(&format!("^(?:{})", r.as_str()))),
+            literal_prefix: npp
+                .clone()
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())),
             national_prefix: npp
                 .filter(|p| !p.is_empty())
                 .map(|p| regex(&format!("^(?:{p})"))),
@@ -612,8 +618,14 @@ impl Rules {
                 Cow::Borrowed(number)
             };
         }
-        match prefix.find(number) {
-            Some(m) if viable(&number[m.end()..]) => Cow::Borrowed(&number[m.end()..]),
+        let end = match &self.literal_prefix {
+            Some(literal) => number
+                .starts_with(literal.as_bytes())
+                .then_some(literal.len()),
+            None => prefix.find(number).map(|m| m.end()),
+        };
+        match end {
+            Some(end) if viable(&number[end..]) => Cow::Borrowed(&number[end..]),
             _ => Cow::Borrowed(number),
         }
     }

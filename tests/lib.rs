@@ -11,6 +11,9 @@
 //! - `validate`: which files load, summaries, all problems of all files in one run.
 //! - `hostile`: YAML syntax, alias bombs, deep nesting, non-UTF-8, empty and odd documents.
 //! - `recipients`, `render`, `schedule`: the rules of each part of a campaign file.
+//! - `numbers`: mobile numbers as libphonenumber reads them, `default_country`, the numbers
+//!   WhatsApp cannot reach; `csv_files`: CSV files as people export them (mapped columns,
+//!   delimiters, byte-order marks, encodings).
 //! - `saved_plan`: `plan --out`, `show` and `apply PLAN`: exactly the saved sends, and
 //!   every reason a saved plan is stale; the markdown plan and its size limit.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
@@ -58,12 +61,14 @@ mod test;
 mod apply;
 mod cli;
 mod color;
+mod csv_files;
 mod daemon;
 mod docs;
 mod fixture;
 mod generate;
 mod hostile;
 mod init;
+mod numbers;
 mod optout;
 mod plan;
 mod postgres;

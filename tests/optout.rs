@@ -229,8 +229,8 @@ fn a_bad_number_names_itself_and_why_and_writes_nothing() {
         assert_eq!(
             run.stderr,
             "error: 2 invalid numbers; nothing was written:\n\
-             \x20 - invalid mobile number `123`: 3 digits, expected 8-15 digits including the country code\n\
-             \x20 - invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…)\n"
+             \x20 - mobile number `123` (read as +1 23) is not a valid number for the United States: 2 digits after +1, where mobile numbers have 10\n\
+             \x20 - invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…), or set `default_country`\n"
         );
         let one = w.optout(&["remove", "91x"]);
         one.assert_code(1);
@@ -374,7 +374,7 @@ fn optout_import_records_a_csv_in_one_go_and_a_bad_row_writes_nothing() {
         bad.assert_code(1);
         assert_eq!(
             bad.stderr,
-            "more.csv:3: error: invalid mobile number `12345`: 5 digits, expected 8-15 digits including the country code\n\
+            "more.csv:3: error: mobile number `12345` (read as +1 2345) is not a valid number for the United States: 4 digits after +1, where mobile numbers have 10\n\
              more.csv:5: error: row has 1 fields, the header has 2\n\
              error: 2 bad row(s) in more.csv; nothing was written\n"
         );

@@ -119,6 +119,33 @@ impl TestDb {
         config.connect(NoTls).expect("connect to the test database")
     }
 
+    /// Waits until no other session is connected to this database: a process killed with
+    /// SIGKILL leaves its session to the server, which may still be committing its last
+    /// transaction (or rolling it back) when the test reads the rows.
+    fn wait_sessions_gone(&self) {
+        let mut client = self.client();
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let others: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .expect("count sessions")
+                .get(0);
+            if others == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{others} sessions still on {} after {WAIT:?}",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Every `sends` row, by key.
     fn sends(&self) -> Vec<Record> {
         self.client()
@@ -1861,6 +1888,7 @@ fn after_sigkill_mid_apply_the_unknown_rows_are_at_most_the_requests_in_flight()
     child.wait().unwrap();
     pg.mock.wait_idle(WAIT);
     pg.mock.delay(Duration::ZERO);
+    pg.db.wait_sessions_gone();
     let rows = pg.db.sends();
     let in_flight = rows.iter().filter(|r| r.status == "in_flight").count();
     assert!(

@@ -34,20 +34,20 @@ fn invalid_mobiles() {
     for (mobile, message) in [
         (
             "\"1234567\"",
-            "invalid mobile number `1234567`: 7 digits, expected 8-15 digits including the country code",
+            "mobile number `1234567` (read as +1 234567) is not a valid number for the United States: 6 digits after +1, where mobile numbers have 10",
         ),
         (
             "\"+91 97399 78284 12345\"",
-            "invalid mobile number `+91 97399 78284 12345`: 17 digits, expected 8-15 digits including the country code",
+            "mobile number `+91 97399 78284 12345` is not a valid number for India: 15 digits after +91, where mobile numbers have 10",
         ),
         (
             "\"09739978284\"",
-            "invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…)",
+            "invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…), or set `default_country`",
         ),
         // Unquoted, a leading zero keeps the number a string.
         (
             "09739978284",
-            "invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…)",
+            "invalid mobile number `09739978284`: starts with 0; write the country code instead of a trunk prefix (e.g. 91… not 0…), or set `default_country`",
         ),
         (
             "\"91973997828x\"",
@@ -59,12 +59,12 @@ fn invalid_mobiles() {
         ),
         (
             "\"91 9739 978284 ext 5\"",
-            "invalid mobile number `91 9739 978284 ext 5`: unexpected character `e`",
+            "mobile number `91 9739 978284 ext 5` has an extension (5); WhatsApp messages go to numbers, not extensions",
         ),
         ("\"\"", "the mobile number is empty"),
         (
             "1234567890123456",
-            "invalid mobile number `1234567890123456`: 16 digits, expected 8-15 digits including the country code",
+            "mobile number `1234567890123456` (read as +1 234567890123456) is not a valid number for the United States: 15 digits after +1, where mobile numbers have 10",
         ),
     ] {
         let output = Test::new()
@@ -357,10 +357,12 @@ fn csv_without_mobile_column() {
               |
             6 |   - file: phones.csv
               |           ^^^^^^^^^^
+              = help: map its column: `columns: {mobile: \"phone\"}`
             c.yaml:7:11: error: CSV file `empty.csv` has no `mobile` column (header row: empty)
               |
             7 |   - file: empty.csv
               |           ^^^^^^^^^
+              = help: name the column of the numbers `mobile`, or map it: `columns: {mobile: \"Phone\"}`
             2 errors, 0 warnings
             ",
         )
@@ -400,9 +402,10 @@ fn csv_bad_rows() {
               |
             5 |   - "{{ recipient.city }}"
               |     ^^^^^^^^^^^^^^^^^^^^^^
-            campaigns/data/runners.csv:3: error: invalid mobile number `12345`: 5 digits, expected 8-15 digits including the country code
+            campaigns/data/runners.csv:3: error: mobile number `12345` (read as +1 2345) is not a valid number for the United States: 4 digits after +1, where mobile numbers have 10
             campaigns/data/runners.csv:4: error: row has 2 fields, the header has 3
-            campaigns/data/runners.csv:7: error: row is not valid UTF-8
+            campaigns/data/runners.csv:7: error: the file is not UTF-8: this is its first row that is not (later ones are not listed)
+              = help: export the file again as UTF-8 (in Excel: Save As, then "CSV UTF-8"; in LibreOffice: character set "Unicode (UTF-8)")
             5 errors, 0 warnings
             "#,
         )
@@ -473,7 +476,9 @@ fn csv_row_errors_are_reported_with_other_errors() {
         .file("bad.csv", "mobile\n12345\n")
         .args(["validate", "c.yaml"])
         .stderr_contains("c.yaml:7:11: error: cannot read CSV file `missing.csv`")
-        .stderr_contains("bad.csv:2: error: invalid mobile number `12345`")
+        .stderr_contains(
+            "bad.csv:2: error: mobile number `12345` (read as +1 2345) is not a valid number",
+        )
         .status(1)
         .run();
 }

@@ -244,7 +244,7 @@ fn every_problem_of_every_file_is_reported_in_one_run() {
             4 |   - "{{ evnt }}"
               |     ^^^^^^^^^^^^
               = help: define it under `vars:`
-            campaigns/a.yaml:6:13: error: invalid mobile number `12345`: 5 digits, expected 8-15 digits including the country code
+            campaigns/a.yaml:6:13: error: mobile number `12345` (read as +1 2345) is not a valid number for the United States: 4 digits after +1, where mobile numbers have 10
               |
             6 |   - mobile: "12345"
               |             ^^^^^^^
@@ -306,7 +306,7 @@ fn every_problem_of_one_file_is_reported() {
         .stderr_contains("campaigns/many.yaml:6:9: error: media link `http://example.com/poster.png` is not an https:// URL\n")
         .stderr_contains("campaigns/many.yaml:8:5: error: param 1: undefined variable `evnt`\n")
         .stderr_contains("campaigns/many.yaml:9:5: error: param 2: `contact` is only available in search (blast) campaigns\n")
-        .stderr_contains("campaigns/many.yaml:11:13: error: invalid mobile number `12345`: 5 digits")
+        .stderr_contains("campaigns/many.yaml:11:13: error: mobile number `12345` (read as +1 2345) is not a valid number")
         .stderr_contains("campaigns/many.yaml:13:5: error: `recipients[1]` has both `mobile` and `file`\n")
         .stderr_contains("campaigns/many.yaml:15:9: error: invalid cron expression `0 25 * * *`: hour value 25 is out of range (expected 0-23)\n")
         .stderr_contains("campaigns/many.yaml:16:13: error: unknown time zone `Asia/Calcuta`\n")
@@ -430,7 +430,7 @@ fn problems_beyond_the_cap_are_counted() {
     assert_eq!(lines.len(), 102, "{}", output.stderr);
     assert_eq!(
         lines[0],
-        "campaigns/data/bad.csv:2: error: invalid mobile number `1000`: 4 digits, expected 8-15 digits including the country code"
+        "campaigns/data/bad.csv:2: error: mobile number `1000` (read as +1 000) is not a valid number for the United States: 3 digits after +1, where mobile numbers have 10"
     );
     assert!(lines[99].starts_with("campaigns/data/bad.csv:101: error: "));
     assert_eq!(

@@ -35,6 +35,13 @@ pub(crate) struct CampaignFile {
     /// Media sent with the template header (sent as `file`).
     pub media: Option<Media>,
 
+    /// The country of numbers written without their country code (`09739978284`,
+    /// `97399 78284`): an ISO 3166 alpha-2 code such as `IN`, `GB`, `US`. Overrides
+    /// `default_country` of the project file (`campaignctl.yaml`). Numbers written with a `+`
+    /// or with their country code are read as they are.
+    #[schemars(regex(pattern = r"^[A-Z]{2}$"))]
+    pub default_country: Option<String>,
+
     /// Tag for finding these messages in the ChitChatLabs Messages tab.
     #[schemars(length(min = 1))]
     pub tag: Option<String>,
@@ -104,23 +111,87 @@ impl MediaKind {
 }
 
 /// One recipient (`mobile`, optional `name`, any extra fields), or a CSV file of
-/// recipients (`file`).
+/// recipients (`file`, optional `columns` and `delimiter`).
 #[derive(Debug, Deserialize, JsonSchema)]
 pub(crate) struct RecipientEntry {
-    /// Phone number with country code. Spaces, dashes, dots, parentheses and one leading `+`
-    /// are dropped; the rest must be 8-15 digits, not starting with 0.
+    /// Phone number: `+91 97399 78284`, `919739978284` (with its country code), or, with
+    /// `default_country`, as dialled in that country (`09739978284`). Spaces, dashes, dots,
+    /// slashes and parentheses are dropped. It must be valid for its country and able to
+    /// receive WhatsApp messages (not toll-free, premium-rate, shared-cost, voicemail, pager
+    /// or UAN).
     pub mobile: Option<MobileValue>,
 
     /// Recipient name, sent as `to.name` and available as `recipient.name`.
     pub name: Option<String>,
 
     /// A CSV file of recipients, relative to this campaign file. Its header row must have a
-    /// `mobile` column; `name` and every other column become recipient fields.
+    /// `mobile` column (or the column `columns.mobile` names); `name` and every other column
+    /// become recipient fields, named by their header (`recipient["Order Id"]`).
     pub file: Option<String>,
+
+    /// For a CSV file: the column of each recipient field, when the header's names differ,
+    /// e.g. `{mobile: "Phone Number", name: "First Name"}`. Any field can be mapped
+    /// (`city: Town` makes the `Town` column `recipient.city`). Headers match after trimming,
+    /// ignoring case.
+    pub columns: Option<Columns>,
+
+    /// For a CSV file: the field delimiter, `","`, `";"` or `"\t"` (tab). Default: the one of
+    /// the three the header line has most of.
+    pub delimiter: Option<Delimiter>,
 
     /// Any other field is available to params as `recipient.FIELD`.
     #[serde(flatten)]
     pub fields: BTreeMap<String, ScalarValue>,
+}
+
+/// Which CSV column holds each recipient field.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub(crate) struct Columns {
+    /// The column of the phone numbers. Default: `mobile`.
+    #[schemars(length(min = 1))]
+    pub mobile: Option<String>,
+
+    /// The column of the recipients' names. Default: `name`, if the file has one.
+    #[schemars(length(min = 1))]
+    pub name: Option<String>,
+
+    /// Any other field and its column: `timezone: TZ` makes the `TZ` column
+    /// `recipient.timezone`.
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Columns {
+    /// Every mapping, as `(field, column)`.
+    pub(crate) fn pairs(&self) -> Vec<(String, String)> {
+        let fixed = [("mobile", &self.mobile), ("name", &self.name)];
+        fixed
+            .into_iter()
+            .filter_map(|(field, column)| Some((field.to_owned(), column.clone()?)))
+            .chain(self.fields.iter().map(|(f, c)| (f.clone(), c.clone())))
+            .collect()
+    }
+}
+
+/// A CSV field delimiter.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema, PartialEq, Eq)]
+pub(crate) enum Delimiter {
+    #[serde(rename = ",")]
+    Comma,
+    #[serde(rename = ";")]
+    Semicolon,
+    #[serde(rename = "\t")]
+    Tab,
+}
+
+impl Delimiter {
+    pub(crate) fn byte(self) -> u8 {
+        match self {
+            Delimiter::Comma => b',',
+            Delimiter::Semicolon => b';',
+            Delimiter::Tab => b'\t',
+        }
+    }
 }
 
 /// A phone number written as a string or as a plain YAML number.
@@ -149,7 +220,7 @@ impl JsonSchema for MobileValue {
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "Phone number with country code, e.g. \"919739978284\" or \"+91 97399 78284\".",
+            "description": "Phone number, e.g. \"+91 97399 78284\", \"919739978284\" or, with `default_country`, \"097399 78284\".",
             "type": ["string", "integer"]
         })
     }

@@ -4,6 +4,7 @@ pub(crate) mod document;
 pub(crate) mod file;
 pub(crate) mod loader;
 pub(crate) mod mobile;
+pub(crate) mod numbering;
 pub(crate) mod optouts;
 pub(crate) mod pin;
 pub(crate) mod project;

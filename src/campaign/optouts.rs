@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::mobile::{Mobile, MobileMap};
+use super::numbering::Country;
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
 
 /// Where the opt-out of a number came from.
@@ -101,13 +102,13 @@ pub(crate) struct List {
 
 /// Reads an opt-out list from `bytes` (the contents of `file`): a CSV file whose header has
 /// `mobile_column` and maybe `reason_column` (names matched without regard to case; other
-/// columns are ignored). Numbers are normalised as recipients' are. `Err` when the header has
-/// no `mobile_column`.
+/// columns are ignored). Numbers are read as recipients' are ([`Mobile::read`], with the
+/// project's `default_country`). `Err` when the header has no `mobile_column`.
 pub(crate) fn read_list(
     file: &Path,
     bytes: &[u8],
-    mobile_column: &str,
-    reason_column: &str,
+    (mobile_column, reason_column): (&str, &str),
+    default_country: Option<Country>,
 ) -> Result<List, String> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -150,9 +151,10 @@ pub(crate) fn read_list(
             Ok(false) => break,
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line() as usize);
-                match Mobile::parse(&record[mobile]) {
+                // A fixed-line number may opt out all the same: its warning is not shown.
+                match Mobile::read(&record[mobile], default_country) {
                     Ok(number) => list.rows.push(Listed {
-                        mobile: number,
+                        mobile: number.mobile,
                         reason: reason
                             .map(|i| &record[i])
                             .filter(|r| !r.is_empty())
@@ -192,17 +194,17 @@ mod tests {
     #[test]
     fn a_list_is_read_with_its_reasons_and_its_bad_rows_located() {
         let text = b"Reason,Mobile,extra\nreplied STOP,+91 97399 78284,x\n,919845012345,y\nSTOP,123,z\nonly\n";
-        let list = read_list(Path::new("optouts.csv"), text, "mobile", "reason").unwrap();
+        let list = read_list(Path::new("optouts.csv"), text, ("mobile", "reason"), None).unwrap();
         assert_eq!(
             list.rows,
             [
                 Listed {
-                    mobile: Mobile::parse("919739978284").unwrap(),
+                    mobile: Mobile::from_digits("919739978284").unwrap(),
                     reason: Some("replied STOP".to_owned()),
                     line: 2
                 },
                 Listed {
-                    mobile: Mobile::parse("919845012345").unwrap(),
+                    mobile: Mobile::from_digits("919845012345").unwrap(),
                     reason: None,
                     line: 3
                 },
@@ -214,7 +216,12 @@ mod tests {
             .map(|d| format!("{}: {}", d.location(), d.message))
             .collect();
         assert_eq!(problems.len(), 2, "{problems:?}");
-        assert!(problems[0].starts_with("optouts.csv:4: invalid mobile number `123`"));
+        assert!(
+            problems[0].starts_with(
+                "optouts.csv:4: mobile number `123` (read as +1 23) is not a valid number"
+            ),
+            "{problems:?}"
+        );
         assert_eq!(
             problems[1],
             "optouts.csv:5: row has 1 fields, the header has 3"
@@ -226,8 +233,8 @@ mod tests {
         let err = read_list(
             Path::new("o.csv"),
             b"phone\n919739978284\n",
-            "mobile",
-            "reason",
+            ("mobile", "reason"),
+            None,
         )
         .unwrap_err();
         assert_eq!(
@@ -237,8 +244,8 @@ mod tests {
         let list = read_list(
             Path::new("o.csv"),
             b"Phone Number\n919739978284\n",
-            "phone number",
-            "note",
+            ("phone number", "note"),
+            None,
         )
         .unwrap();
         assert_eq!(list.rows.len(), 1);
@@ -262,7 +269,7 @@ mod tests {
             "ledger, 2026-12-01, optout add, reason replied STOP"
         );
         let mut optouts = OptOuts::default();
-        let m = Mobile::parse("919739978284").unwrap();
+        let m = Mobile::from_digits("919739978284").unwrap();
         assert!(optouts.insert(m, file.clone()));
         assert!(!optouts.insert(m, ledger));
         assert_eq!(optouts.get(m), Some(&file));

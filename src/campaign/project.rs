@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::document::Document;
+use super::numbering::Country;
 use super::schema::SchemaChecker;
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
 
@@ -69,9 +70,9 @@ pub(crate) struct SuppressionColumns {
 pub(crate) struct Project {
     /// Where they came from; `None` without a project file.
     pub file: Option<Arc<Path>>,
-    /// ISO 3166 alpha-2, upper case.
-    #[allow(dead_code, reason = "the number parsing that reads it lands next")]
-    pub default_country: Option<String>,
+    /// The country of numbers written without their country code, for
+    /// [`Mobile::read`](super::mobile::Mobile::read); a campaign's own overrides it.
+    pub default_country: Option<Country>,
     pub suppressions: Vec<Suppressions>,
 }
 
@@ -160,6 +161,24 @@ pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
         Ok(parsed) => parsed,
         Err(e) => return (Project::default(), fail(Pos::default(), e.to_string())),
     };
+    let default_country = match parsed
+        .default_country
+        .as_deref()
+        .map(|c| (c, Country::from_code(c)))
+    {
+        None => None,
+        Some((_, Some(country))) => Some(country),
+        Some((code, None)) => {
+            let d = Diagnostic::error(
+                &*file,
+                doc.value_pos("/default_country"),
+                format!("unknown country `{code}`: libphonenumber has no numbers for it"),
+            )
+            .with_source(&text)
+            .with_help(Country::hint(code));
+            return (Project::default(), vec![d]);
+        }
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -186,7 +205,7 @@ pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
     (
         Project {
             file: Some(file),
-            default_country: parsed.default_country,
+            default_country,
             suppressions,
         },
         Vec::new(),

@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::mobile::Mobile;
+use super::numbering::Country;
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
 
 /// One recipient of a single send.
@@ -79,14 +80,59 @@ pub(crate) enum RecipientSource {
     Csv(CsvSource),
 }
 
+/// How a CSV entry says to read its file (`columns:`, `delimiter:`), and the country of
+/// its numbers without a country code.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CsvOptions {
+    /// Recipient field and the column holding it, as mapped in the entry
+    /// (`mobile: "Phone Number"`).
+    pub columns: Vec<(String, String)>,
+    /// `None`: detected from the header line.
+    pub delimiter: Option<u8>,
+    pub default_country: Option<Country>,
+}
+
+/// Why a CSV file cannot be read as recipients, and where to say so.
+#[derive(Debug, Clone)]
+pub(crate) enum OpenError {
+    /// The file as a whole (unreadable, no `mobile` column): at the entry's `file:`.
+    File {
+        message: String,
+        help: Option<String>,
+    },
+    /// A mapped column the header row lacks: at `columns.FIELD`.
+    Column { field: String, message: String },
+    /// In the file itself (a header row that is not UTF-8): at `FILE.csv:1`.
+    Row(Diagnostic),
+}
+
+impl OpenError {
+    fn file(message: String) -> OpenError {
+        OpenError::File {
+            message,
+            help: None,
+        }
+    }
+
+    /// The message, for callers that show it in one place.
+    pub(crate) fn message(&self) -> &str {
+        match self {
+            OpenError::File { message, .. } | OpenError::Column { message, .. } => message,
+            OpenError::Row(d) => &d.message,
+        }
+    }
+}
+
 /// A CSV file of recipients whose header has been checked.
 #[derive(Debug, Clone)]
 pub(crate) struct CsvSource {
     /// The path as shown to people: the campaign file's directory joined with `file:`.
     pub path: Arc<Path>,
+    /// As given, with the delimiter detected.
+    options: CsvOptions,
     mobile_column: usize,
     name_column: Option<usize>,
-    /// Every other column, in file order.
+    /// The field columns, in file order (a column mapped to two fields is listed twice).
     field_columns: Vec<usize>,
     field_names: Arc<[String]>,
     /// Where the rows are read from when not `path`: a copy pinned at load time (the
@@ -104,46 +150,134 @@ impl Drop for PinnedCopy {
     }
 }
 
+/// The header line is read this far, at most, to find the delimiter.
+const HEADER_PEEK: usize = 64 * 1024;
+
+/// The help of a file that is not UTF-8.
+const NOT_UTF8_HELP: &str = "export the file again as UTF-8 (in Excel: Save As, then \"CSV UTF-8\"; in LibreOffice: character set \"Unicode (UTF-8)\")";
+
 impl CsvSource {
     /// Opens the file and checks its header row. The rows are read by [`CsvSource::rows`].
-    pub(crate) fn open(path: PathBuf) -> Result<CsvSource, String> {
-        let mut reader = csv_reader(&path)?;
-        let headers = reader
-            .headers()
-            .map_err(|e| {
-                format!(
+    pub(crate) fn open(path: PathBuf, options: CsvOptions) -> Result<CsvSource, OpenError> {
+        Self::open_as(path.clone(), &path, options)
+    }
+
+    /// Opens `read` (the file, or a copy of it) as the file `path`.
+    fn open_as(
+        read: PathBuf,
+        path: &Path,
+        mut options: CsvOptions,
+    ) -> Result<CsvSource, OpenError> {
+        if options.delimiter.is_none() {
+            options.delimiter = Some(detect_delimiter(&read).map_err(OpenError::file)?);
+        }
+        let mut reader = csv_reader(&read, &options).map_err(OpenError::file)?;
+        let headers = match reader.headers() {
+            Ok(headers) => headers.clone(),
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                return Err(OpenError::Row(
+                    Diagnostic::error(
+                        path,
+                        Pos::line(1),
+                        "the header row is not UTF-8: this file is in another encoding",
+                    )
+                    .with_help(NOT_UTF8_HELP),
+                ));
+            }
+            Err(e) => {
+                return Err(OpenError::file(format!(
                     "cannot read the header row of CSV file `{}`: {e}",
                     path.display()
-                )
-            })?
-            .clone();
-        let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-        let Some(mobile_column) = find("mobile") else {
-            let columns: Vec<_> = headers.iter().map(|h| format!("`{h}`")).collect();
-            return Err(format!(
-                "CSV file `{}` has no `mobile` column (header row: {})",
-                path.display(),
-                if columns.is_empty() {
-                    "empty".to_owned()
-                } else {
-                    columns.join(", ")
-                }
-            ));
+                )));
+            }
         };
-        let name_column = find("name");
-        let field_columns: Vec<usize> = (0..headers.len())
-            .filter(|i| *i != mobile_column && Some(*i) != name_column)
-            .collect();
-        let field_names = field_columns
-            .iter()
-            .map(|i| headers[*i].to_owned())
-            .collect();
+        let names: Vec<&str> = headers.iter().map(str::trim).collect();
+        let header_row = || {
+            if names.iter().all(|n| n.is_empty()) {
+                "empty".to_owned()
+            } else {
+                let quoted: Vec<String> = names.iter().map(|h| format!("`{h}`")).collect();
+                quoted.join(", ")
+            }
+        };
+        let find = |name: &str| {
+            names
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name.trim()))
+        };
+        let mapped = |field: &str| {
+            options
+                .columns
+                .iter()
+                .find(|(f, _)| f == field)
+                .map(|(_, column)| column.as_str())
+        };
+        let missing = |field: &str, column: &str| OpenError::Column {
+            field: field.to_owned(),
+            message: format!(
+                "CSV file `{}` has no column `{column}` (for `{field}`); its header row: {}",
+                path.display(),
+                header_row()
+            ),
+        };
+        let mobile_column = match mapped("mobile") {
+            Some(column) => find(column).ok_or_else(|| missing("mobile", column))?,
+            None => find("mobile").ok_or_else(|| OpenError::File {
+                message: format!(
+                    "CSV file `{}` has no `mobile` column (header row: {})",
+                    path.display(),
+                    header_row()
+                ),
+                help: Some(match names.iter().find(|h| looks_like_phone(h)) {
+                    Some(column) => format!("map its column: `columns: {{mobile: \"{column}\"}}`"),
+                    None => "name the column of the numbers `mobile`, or map it: `columns: {mobile: \"Phone\"}`".to_owned(),
+                }),
+            })?,
+        };
+        let name_column = match mapped("name") {
+            Some(column) => Some(find(column).ok_or_else(|| missing("name", column))?),
+            None => find("name"),
+        };
+        // Every other mapped field, at its column.
+        let mut by_column: Vec<Vec<&str>> = vec![Vec::new(); names.len()];
+        for (field, column) in &options.columns {
+            if field == "mobile" || field == "name" {
+                continue;
+            }
+            let index = find(column).ok_or_else(|| missing(field, column))?;
+            by_column[index].push(field);
+        }
+        // A column whose name a mapped field has taken is left out: the field is the mapping's.
+        let taken = |header: &str| {
+            header.eq_ignore_ascii_case("mobile")
+                || header.eq_ignore_ascii_case("name")
+                || options.columns.iter().any(|(f, _)| f == header)
+        };
+        let mut field_columns = Vec::new();
+        let mut field_names = Vec::new();
+        for (index, header) in names.iter().enumerate() {
+            if index == mobile_column || Some(index) == name_column {
+                continue;
+            }
+            if by_column[index].is_empty() {
+                if !taken(header) {
+                    field_columns.push(index);
+                    field_names.push((*header).to_owned());
+                }
+            } else {
+                for field in &by_column[index] {
+                    field_columns.push(index);
+                    field_names.push((*field).to_owned());
+                }
+            }
+        }
         Ok(CsvSource {
             path: path.into(),
+            options,
             mobile_column,
             name_column,
             field_columns,
-            field_names,
+            field_names: field_names.into(),
             pinned: None,
         })
     }
@@ -153,10 +287,19 @@ impl CsvSource {
     /// when the copy's columns differ: the file changed in between.
     pub(crate) fn pinned_to(&self, copy: PathBuf) -> Result<CsvSource, String> {
         let pinned = Arc::new(PinnedCopy(copy));
-        let again = CsvSource::open(pinned.0.clone())?;
-        if (again.mobile_column, again.name_column, &again.field_names)
-            != (self.mobile_column, self.name_column, &self.field_names)
-        {
+        let again = CsvSource::open_as(pinned.0.clone(), &self.path, self.options.clone())
+            .map_err(|e| e.message().to_owned())?;
+        if (
+            again.mobile_column,
+            again.name_column,
+            &again.field_columns,
+            &again.field_names,
+        ) != (
+            self.mobile_column,
+            self.name_column,
+            &self.field_columns,
+            &self.field_names,
+        ) {
             return Err(format!(
                 "CSV file `{}` changed while it was being read (its header row differs); run again",
                 self.path.display()
@@ -168,14 +311,17 @@ impl CsvSource {
         })
     }
 
-    /// The data rows, each a recipient or the problem with that row (`FILE.csv:ROW`).
     /// The file the rows are read from: the pinned copy, or the file itself.
     pub(crate) fn read_path(&self) -> &Path {
         self.pinned.as_ref().map_or(&*self.path, |p| &p.0)
     }
 
+    /// The data rows, each a recipient or a problem of that row (`FILE.csv:ROW`): an error
+    /// (the row is left out) or a warning (its recipient comes next). A file that is not
+    /// UTF-8 is one error, at its first row that is not; its other rows that are not are
+    /// left out unreported.
     pub(crate) fn rows(&self) -> Rows<'_> {
-        let reader = csv_reader(self.read_path());
+        let reader = csv_reader(self.read_path(), &self.options);
         let mut record = csv::StringRecord::new();
         let mut reader = match reader {
             Ok(reader) => Some(reader),
@@ -185,7 +331,13 @@ impl CsvSource {
             }
         };
         let mut first = true;
+        let mut utf8_reported = false;
+        // The second item of a row with a warning: its recipient.
+        let mut pending: Option<(Recipient, Origin)> = None;
         Box::new(std::iter::from_fn(move || {
+            if let Some(row) = pending.take() {
+                return Some(Ok(row));
+            }
             let reader = reader.as_mut()?;
             if first {
                 first = false;
@@ -197,42 +349,65 @@ impl CsvSource {
                     )));
                 }
             }
-            match reader.read_record(&mut record) {
-                Ok(false) => None,
-                Ok(true) => {
-                    let line = record.position().map_or(0, |p| p.line() as usize);
-                    Some(self.recipient(&record, line))
-                }
-                Err(e) => {
-                    let line = e.position().map_or(0, |p| p.line() as usize);
-                    let message = match e.kind() {
-                        csv::ErrorKind::Utf8 { .. } => "row is not valid UTF-8".to_owned(),
-                        csv::ErrorKind::UnequalLengths {
-                            expected_len, len, ..
-                        } => format!("row has {len} fields, the header has {expected_len}"),
-                        _ => e.to_string(),
-                    };
-                    Some(Err(Diagnostic::error(
-                        &*self.path,
-                        Pos::line(line),
-                        message,
-                    )))
-                }
+            loop {
+                let e = match reader.read_record(&mut record) {
+                    Ok(false) => return None,
+                    Ok(true) => {
+                        let line = record.position().map_or(0, |p| p.line() as usize);
+                        return Some(match self.recipient(&record, line) {
+                            Ok((row, None)) => Ok(row),
+                            Ok((row, Some(warning))) => {
+                                pending = Some(row);
+                                Err(warning)
+                            }
+                            Err(e) => Err(e),
+                        });
+                    }
+                    Err(e) => e,
+                };
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                let message = match e.kind() {
+                    // One error for the file: the rows after it are likely in the same
+                    // encoding. They are read on, for their other problems.
+                    csv::ErrorKind::Utf8 { .. } if utf8_reported => continue,
+                    csv::ErrorKind::Utf8 { .. } => {
+                        utf8_reported = true;
+                        return Some(Err(Diagnostic::error(
+                            &*self.path,
+                            Pos::line(line),
+                            "the file is not UTF-8: this is its first row that is not (later ones are not listed)",
+                        )
+                        .with_help(NOT_UTF8_HELP)));
+                    }
+                    csv::ErrorKind::UnequalLengths {
+                        expected_len, len, ..
+                    } => format!("row has {len} fields, the header has {expected_len}"),
+                    _ => e.to_string(),
+                };
+                return Some(Err(Diagnostic::error(
+                    &*self.path,
+                    Pos::line(line),
+                    message,
+                )));
             }
         }))
     }
 
+    /// The recipient of a row, and the warning about its number, if any.
     fn recipient(
         &self,
         record: &csv::StringRecord,
         line: usize,
-    ) -> Result<(Recipient, Origin), Diagnostic> {
+    ) -> Result<((Recipient, Origin), Option<Diagnostic>), Diagnostic> {
         let origin = Origin {
             file: self.path.clone(),
             pos: Pos::line(line),
         };
-        let mobile = Mobile::parse(&record[self.mobile_column])
+        let reading = Mobile::read(&record[self.mobile_column], self.options.default_country)
             .map_err(|message| Diagnostic::error(&*self.path, Pos::line(line), message))?;
+        let warning = reading
+            .warning
+            .map(|message| Diagnostic::warning(&*self.path, Pos::line(line), message));
         let name = self
             .name_column
             .map(|i| &record[i])
@@ -245,34 +420,94 @@ impl CsvSource {
             .collect();
         let fields = Fields::new(self.field_names.clone(), values);
         Ok((
-            Recipient {
-                mobile,
-                name,
-                fields,
-            },
-            origin,
+            (
+                Recipient {
+                    mobile: reading.mobile,
+                    name,
+                    fields,
+                },
+                origin,
+            ),
+            warning,
         ))
     }
 }
 
-/// A stream of recipients, each with where it came from, or the problem with an entry.
+/// A header that names a column of phone numbers, for a hint.
+fn looks_like_phone(header: &str) -> bool {
+    let lower = header.to_ascii_lowercase();
+    ["phone", "mobile", "cell", "whatsapp", "number", "tel"]
+        .iter()
+        .any(|w| lower.contains(w))
+}
+
+/// A stream of recipients, each with where it came from, or a problem of an entry: an error
+/// (the entry is left out) or a warning (its recipient comes next).
 pub(crate) type Rows<'a> = Box<dyn Iterator<Item = Result<(Recipient, Origin), Diagnostic>> + 'a>;
 
 fn either_error<'a>(diagnostic: Diagnostic) -> Rows<'a> {
     Box::new(std::iter::once(Err(diagnostic)))
 }
 
-fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>, String> {
-    let file = File::open(path).map_err(|e| {
+fn csv_reader(path: &Path, options: &CsvOptions) -> Result<csv::Reader<BufReader<File>>, String> {
+    let file = open(path)?;
+    Ok(csv::ReaderBuilder::new()
+        .delimiter(options.delimiter.unwrap_or(b','))
+        .trim(csv::Trim::All)
+        .from_reader(BufReader::with_capacity(256 * 1024, file)))
+}
+
+fn open(path: &Path) -> Result<File, String> {
+    File::open(path).map_err(|e| {
         format!(
             "cannot read CSV file `{}`: {}",
             path.display(),
             io_reason(&e)
         )
-    })?;
-    Ok(csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(BufReader::with_capacity(256 * 1024, file)))
+    })
+}
+
+/// The delimiter of the header line: the most frequent of `,`, `;` and tab outside quotes
+/// (`,` when there is none). A byte-order mark is skipped.
+fn detect_delimiter(path: &Path) -> Result<u8, String> {
+    let mut file = open(path)?;
+    let mut head = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    while head.len() < HEADER_PEEK && !head.contains(&b'\n') {
+        let n = file.read(&mut chunk).map_err(|e| {
+            format!(
+                "cannot read CSV file `{}`: {}",
+                path.display(),
+                io_reason(&e)
+            )
+        })?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let line = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted => break,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t'];
+    let best = (0..3)
+        .max_by_key(|i| (counts[*i], std::cmp::Reverse(*i)))
+        .unwrap_or(0);
+    Ok(if counts[best] == 0 {
+        b','
+    } else {
+        candidates[best]
+    })
 }
 
 /// Every recipient of a campaign in file order: inline entries and CSV rows.
@@ -304,7 +539,7 @@ mod tests {
     fn csv_rows_become_recipients_with_fields() {
         let file =
             csv_file(b"Name,mobile,city\nPartha,+91 97399 78284,Bengaluru\n,919800000001,Pune\n");
-        let source = CsvSource::open(file.path().to_owned()).unwrap();
+        let source = CsvSource::open(file.path().to_owned(), CsvOptions::default()).unwrap();
         let rows: Vec<_> = source.rows().collect::<Result<_, _>>().unwrap();
         assert_eq!(rows.len(), 2);
         let (first, origin) = &rows[0];
@@ -318,7 +553,7 @@ mod tests {
     #[test]
     fn a_pinned_copy_is_read_in_place_of_the_file_deleted_with_it_and_checked_for_changes() {
         let file = csv_file(b"mobile,name\n919739978284,Original\n");
-        let source = CsvSource::open(file.path().to_owned()).unwrap();
+        let source = CsvSource::open(file.path().to_owned(), CsvOptions::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let copy = dir.path().join("copy.csv");
         std::fs::copy(file.path(), &copy).unwrap();
@@ -346,13 +581,17 @@ mod tests {
     fn csv_problems_name_the_row() {
         let file =
             csv_file(b"mobile,name\n919739978284,A\n123,B\n919739978285\n91973997\xff8286,C\n");
-        let source = CsvSource::open(file.path().to_owned()).unwrap();
+        let source = CsvSource::open(file.path().to_owned(), CsvOptions::default()).unwrap();
         let results: Vec<_> = source.rows().collect();
         assert!(results[0].is_ok());
         let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
         assert_eq!(errors.len(), 3, "{errors:?}");
         assert_eq!(errors[0].pos, Pos::line(3));
-        assert!(errors[0].message.contains("3 digits"));
+        assert!(
+            errors[0].message.contains("not a valid number"),
+            "{}",
+            errors[0].message
+        );
         assert_eq!(errors[1].pos, Pos::line(4));
         assert!(
             errors[1].message.contains("1 fields"),
@@ -366,12 +605,59 @@ mod tests {
     #[test]
     fn csv_without_mobile_column_is_rejected() {
         let file = csv_file(b"phone,name\n919739978284,A\n");
-        let err = CsvSource::open(file.path().to_owned()).unwrap_err();
+        let err = CsvSource::open(file.path().to_owned(), CsvOptions::default()).unwrap_err();
+        let err = err.message();
         assert!(
             err.contains("no `mobile` column (header row: `phone`, `name`)"),
             "{err}"
         );
-        let err = CsvSource::open(PathBuf::from("/nonexistent/x.csv")).unwrap_err();
+        let err = CsvSource::open(PathBuf::from("/nonexistent/x.csv"), CsvOptions::default())
+            .unwrap_err();
+        let err = err.message();
         assert!(err.ends_with("No such file or directory"), "{err}");
+    }
+
+    #[test]
+    fn the_delimiter_is_the_header_lines_most_frequent_outside_quotes() {
+        for (text, expected) in [
+            (&b"mobile,name\n"[..], b','),
+            (b"mobile;name;city\n", b';'),
+            (b"mobile\tname\n", b'\t'),
+            (b"\xEF\xBB\xBFmobile;name\n", b';'),
+            (b"\"a,b,c\";mobile\n", b';'),
+            (b"mobile\n", b','),
+            (b"mobile;name", b';'),
+            (b"", b','),
+        ] {
+            let file = csv_file(text);
+            assert_eq!(
+                detect_delimiter(file.path()).unwrap(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn mapped_columns_become_the_fields_they_name_and_shadow_columns_of_that_name() {
+        let file = csv_file(
+            b"\xEF\xBB\xBF Phone Number ;First Name;Town;city;Order Id\n+91 97399 78284;Partha;Pune;x;A-1\n",
+        );
+        let options = CsvOptions {
+            columns: vec![
+                ("mobile".to_owned(), "phone number".to_owned()),
+                ("name".to_owned(), "First Name".to_owned()),
+                ("city".to_owned(), "town".to_owned()),
+            ],
+            ..CsvOptions::default()
+        };
+        let source = CsvSource::open(file.path().to_owned(), options).unwrap();
+        let rows: Vec<_> = source.rows().collect::<Result<_, _>>().unwrap();
+        let (recipient, _) = &rows[0];
+        assert_eq!(recipient.mobile.to_string(), "919739978284");
+        assert_eq!(recipient.name.as_deref(), Some("Partha"));
+        let fields: Vec<_> = recipient.fields.iter().collect();
+        assert_eq!(fields, [("city", "Pune"), ("Order Id", "A-1")]);
     }
 }

@@ -2,7 +2,7 @@
 //! error, never an empty string), and the rules WhatsApp applies to template parameters.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
@@ -168,6 +168,8 @@ impl Renderer {
                     }
                 }
             }
+            // `recipient["Order Id"]`: minijinja lists only `recipient` for a subscript.
+            recipient_fields.extend(subscripted_fields(&param.template));
             params.push(ParamInfo {
                 id,
                 recipient_fields,
@@ -316,6 +318,20 @@ fn plain_field(template: &str) -> Option<String> {
     plain.then(|| field.to_owned())
 }
 
+/// The fields a template reads by subscript with a string: `recipient["Order Id"]`,
+/// `recipient['city']`.
+fn subscripted_fields(template: &str) -> Vec<String> {
+    static SUBSCRIPT: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r#"\brecipient\s*\[\s*(?:"([^"]*)"|'([^']*)')\s*\]"#)
+            .expect("a valid pattern")
+    });
+    SUBSCRIPT
+        .captures_iter(template)
+        .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+        .map(|m| m.as_str().to_owned())
+        .collect()
+}
+
 /// WhatsApp rejects empty parameters, newlines, tabs and more than 4 consecutive spaces.
 pub(crate) fn check_param(value: &str) -> Result<(), String> {
     if value.trim().is_empty() {
@@ -356,7 +372,16 @@ fn explain(error: &minijinja::Error, param: &ParamInfo, recipient: Option<&Recip
                 other => recipient.fields.get(other).is_none(),
             });
         if let Some(field) = missing {
-            return format!("`recipient.{field}` is not set for this recipient");
+            let plain = field
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return if plain {
+                format!("`recipient.{field}` is not set for this recipient")
+            } else {
+                format!("`recipient[{field:?}]` is not set for this recipient")
+            };
         }
     }
     match error.detail() {
@@ -521,7 +546,7 @@ mod tests {
             "",
         ] {
             let recipient = Recipient {
-                mobile: Mobile::parse("919000000001").unwrap(),
+                mobile: Mobile::from_digits("919000000001").unwrap(),
                 name: Some("N".to_owned()),
                 fields: Fields::new(names.clone(), vec![value.to_owned()]),
             };

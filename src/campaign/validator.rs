@@ -12,11 +12,14 @@ use chrono_tz::Tz;
 use serde_json::Value;
 
 use super::document::{Document, pointer_push};
-use super::file::{CampaignFile, MobileValue, RecipientEntry, ScheduleSpec};
+use super::file::{CampaignFile, Columns, Delimiter, MobileValue, RecipientEntry, ScheduleSpec};
 use super::loader::Source;
-use super::mobile::Mobile;
+use super::mobile::{Mobile, Reading};
+use super::numbering::Country;
 use super::project::Project;
-use super::recipients::{CsvSource, Fields, Origin, Recipient, RecipientSource};
+use super::recipients::{
+    CsvOptions, CsvSource, Fields, OpenError, Origin, Recipient, RecipientSource,
+};
 use super::renderer::{RESERVED, Renderer, Templates};
 use super::schema;
 use super::{Audience, Campaign, Kind, Param};
@@ -44,12 +47,11 @@ pub(crate) struct Validated {
 /// Validates every source (statically: rendering per recipient happens in the planner,
 /// which streams the recipients).
 pub(crate) fn validate(sources: &[Source], project: &Project) -> Validated {
-    let _ = project;
     let mut out = Validated::default();
     let mut names: HashMap<String, Arc<Path>> = HashMap::new();
     for source in sources {
         let mut problems = FileProblems::new(source);
-        let campaign = check_file(source, &mut problems);
+        let campaign = check_file(source, project, &mut problems);
         if let Some((campaign, doc)) = campaign {
             if let Some(first) = names.get(&campaign.name) {
                 let pos = doc
@@ -136,6 +138,7 @@ impl<'a> FileProblems<'a> {
 /// Checks one file; returns the campaign (possibly with errors recorded) and its document.
 fn check_file(
     source: &Source,
+    project: &Project,
     problems: &mut FileProblems<'_>,
 ) -> Option<(Campaign, Option<Document>)> {
     let doc = match Document::parse(&source.text) {
@@ -165,7 +168,7 @@ fn check_file(
     let bad: Vec<&str> = schema_problems.iter().map(|p| p.pointer.as_str()).collect();
     let file = lenient_parse(&doc, &bad)?;
     let entries = recipient_entries(&doc, &bad, problems);
-    let campaign = build(source, &doc, file, entries, problems)?;
+    let campaign = build(source, project, &doc, file, entries, problems)?;
     Some((campaign, Some(doc)))
 }
 
@@ -269,6 +272,7 @@ fn recipient_entries(
 
 fn build(
     source: &Source,
+    project: &Project,
     doc: &Document,
     file: CampaignFile,
     entries: Option<Vec<(usize, RecipientEntry)>>,
@@ -362,6 +366,7 @@ fn build(
         }
     }
 
+    let country = default_country(file.default_country.as_deref(), project, doc, problems);
     let audience = match (entries, file.search) {
         (Some(_), Some(_)) => {
             problems.error_at(
@@ -383,7 +388,7 @@ fn build(
         }
         (None, None) => None,
         (Some(entries), None) => Some(Audience::Recipients(recipients(
-            path, doc, entries, problems,
+            path, doc, entries, country, problems,
         ))),
         (None, Some(search)) => Some(Audience::Search(search)),
     };
@@ -425,10 +430,36 @@ fn is_identifier(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The country of the campaign's numbers without a country code: its own `default_country`,
+/// else the project's. An unknown one is reported, and the project's is used in its place,
+/// so the numbers are still checked.
+fn default_country(
+    code: Option<&str>,
+    project: &Project,
+    doc: &Document,
+    problems: &mut FileProblems<'_>,
+) -> Option<Country> {
+    let Some(code) = code else {
+        return project.default_country;
+    };
+    match Country::from_code(code) {
+        Some(country) => Some(country),
+        None => {
+            problems.error_at(
+                doc.value_pos("/default_country"),
+                format!("unknown country `{code}`: libphonenumber has no numbers for it"),
+                Some(Country::hint(code)),
+            );
+            project.default_country
+        }
+    }
+}
+
 fn recipients(
     path: &Arc<Path>,
     doc: &Document,
     entries: Vec<(usize, RecipientEntry)>,
+    country: Option<Country>,
     problems: &mut FileProblems<'_>,
 ) -> Vec<RecipientSource> {
     let mut out = Vec::new();
@@ -453,11 +484,33 @@ fn recipients(
                     );
                 }
                 let csv_path = path.parent().unwrap_or(Path::new("")).join(&csv);
-                match CsvSource::open(csv_path) {
+                let options = CsvOptions {
+                    columns: entry.columns.as_ref().map(Columns::pairs).unwrap_or_default(),
+                    delimiter: entry.delimiter.map(Delimiter::byte),
+                    default_country: country,
+                };
+                match CsvSource::open(csv_path, options) {
                     Ok(source) => out.push(RecipientSource::Csv(source)),
-                    Err(message) => problems.error_at(doc.value_pos(&format!("{at}/file")), message, None),
+                    Err(OpenError::File { message, help }) => {
+                        problems.error_at(doc.value_pos(&format!("{at}/file")), message, help);
+                    }
+                    Err(OpenError::Column { field, message }) => problems.error_at(
+                        doc.value_pos(&pointer_push(&format!("{at}/columns"), &field)),
+                        message,
+                        None,
+                    ),
+                    // Located in the CSV file: no line of the campaign file under it.
+                    Err(OpenError::Row(d)) => problems.items.push(d),
                 }
             }
+            (_, None) if entry.columns.is_some() || entry.delimiter.is_some() => problems.error_at(
+                doc.key_pos(&format!(
+                    "{at}/{}",
+                    if entry.columns.is_some() { "columns" } else { "delimiter" }
+                )),
+                format!("`recipients[{i}]`: `columns` and `delimiter` are for CSV file entries (`file`)"),
+                None,
+            ),
             (None, None) => {
                 let known = ["mobile".to_owned(), "file".to_owned()];
                 let hint = entry
@@ -475,8 +528,11 @@ fn recipients(
                 format!("mobile number `{n}` is not written as digits"),
                 Some("quote phone numbers: mobile: \"919739978284\"".to_owned()),
             ),
-            (Some(mobile), None) => match Mobile::parse(&mobile.to_text()) {
-                Ok(mobile) => {
+            (Some(mobile), None) => match Mobile::read(&mobile.to_text(), country) {
+                Ok(Reading { mobile, warning }) => {
+                    if let Some(warning) = warning {
+                        problems.warning_at(doc.value_pos(&format!("{at}/mobile")), warning, None);
+                    }
                     let (names, values): (Vec<String>, Vec<String>) =
                         entry.fields.iter().map(|(k, v)| (k.clone(), v.to_text())).unzip();
                     let recipient = Recipient {

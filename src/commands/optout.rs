@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::Outcome;
-use crate::campaign::mobile::Mobile;
+use crate::campaign::mobile::{Mobile, Reading};
 use crate::campaign::optouts::{OptOutSource, read_list};
 use crate::campaign::project::{self, Project};
 use crate::error::Error;
@@ -83,14 +83,13 @@ fn load_project(settings: &OptoutSettings) -> Result<Project, Error> {
 
 /// The numbers, normalised as recipients' are (each once); every bad one, or nothing.
 fn parse_numbers(raw: &[String], project: &Project) -> Result<Vec<Mobile>, Error> {
-    // Numbers are read as the campaigns' are, with the project's settings.
-    let _ = project;
+    // Numbers are read as the campaigns' are, with the project's default country.
     let mut numbers = Vec::new();
     let mut seen = HashSet::new();
     let mut problems = Vec::new();
     for (i, text) in raw.iter().enumerate() {
-        match Mobile::parse(text) {
-            Ok(mobile) => {
+        match Mobile::read(text, project.default_country) {
+            Ok(Reading { mobile, .. }) => {
                 if seen.insert(mobile) {
                     numbers.push(mobile);
                 }
@@ -272,7 +271,6 @@ fn each_row(
 }
 
 fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outcome, Error> {
-    let _ = project;
     let bytes = std::fs::read(file).map_err(|e| {
         Error::Rejected(format!(
             "cannot read {}: {}",
@@ -280,7 +278,7 @@ fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outco
             crate::diagnostic::io_reason(&e)
         ))
     })?;
-    let read = read_list(file, &bytes, "mobile", "reason")
+    let read = read_list(file, &bytes, ("mobile", "reason"), project.default_country)
         .map_err(|message| Error::Rejected(format!("{message}; nothing was written")))?;
     if !read.problems.is_empty() {
         for d in &read.problems {

@@ -72,7 +72,12 @@ pub(crate) fn load_files(project: &Project) -> (FileOptOuts, Vec<Diagnostic>) {
                 continue;
             }
         };
-        let read = match read_list(&shown, &bytes, &list.mobile_column, &list.reason_column) {
+        let read = match read_list(
+            &shown,
+            &bytes,
+            (&list.mobile_column, &list.reason_column),
+            project.default_country,
+        ) {
             Ok(read) => read,
             Err(message) => {
                 problems.push(at_entry(message).with_help(
@@ -112,7 +117,7 @@ pub(crate) fn load_ledger(ledger: &mut dyn Ledger) -> Result<OptOuts, LedgerErro
     ledger.each_optout(&mut |o| {
         // Stored normalised, with the country code: read back as such whatever the
         // project's default country.
-        let Ok(mobile) = Mobile::parse(&format!("+{}", o.mobile)) else {
+        let Some(mobile) = Mobile::from_digits(&o.mobile) else {
             return;
         };
         let source = sources

@@ -29,7 +29,7 @@ impl Outgoing {
             Kind::Single
         };
         let mobile = match kind {
-            Kind::Single => Mobile::parse(&record.recipient).ok(),
+            Kind::Single => Mobile::from_digits(&record.recipient),
             Kind::Blast => None,
         };
         Outgoing {

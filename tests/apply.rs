@@ -982,7 +982,7 @@ fn an_invalid_file_among_valid_ones_reports_every_problem_and_sends_nothing() {
         "campaigns/b.yaml:1:1: error: missing required key `template`",
         "campaigns/b.yaml:2:1: error: unknown key `tempalte`",
         "campaigns/b.yaml:3:11: error: `en-US` is not a WhatsApp template language code",
-        "campaigns/b.yaml:7:13: error: invalid mobile number `12`",
+        "campaigns/b.yaml:7:13: error: mobile number `12` (read as +1 2) is not a valid number",
         "4 errors, 0 warnings",
     ] {
         assert!(run.stderr.contains(expected), "{expected}\n{}", run.stderr);

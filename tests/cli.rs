@@ -25,7 +25,7 @@ fn help_lists_the_commands() {
     for line in [
         "  validate  Check campaign files against the schema and every rule; report all problems at once\n",
         "  plan      Show what `apply` would send at `--now`, without sending or writing anything\n",
-        "  schema    Print the JSON Schema of a campaign file\n",
+        "  schema    Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml)\n",
     ] {
         assert!(output.stdout.contains(line), "{}", output.stdout);
     }

@@ -77,6 +77,7 @@ fn schema_identifies_itself() {
     assert_eq!(
         keys,
         [
+            "default_country",
             "description",
             "enabled",
             "language",

@@ -274,4 +274,45 @@ mod tests {
             assert_eq!(Mobile::from_digits(bad), None, "{bad}");
         }
     }
+
+    /// Odd text is an error, never a panic, on the parser's path too.
+    #[test]
+    fn odd_text_is_an_error_never_a_panic() {
+        let long = "A".repeat(300);
+        let digits = "9".repeat(300);
+        for raw in [
+            "+",
+            "+a",
+            "a",
+            "ab",
+            "abc",
+            "x1",
+            "ext",
+            "+1 ext 5",
+            "+1x",
+            "1-800-FLOWERS-AND-MORE",
+            "\u{ff11}\u{ff12}\u{ff13}",
+            "+\u{ff19}\u{ff11}9739978284",
+            "\u{0660}\u{0661}\u{0662}\u{0663}",
+            "+91 97399 78284 ;ext=5",
+            "(",
+            "()",
+            "+()",
+            "0",
+            "00",
+            "+0",
+            "+00",
+            "000000",
+            long.as_str(),
+            digits.as_str(),
+            "+91 X",
+            "9 1 9 7 3 9 9 7 8 2 8 4 x",
+            "+91 97399 78284 ext",
+            "1 x 2 x 3",
+        ] {
+            for country in [None, Some("IN"), Some("AR"), Some("US"), Some("GB")] {
+                let _ = read(raw, country);
+            }
+        }
+    }
 }

@@ -692,8 +692,7 @@ fn a_400_is_recorded_failed_with_its_body_not_retried_and_retry_failed_resends_o
 }
 
 /// The header of `status --format csv`.
-const CSV_HEADER: &str =
-    "campaign,occurrence,recipient,status,attempts,http_status,reason,created_at,updated_at";
+const CSV_HEADER: &str = "campaign,occurrence,recipient,status,attempts,http_status,wa_code,reason,created_at,updated_at";
 
 /// `status --format csv`: a header, then one row per send in the order of campaign,
 /// occurrence and recipient, with the reason of each failure as `status` shows it and CSV
@@ -752,7 +751,7 @@ fn status_csv_has_a_row_per_send_with_its_reason_and_filters_by_since_campaign_a
     // The failure's reason, quoted: in quotes, each quote doubled.
     let quoted = format!("\"HTTP 400: {}\"", error_body.replace('"', "\"\""));
     assert!(
-        all.stdout.contains(&format!(",failed,1,400,{quoted},")),
+        all.stdout.contains(&format!(",failed,1,400,,{quoted},")),
         "{}",
         all.stdout
     );
@@ -778,6 +777,7 @@ fn status_csv_has_a_row_per_send_with_its_reason_and_filters_by_since_campaign_a
             status,
             "1",
             http,
+            "",
             reason,
             sent["created_at"].as_str().unwrap(),
             sent["updated_at"].as_str().unwrap(),

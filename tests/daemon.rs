@@ -1701,3 +1701,39 @@ fn opt_outs_of_the_project_file_and_of_the_ledger_at_fire_time_are_never_sent() 
     );
     daemon.stop().assert_success();
 }
+
+#[test]
+fn a_template_error_stops_the_rest_of_its_occurrence_and_is_logged() {
+    let sb = Sandbox::new();
+    let (paused, fine) = (mobiles(1..11), mobiles(101..104));
+    let when = seconds_ahead(4);
+    sb.write(
+        "campaigns/paused.yaml",
+        &campaign("paused", "E", &paused, &at(when)),
+    );
+    sb.write(
+        "campaigns/fine.yaml",
+        &campaign("fine", "E", &fine, &at(when)),
+    );
+    let body = r#"{"error":{"code":132015,"message":"Template is paused"}}"#;
+    for m in &paused {
+        sb.mock.for_mobile(m, Fault::Json(400, body.to_owned()));
+    }
+    // One request slot for both occurrences: a send of the stopped one that is waiting for
+    // it is not sent when it gets it.
+    let mut daemon = sb.start(&["--concurrency", "1"], 2);
+    daemon.wait_log(&[
+        "campaign `paused` stopped after WhatsApp 132015 (template paused for low quality): 9 of its send(s) not started",
+        "every one would fail the same way: fix the template or its params",
+    ]);
+    sb.wait_sent("fine", fine.len());
+    daemon.wait_log(&["occurrence finished", "campaign=\"fine\"", "sent=3"]);
+    daemon.wait_log(&["occurrence finished", "campaign=\"paused\"", "failed=1"]);
+    let rows = sb.sends_of("paused");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].status, "failed");
+    let requested: usize = paused.iter().map(|m| sb.mock.requests_for(m).len()).sum();
+    assert_eq!(requested, 1);
+    assert_each_requested_once(&sb.mock, &fine);
+    daemon.stop().assert_success();
+}

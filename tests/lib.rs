@@ -27,12 +27,17 @@
 //!   scripted faults: exact requests, exactly-once delivery, the ledger, kills and stops,
 //!   `status` (its CSV export and filters).
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
-//!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics.
+//!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics,
+//!   an occurrence stopped by a template error.
 //! - `optout`: `optout add|remove|list|import` on both ledgers, the project file's opt-out
 //!   lists, suppressed sends in every report, saved plans made before an opt-out, the
 //!   blast warning, campaigns that send to nobody.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
+//! - `whatsapp_codes`: WhatsApp's error codes relayed in the API's error bodies: opt-outs
+//!   (131050, both ledgers), undeliverable numbers and `--include-undeliverable` (131026),
+//!   the marketing limit's hold (131049), back-offs of the run (130429) and of one number
+//!   (131056), and template errors that stop a campaign (132xxx).
 //! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
 //!   heads, no answer, redirects), a private CA, HTTP/2 only, and proxies from the
 //!   environment: what each outcome is recorded as, and that nothing is sent twice.
@@ -80,3 +85,4 @@ mod schedule;
 mod schema;
 mod transport;
 mod validate;
+mod whatsapp_codes;

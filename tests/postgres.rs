@@ -1015,14 +1015,14 @@ fn status_csv_on_postgres_has_a_row_per_send_with_its_reason_and_filters() {
     let all = csv(&[]);
     let quoted = format!("\"HTTP 400: {}\"", error_body.replace('"', "\"\""));
     assert!(
-        all.stdout.contains(&format!(",failed,1,400,{quoted},")),
+        all.stdout.contains(&format!(",failed,1,400,,{quoted},")),
         "{}",
         all.stdout
     );
     let records = all.csv();
     assert_eq!(
         records[0].join(","),
-        "campaign,occurrence,recipient,status,attempts,http_status,reason,created_at,updated_at"
+        "campaign,occurrence,recipient,status,attempts,http_status,wa_code,reason,created_at,updated_at"
     );
     let ledger: BTreeMap<String, Record> = pg
         .db
@@ -1039,6 +1039,7 @@ fn status_csv_on_postgres_has_a_row_per_send_with_its_reason_and_filters() {
             status,
             "1",
             http,
+            "",
             reason,
             r.created_at.as_str(),
             r.updated_at.as_str(),

@@ -364,7 +364,7 @@ fn a_saved_plan_of_a_newer_format_is_refused() {
     let text = std::fs::read_to_string(&plan).unwrap();
     std::fs::write(
         &plan,
-        text.replace("\"format_version\": \"1.1\"", "\"format_version\": \"2.0\""),
+        text.replace("\"format_version\": \"1.2\"", "\"format_version\": \"2.0\""),
     )
     .unwrap();
     let run = apply_saved(&sb, &plan, NOW);

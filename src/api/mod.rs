@@ -1,5 +1,5 @@
 //! The ChitChatLabs API as campaignctl uses it: the key, the endpoints, the request bodies
-//! and send keys, and the HTTP transport.
+//! and send keys, the HTTP transport, and the WhatsApp error codes its answers relay.
 
 pub(crate) mod body;
 mod client;
@@ -7,9 +7,11 @@ mod endpoints;
 mod env;
 mod error;
 mod key;
+mod whatsapp;
 
 pub(crate) use body::{body_hash, send_key};
 pub(crate) use client::{Answer, Client, ClientSettings, Exchange};
 pub(crate) use endpoints::Endpoints;
 pub(crate) use error::SetupError;
 pub(crate) use key::ApiKey;
+pub(crate) use whatsapp::{Action as WaAction, PAIR_RATE_WAIT, WaCode};

@@ -220,9 +220,15 @@ pub(super) struct ApplyArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// Also resend sends the ledger records as `failed`.
+    /// Also resend sends the ledger records as `failed` (not those WhatsApp said to hold
+    /// back for a while, until then; nor undeliverable ones, see --include-undeliverable).
     #[arg(long)]
     pub retry_failed: bool,
+
+    /// With --retry-failed, also resend sends WhatsApp said were undeliverable (131026: the
+    /// number is not on WhatsApp, its app is too old, or its user has not accepted the terms).
+    #[arg(long, requires = "retry_failed")]
+    pub include_undeliverable: bool,
 
     /// Also resend sends the ledger records as `unknown` (a run died mid-send: they may have
     /// gone out, so resending may deliver twice).

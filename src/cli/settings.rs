@@ -105,6 +105,7 @@ pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
         options: PlanOptions {
             retry_failed: args.retry_failed,
             retry_unknown: args.retry_unknown,
+            include_undeliverable: args.include_undeliverable,
         },
         send: send::Settings {
             max_consecutive_failures: args.max_failures,

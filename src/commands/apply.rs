@@ -370,7 +370,9 @@ impl Sending {
         let clean = report.failed.is_empty()
             && report.unknown.is_empty()
             && report.released == 0
-            && report.stopped.is_none();
+            && report.stopped.is_none()
+            && report.campaigns_stopped.is_empty()
+            && report.optouts_unrecorded.is_empty();
         if clean {
             Ok(Outcome::Success)
         } else {
@@ -501,6 +503,25 @@ fn print_report(report: &Report, skipped: Skipped) {
         "check the Messages tab, then resend with --retry-unknown",
         &report.unknown,
     );
+    if report.opted_out > 0 {
+        println!(
+            "{} number(s) stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs, so no campaign sends to them again (`campaignctl optout list`).",
+            report.opted_out
+        );
+    }
+    if !report.optouts_unrecorded.is_empty() {
+        println!(
+            "{} of those opt-out(s) could not be recorded (the ledger failed): add them with `campaignctl optout add {}`.",
+            report.optouts_unrecorded.len(),
+            report.optouts_unrecorded.join(" ")
+        );
+    }
+    for stop in &report.campaigns_stopped {
+        let stopped = paint.get(style::WARNING);
+        println!(
+            "{stopped}Stopped:{stopped:#} {stop}; every one would fail the same way. Fix the template or its params, then apply again (with --retry-failed for the sends that failed)."
+        );
+    }
     if report.unrecorded > 0 {
         println!(
             "{} outcome(s) could not be recorded: those sends are listed as in flight and become `unknown` when the ledger is next used.",

@@ -1,5 +1,6 @@
 //! `campaignctl status`: what the ledger recorded, by campaign and state, with the reasons
-//! of failures; or, as CSV, one row per send for a spreadsheet.
+//! of failures (and what the WhatsApp code of an answer means); or, as CSV, one row per
+//! send for a spreadsheet.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -10,6 +11,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Outcome;
+use crate::api::WaCode;
 use crate::error::Error;
 use crate::ledger::{
     Filter, Ledger, MissedRow, SendRow, StateLocation, Status, failure_reason, timestamp,
@@ -76,10 +78,17 @@ fn write_listing(
         missed.retain(|m| m.recorded_at >= since);
     }
     if format == Format::Json {
+        let sends: Vec<JsonRow<'_>> = rows
+            .iter()
+            .map(|row| JsonRow {
+                row,
+                wa_meaning: row.wa_code.and_then(WaCode::of).map(|c| c.meaning),
+            })
+            .collect();
         let value = json!({
             "format_version": 1,
             "ledger": ledger.location(),
-            "sends": rows,
+            "sends": sends,
             "missed": missed,
         });
         serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::other)?;
@@ -90,18 +99,46 @@ fn write_listing(
     Ok(())
 }
 
+/// A send as the JSON lists it: its row, and what its WhatsApp code means.
+#[derive(Serialize)]
+struct JsonRow<'a> {
+    #[serde(flatten)]
+    row: &'a SendRow,
+    wa_meaning: Option<&'static str>,
+}
+
+/// Why a send did not succeed, as the text and the CSV say it: the answer (or the transport
+/// error), then what the WhatsApp code in it means, and until when it is held back.
+fn reason(row: &SendRow) -> String {
+    let mut reason = failure_reason(
+        row.http_status,
+        row.response.as_deref(),
+        row.error.as_deref(),
+    );
+    if let Some(code) = row.wa_code.and_then(WaCode::of) {
+        reason.push_str(" — ");
+        reason.push_str(&code.describe());
+    }
+    if let Some(at) = &row.retry_not_before {
+        reason.push_str("; retry not before ");
+        reason.push_str(at);
+    }
+    reason
+}
+
 /// The CSV columns, in [`CsvRow`]'s order. `key` is left out: it is campaign, occurrence
 /// and recipient joined with `/`, the three columns a spreadsheet sorts and filters by, and
 /// repeating them would only widen every row. `file` is left out too: it says where the
 /// campaign was defined, which is the same for all of a campaign's rows and answers nothing
 /// about a recipient. Both are in `--format json`.
-const CSV_COLUMNS: [&str; 9] = [
+const CSV_COLUMNS: [&str; 10] = [
     "campaign",
     "occurrence",
     "recipient",
     "status",
     "attempts",
     "http_status",
+    "wa_code",
     "reason",
     "created_at",
     "updated_at",
@@ -117,6 +154,8 @@ struct CsvRow<'a> {
     attempts: u32,
     /// Empty when no answer came.
     http_status: Option<u16>,
+    /// The WhatsApp error code of the answer, when campaignctl knows it.
+    wa_code: Option<u32>,
     /// Why it did not succeed, as the text output says it; empty for `sent`.
     reason: String,
     created_at: &'a str,
@@ -139,11 +178,7 @@ fn write_csv(out: &mut impl Write, ledger: &mut dyn Ledger, filter: &Filter) -> 
         let reason = if row.status == Status::Sent {
             String::new()
         } else {
-            failure_reason(
-                row.http_status,
-                row.response.as_deref(),
-                row.error.as_deref(),
-            )
+            reason(&row)
         };
         let written = csv.serialize(CsvRow {
             campaign: &row.campaign,
@@ -152,6 +187,7 @@ fn write_csv(out: &mut impl Write, ledger: &mut dyn Ledger, filter: &Filter) -> 
             status: row.status.as_str(),
             attempts: row.attempts,
             http_status: row.http_status,
+            wa_code: row.wa_code,
             reason,
             created_at: &row.created_at,
             updated_at: &row.updated_at,
@@ -217,11 +253,7 @@ fn write_text(
                 .collect();
             writeln!(out, "  {occurrence}: {}", counts.join(", "))?;
             for row in rows.iter().filter(|r| r.status != Status::Sent) {
-                let reason = failure_reason(
-                    row.http_status,
-                    row.response.as_deref(),
-                    row.error.as_deref(),
-                );
+                let reason = reason(row);
                 writeln!(
                     out,
                     "    {:<9} {:<15} attempts {}, {}  {reason}",
@@ -258,6 +290,7 @@ mod tests {
             status: "failed",
             attempts: 2,
             http_status: None,
+            wa_code: Some(131026),
             reason: "say \"no\", twice".to_owned(),
             created_at: "a",
             updated_at: "b",
@@ -268,7 +301,7 @@ mod tests {
         assert_eq!(header, CSV_COLUMNS.join(","));
         assert_eq!(
             row,
-            "c,once,919000000001,failed,2,,\"say \"\"no\"\", twice\",a,b\n"
+            "c,once,919000000001,failed,2,,131026,\"say \"\"no\"\", twice\",a,b\n"
         );
     }
 }

@@ -301,6 +301,15 @@ impl Daemon {
                     for (key, reason) in report.failed.iter().chain(&report.unknown) {
                         warn!(campaign = name, key, reason, "send failed");
                     }
+                    for stop in &report.campaigns_stopped {
+                        error!(campaign = name, occurrence = %at, wa_code = stop.code.code, not_started = stop.not_started, "{stop}; every one would fail the same way: fix the template or its params");
+                    }
+                    if report.opted_out > 0 {
+                        info!(campaign = name, occurrence = %at, opted_out = report.opted_out, "numbers stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs");
+                    }
+                    if !report.optouts_unrecorded.is_empty() {
+                        error!(campaign = name, occurrence = %at, numbers = report.optouts_unrecorded.join(" "), "opt-outs WhatsApp asked for could not be recorded (the ledger failed): add them with `campaignctl optout add`");
+                    }
                     info!(
                         campaign = name,
                         occurrence = %at,

@@ -44,6 +44,11 @@ pub(crate) struct Finished {
     pub http_status: Option<u16>,
     pub response: Option<String>,
     pub error: Option<String>,
+    /// The WhatsApp error code the answer carried, when campaignctl knows it.
+    pub wa_code: Option<u32>,
+    /// Not to be sent again before this instant (RFC 3339 with milliseconds, UTC), even
+    /// with `--retry-failed`: the claim leaves the row alone until then.
+    pub retry_not_before: Option<String>,
 }
 
 /// What [`Ledger::import`] did.
@@ -114,7 +119,8 @@ pub(crate) trait Ledger: Send {
     ) -> Result<RecordedSends, LedgerError>;
 
     /// Commits each send as `in_flight` unless it is already recorded with a status not in
-    /// `retry`. Exactly one caller can claim a send.
+    /// `retry`, or its `retry_not_before` is still to come. Exactly one caller can claim a
+    /// send.
     fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError>;
 
     /// Puts back claims whose requests never left (the run was stopped first).

@@ -10,6 +10,8 @@ use super::holder::Holder;
 use super::row::{MAX_RESPONSE_BYTES, OptOut, Recorded, SendRow, Status};
 use crate::schedule::Occurrence;
 
+mod codes;
+
 /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
 pub(crate) fn send(key: &str) -> NewSend {
     let (campaign, rest) = key.split_once('/').unwrap();
@@ -26,7 +28,7 @@ pub(crate) fn send(key: &str) -> NewSend {
     }
 }
 
-fn finished(key: &str, status: Status) -> Finished {
+pub(crate) fn finished(key: &str, status: Status) -> Finished {
     Finished {
         key: key.to_owned(),
         status,
@@ -34,6 +36,8 @@ fn finished(key: &str, status: Status) -> Finished {
         http_status: Some(if status == Status::Sent { 200 } else { 400 }),
         response: Some("{\"ok\":true}".to_owned()),
         error: None,
+        wa_code: None,
+        retry_not_before: None,
     }
 }
 
@@ -55,6 +59,7 @@ pub(crate) fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
     optouts_keep_their_first_record(open("optouts"));
     optouts_are_looked_up_in_batches(open("optouts-many"));
     optouts_need_no_writer_lock(open("optouts-lock"), open("optouts-lock"));
+    codes::run(open);
 }
 
 fn claim_is_exactly_once(mut l: Box<dyn Ledger>) {
@@ -134,7 +139,9 @@ fn outcomes_are_recorded_and_listed(mut l: Box<dyn Ledger>) {
         recorded["919000000001"],
         Recorded {
             status: Status::Sent,
-            body_hash: format!("hash-{}", keys[0])
+            body_hash: format!("hash-{}", keys[0]),
+            wa_code: None,
+            retry_not_before: None,
         }
     );
     let all = l.sends(&Filter::default()).unwrap();
@@ -153,7 +160,7 @@ fn outcomes_are_recorded_and_listed(mut l: Box<dyn Ledger>) {
 }
 
 /// A recorded row of `key` with this outcome, last updated at `updated_at`.
-fn row(key: &str, status: Status, updated_at: &str) -> SendRow {
+pub(crate) fn row(key: &str, status: Status, updated_at: &str) -> SendRow {
     let send = send(key);
     SendRow {
         key: send.key,
@@ -167,6 +174,8 @@ fn row(key: &str, status: Status, updated_at: &str) -> SendRow {
         http_status: Some(if status == Status::Sent { 200 } else { 400 }),
         response: Some(format!("{{\"for\":\"{key}\"}}")),
         error: None,
+        wa_code: None,
+        retry_not_before: None,
         request: send.request,
         request_hash: send.request_hash,
         created_at: "2026-11-30T00:00:00.000Z".to_owned(),

@@ -1,5 +1,5 @@
-//! What the backends share of their schemas: version 1, the opt-out table, and the refusal
-//! of a newer schema.
+//! What the backends share of their schemas: version 1, the opt-out table, the WhatsApp
+//! columns of `sends`, and the refusal of a newer schema.
 
 use super::error::LedgerError;
 
@@ -12,6 +12,10 @@ pub(super) const SCHEMA_V1: &str = include_str!("migrations/v1.sql");
 
 /// The opt-out table (plain SQL both understand): SQLite's version 3, PostgreSQL's 2.
 pub(super) const OPTOUTS: &str = include_str!("migrations/optouts.sql");
+
+/// `sends.wa_code` and `sends.retry_not_before` (plain SQL both understand): SQLite's
+/// version 4, PostgreSQL's 3.
+pub(super) const WA_CODES: &str = include_str!("migrations/wa-codes.sql");
 
 /// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
 /// `migrations` this one knows).

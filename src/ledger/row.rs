@@ -44,6 +44,10 @@ impl Status {
 pub(crate) struct Recorded {
     pub status: Status,
     pub body_hash: String,
+    /// The WhatsApp error code of its last answer, when it carried one campaignctl knows.
+    pub wa_code: Option<u32>,
+    /// Not to be sent again before this instant (a WhatsApp limit said so).
+    pub retry_not_before: Option<DateTime<Utc>>,
 }
 
 /// Ledger records of one occurrence of one campaign, by recipient (`blast` for a blast).
@@ -63,6 +67,10 @@ pub(crate) struct SendRow {
     pub http_status: Option<u16>,
     pub response: Option<String>,
     pub error: Option<String>,
+    /// The WhatsApp error code of its last answer, when it carried one campaignctl knows.
+    pub wa_code: Option<u32>,
+    /// Not to be sent again before this instant (RFC 3339 with milliseconds, UTC).
+    pub retry_not_before: Option<String>,
     /// The exact request body (left out of `status --format json`: it can be long).
     #[serde(skip)]
     pub request: String,
@@ -154,6 +162,17 @@ pub(crate) fn failure_reason(
 /// RFC 3339 with milliseconds, the ledger's timestamp format (sorts as text).
 pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A stored `retry_not_before` read back (the format of [`timestamp`]); an error names the
+/// value that is not one.
+pub(super) fn retry_not_before(text: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
+    text.map(|t| {
+        DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| format!("bad retry_not_before `{t}` in the sends table: {e}"))
+    })
+    .transpose()
 }
 
 /// Cuts a response body to [`MAX_RESPONSE_BYTES`] on a character boundary.

@@ -2,7 +2,6 @@
 //! on `STATE.lock` beside it, so a process killed with SIGKILL never leaves a stale lock; the
 //! lock file holds the holder's pid, host and start time for the refusal message.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::ops::ControlFlow;
@@ -16,15 +15,21 @@ use rusqlite::{
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
 use super::error::{LedgerError, Source};
 use super::holder::Holder;
-use super::migrations::{OPTOUTS, SCHEMA_V1, check_version};
+use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
+    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before, timestamp,
+    truncate_response,
 };
 use crate::schedule::Occurrence;
 
 /// Schema migrations, applied in order and counted in `PRAGMA user_version`. 3: the
-/// opt-out table (`optouts.sql`, as PostgreSQL's 2).
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS];
+/// opt-out table (`optouts.sql`, as PostgreSQL's 2). 4: the WhatsApp columns of `sends`
+/// (`wa-codes.sql`, as PostgreSQL's 3).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES];
+
+/// The schema version that added `sends.wa_code` and `sends.retry_not_before`: a ledger
+/// opened read-only at an older version is read as if both were NULL.
+const WA_CODES_VERSION: i64 = 4;
 
 /// 2: the `sends` table rebuilt with the same columns and rows, for the cost of each claim
 /// and finish. Its CHECK on `status` is spelt with OR (SQLite evaluates an IN list of more
@@ -46,9 +51,21 @@ fn key_range(path: &str) -> (String, String) {
 }
 
 /// What is recorded for one occurrence (`recorded`): ?1 campaign, ?2 occurrence, ?3 and ?4
-/// the range of their keys (see [`key_range`]).
-const RECORDED: &str = "SELECT recipient, status, request_hash FROM sends
-     WHERE key >= ?3 AND key < ?4 AND campaign = ?1 AND occurrence = ?2";
+/// the range of their keys (see [`key_range`]). `$codes`: the WhatsApp columns, or NULLs
+/// for a ledger older than them.
+macro_rules! recorded {
+    ($codes:literal) => {
+        concat!(
+            "SELECT recipient, status, request_hash, ",
+            $codes,
+            " FROM sends WHERE key >= ?3 AND key < ?4 AND campaign = ?1 AND occurrence = ?2"
+        )
+    };
+}
+const RECORDED: [&str; 2] = [
+    recorded!("wa_code, retry_not_before"),
+    recorded!("NULL, NULL"),
+];
 
 /// The latest scheduled occurrence of campaign ?1 with anything recorded. Occurrences are
 /// RFC 3339 UTC with second precision: text order is time order. `occurrence <> 'once'` is
@@ -62,21 +79,31 @@ const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
 /// (any if NULL; timestamps of one format compare as text), `$and`, in listing order. No
 /// index gives that order (key order is not campaign order: `c-x/` sorts before `c/`), so
 /// SQLite sorts, and its sorter spills to temporary files past a few megabytes: the memory
-/// of a listing stays bounded whatever the number of rows.
+/// of a listing stays bounded whatever the number of rows. `$codes` as in [`recorded!`].
 macro_rules! select_sends {
-    ($and:literal) => {
+    ($codes:literal, $and:literal) => {
         concat!(
             "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
-                    http_status, response, error, request_hash, created_at, updated_at, request
-             FROM sends WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR updated_at >= ?2) ",
+                    http_status, response, error, request_hash, created_at, updated_at, request, ",
+            $codes,
+            " FROM sends WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR updated_at >= ?2) ",
             $and,
             " ORDER BY campaign, occurrence, recipient"
         )
     };
 }
-const SENDS: &str = select_sends!("");
+const SENDS: [&str; 2] = [
+    select_sends!("wa_code, retry_not_before", ""),
+    select_sends!("NULL, NULL", ""),
+];
 /// Campaign ?5's, by the range ?3..?4 of their keys (see [`key_range`]).
-const SENDS_OF_CAMPAIGN: &str = select_sends!("AND key >= ?3 AND key < ?4 AND campaign = ?5");
+const SENDS_OF_CAMPAIGN: [&str; 2] = [
+    select_sends!(
+        "wa_code, retry_not_before",
+        "AND key >= ?3 AND key < ?4 AND campaign = ?5"
+    ),
+    select_sends!("NULL, NULL", "AND key >= ?3 AND key < ?4 AND campaign = ?5"),
+];
 
 fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
     let status: String = row.get(6)?;
@@ -96,6 +123,8 @@ fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
         created_at: row.get(12)?,
         updated_at: row.get(13)?,
         request: row.get(14)?,
+        wa_code: row.get(15)?,
+        retry_not_before: row.get(16)?,
     })
 }
 
@@ -105,6 +134,9 @@ pub(crate) struct SqliteLedger {
     path: PathBuf,
     /// Held while this process has the single-writer lock.
     lock: Option<File>,
+    /// Which of the queries of [`RECORDED`] and [`SENDS`] fit the schema: 0 with the
+    /// WhatsApp columns, 1 for a ledger opened read-only before they were added.
+    columns: usize,
 }
 
 impl SqliteLedger {
@@ -122,6 +154,7 @@ impl SqliteLedger {
             location,
             path: path.to_owned(),
             lock: None,
+            columns: 0,
         };
         ledger.configure()?;
         ledger.migrate()?;
@@ -139,11 +172,12 @@ impl SqliteLedger {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| LedgerError::storage(&location, e))?;
-        let ledger = SqliteLedger {
+        let mut ledger = SqliteLedger {
             conn,
             location,
             path: path.to_owned(),
             lock: None,
+            columns: 0,
         };
         ledger
             .conn
@@ -151,6 +185,7 @@ impl SqliteLedger {
             .map_err(|e| ledger.error(e))?;
         let version = ledger.version()?;
         check_version(&ledger.location, version, MIGRATIONS)?;
+        ledger.columns = usize::from(version < WA_CODES_VERSION);
         Ok(Some(ledger))
     }
 
@@ -226,7 +261,8 @@ impl SqliteLedger {
             let mut update = tx
                 .prepare_cached(
                     "UPDATE sends SET status = ?2, attempts = attempts + ?3, http_status = ?4,
-                                      response = ?5, error = ?6, updated_at = ?7
+                                      response = ?5, error = ?6, updated_at = ?7, wa_code = ?8,
+                                      retry_not_before = ?9
                      WHERE key = ?1",
                 )
                 .map_err(|e| storage(&location, e))?;
@@ -294,6 +330,13 @@ fn update_outcome(
         update.raw_bind_parameter(5, r.response.clone().map(truncate_response))?;
     }
     rebind(update, 6, &r.error, previous.map(|p| &p.error))?;
+    rebind(update, 8, &r.wa_code, previous.map(|p| &p.wa_code))?;
+    rebind(
+        update,
+        9,
+        &r.retry_not_before,
+        previous.map(|p| &p.retry_not_before),
+    )?;
     update.raw_execute()
 }
 
@@ -378,7 +421,7 @@ impl Ledger for SqliteLedger {
         let (first, end) = key_range(&format!("{campaign}/{occurrence}"));
         let mut stmt = self
             .conn
-            .prepare_cached(RECORDED)
+            .prepare_cached(RECORDED[self.columns])
             .map_err(|e| storage(&self.location, e))?;
         let rows = stmt
             .query_map(params![campaign, occurrence, first, end], |row| {
@@ -386,19 +429,32 @@ impl Ledger for SqliteLedger {
                     row.get::<_, String>(0)?,
                     row.get::<_, String>(1)?,
                     row.get::<_, String>(2)?,
+                    row.get::<_, Option<u32>>(3)?,
+                    row.get::<_, Option<String>>(4)?,
                 ))
             })
             .map_err(|e| storage(&self.location, e))?;
         let mut out = RecordedSends::new();
         for row in rows {
-            let (recipient, status, body_hash) = row.map_err(|e| storage(&self.location, e))?;
+            let (recipient, status, body_hash, wa_code, not_before) =
+                row.map_err(|e| storage(&self.location, e))?;
             let status = Status::parse(&status).ok_or_else(|| {
                 storage(
                     &self.location,
                     format!("unknown status `{status}` in the sends table"),
                 )
             })?;
-            out.insert(recipient, Recorded { status, body_hash });
+            let retry_not_before =
+                retry_not_before(not_before.as_deref()).map_err(|e| storage(&self.location, e))?;
+            out.insert(
+                recipient,
+                Recorded {
+                    status,
+                    body_hash,
+                    wa_code,
+                    retry_not_before,
+                },
+            );
         }
         Ok(out)
     }
@@ -410,7 +466,7 @@ impl Ledger for SqliteLedger {
         let mut claims = Vec::with_capacity(sends.len());
         {
             let mut current = tx
-                .prepare_cached("SELECT status FROM sends WHERE key = ?1")
+                .prepare_cached("SELECT status, retry_not_before FROM sends WHERE key = ?1")
                 .map_err(|e| storage(&location, e))?;
             // The unique key decides, as in PostgreSQL: a send is claimed by inserting it.
             let mut insert = tx
@@ -440,18 +496,20 @@ impl Ledger for SqliteLedger {
                     claims.push(Claim::Claimed(None));
                     continue;
                 }
-                let status: Option<String> = current
-                    .query_row(params![send.key], |row| row.get(0))
+                let row: Option<(String, Option<String>)> = current
+                    .query_row(params![send.key], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()
                     .map_err(|e| storage(&location, e))?;
-                let claim = match status.as_deref().map(Status::parse) {
-                    None => {
-                        return Err(storage(
-                            &location,
-                            format!("send {} vanished during its claim", send.key),
-                        ));
-                    }
-                    Some(Some(previous)) if retry.contains(&previous) => {
+                let Some((status, not_before)) = row else {
+                    return Err(storage(
+                        &location,
+                        format!("send {} vanished during its claim", send.key),
+                    ));
+                };
+                // Timestamps of one format compare as text.
+                let held = not_before.is_some_and(|t| t > now);
+                let claim = match Status::parse(&status) {
+                    Some(previous) if retry.contains(&previous) && !held => {
                         reclaim
                             .execute(params![
                                 send.key,
@@ -464,7 +522,7 @@ impl Ledger for SqliteLedger {
                             .map_err(|e| storage(&location, e))?;
                         Claim::Claimed(Some(previous))
                     }
-                    Some(_) => Claim::Taken,
+                    _ => Claim::Taken,
                 };
                 claims.push(claim);
             }
@@ -543,8 +601,8 @@ impl Ledger for SqliteLedger {
         let since = filter.since.map(timestamp);
         let listed = (|| {
             let mut stmt = self.conn.prepare_cached(match filter.campaign {
-                Some(_) => SENDS_OF_CAMPAIGN,
-                None => SENDS,
+                Some(_) => SENDS_OF_CAMPAIGN[self.columns],
+                None => SENDS[self.columns],
             })?;
             let mut rows = match &filter.campaign {
                 // By key, as in `recorded`.
@@ -588,59 +646,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
-        let location = self.location.clone();
-        let existing: HashMap<String, SendRow> = self
-            .sends(&Filter::default())?
-            .into_iter()
-            .map(|r| (r.key.clone(), r))
-            .collect();
-        let conflicts: Vec<String> = sends
-            .iter()
-            .filter(|r| existing.get(&r.key).is_some_and(|e| !e.same_record(r)))
-            .map(|r| r.key.clone())
-            .collect();
-        if !conflicts.is_empty() {
-            return Err(LedgerError::conflicts(&location, &conflicts));
-        }
-        let mut imported = Imported::default();
-        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
-        for r in sends {
-            let n = tx
-                .execute(
-                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
-                                        request_hash, status, attempts, http_status, response, error,
-                                        created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-                     ON CONFLICT (key) DO NOTHING",
-                    params![
-                        r.key, r.campaign, r.file, r.occurrence, r.recipient, r.endpoint, r.request,
-                        r.request_hash, r.status.as_str(), r.attempts, r.http_status, r.response,
-                        r.error, r.created_at, r.updated_at
-                    ],
-                )
-                .map_err(|e| storage(&location, e))?;
-            if n == 1 {
-                imported.sends_copied += 1;
-            } else {
-                imported.sends_present += 1;
-            }
-        }
-        for m in missed {
-            let n = tx
-                .execute(
-                    "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT DO NOTHING",
-                    params![m.campaign, m.occurrence, m.file, m.recorded_at],
-                )
-                .map_err(|e| storage(&location, e))?;
-            if n == 1 {
-                imported.missed_copied += 1;
-            } else {
-                imported.missed_present += 1;
-            }
-        }
-        tx.commit().map_err(|e| storage(&location, e))?;
-        Ok(imported)
+        self.import_in_one(sends, missed)
     }
 
     fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {
@@ -660,6 +666,7 @@ impl Ledger for SqliteLedger {
     }
 }
 
+mod import;
 mod optouts;
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{CampaignPlan, Plan, PlannedSend, Scan, Timing};
+use super::{CampaignPlan, Held, Plan, PlannedSend, Scan, Timing};
 use crate::schedule::{When, format_duration, rfc3339};
 
 /// The JSON plan, written in the same pass that renders and checks the sends: feed every
@@ -58,6 +58,16 @@ impl<W: Write> JsonPlan<W> {
                 ",\"suppressed_by\":{}",
                 serde_json::Value::from(by.as_str())
             )?;
+        }
+        if let Some(held) = send.held {
+            write!(
+                self.out,
+                ",\"held\":{}",
+                serde_json::Value::from(held.text())
+            )?;
+            if let Held::Until(at) = held {
+                write!(self.out, ",\"retry_not_before\":\"{}\"", rfc3339(at))?;
+            }
         }
         write!(self.out, "}}")?;
         self.first_send = false;

@@ -2,6 +2,7 @@
 //! (or the next one), and a stream of its sends, each rendered to its exact API request and
 //! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
 
+mod held;
 pub(crate) mod json;
 pub(crate) mod markdown;
 pub(crate) mod optouts;
@@ -27,6 +28,7 @@ use crate::campaign::{Audience, Campaign, Kind};
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
 use crate::ledger::{RecordedSends, Status};
 use crate::schedule::Occurrence;
+pub(crate) use held::Held;
 use optouts::PlanOptOuts;
 
 /// Number of upcoming fire times listed per scheduled campaign.
@@ -38,6 +40,8 @@ pub(crate) struct PlanOptions {
     pub retry_failed: bool,
     /// Resend sends the ledger records as `unknown` (the process died mid-send).
     pub retry_unknown: bool,
+    /// With `retry_failed`, also resend those WhatsApp said were undeliverable (131026).
+    pub include_undeliverable: bool,
 }
 
 /// A send's state as `plan` shows it.
@@ -99,6 +103,10 @@ pub(crate) struct CampaignPlan {
     /// `CAMPAIGN/OCCURRENCE/`, the start of every key of this occurrence: built once, not per
     /// send (formatting a scheduled occurrence is a date formatting).
     key_prefix: String,
+    /// What a send held until a time is compared with: the instant planned at, or the
+    /// current time when later (WhatsApp's holds are in real time: a plan of the past never
+    /// resends what is held back now, as the ledger's claim would not).
+    holds_at: DateTime<Utc>,
 }
 
 /// One send: its key, its exact request, and its state.
@@ -119,6 +127,8 @@ pub(crate) struct PlannedSend {
     pub origin: Option<Origin>,
     /// Where its opt-out comes from, when it is `Suppressed`.
     pub suppressed_by: Option<String>,
+    /// Why it is not resent, when it is `Failed` and WhatsApp said so.
+    pub held: Option<Held>,
 }
 
 impl PlannedSend {
@@ -239,6 +249,7 @@ impl CampaignPlan {
             next_runs,
             renderer,
             run,
+            holds_at: now.max(Utc::now()),
         }
     }
 
@@ -346,9 +357,12 @@ impl CampaignPlan {
             due: false,
             origin,
             suppressed_by: None,
+            held: None,
         };
+        let record = recorded.get(&send.recipient);
+        send.held = record.and_then(|r| Held::of(r, self.holds_at, options));
         // The body is only built (and hashed) when the ledger has something to compare.
-        send.state = match recorded.get(&send.recipient) {
+        send.state = match record {
             None => SendState::New,
             Some(r) => match r.status {
                 Status::Sent if r.body_hash == body_hash(&send.body()) => SendState::AlreadySent,
@@ -361,7 +375,7 @@ impl CampaignPlan {
         };
         let wanted = match send.state {
             SendState::New => true,
-            SendState::Failed => options.retry_failed,
+            SendState::Failed => options.retry_failed && send.held.is_none(),
             SendState::Unknown => options.retry_unknown,
             _ => false,
         };
@@ -375,6 +389,7 @@ impl CampaignPlan {
         {
             send.state = SendState::Suppressed;
             send.suppressed_by = Some(source.to_string());
+            send.held = None;
             return send;
         }
         send.due = wanted && self.is_due();

@@ -27,10 +27,10 @@ use crate::schedule::{Occurrence, rfc3339};
 /// What the `kind` of a saved plan says.
 const KIND: &str = "campaignctl-plan";
 
-/// The format this campaignctl writes: major 1 (what it can read), minor 1 (1.1 added the
-/// send state `suppressed` and `suppressed_by`).
+/// The format this campaignctl writes: major 1 (what it can read), minor 2 (1.1 added the
+/// send state `suppressed` and `suppressed_by`, 1.2 a failed send's `held`).
 pub(crate) const FORMAT_MAJOR: u32 = 1;
-const FORMAT_VERSION: &str = "1.1";
+const FORMAT_VERSION: &str = "1.2";
 
 #[derive(Serialize, Deserialize)]
 struct Envelope<'a> {

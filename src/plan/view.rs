@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{CampaignPlan, CampaignScan, PlannedSend, SendState, Timing};
+use super::{CampaignPlan, CampaignScan, Held, PlannedSend, SendState, Timing};
 use crate::campaign::file::Media;
 use crate::campaign::{Audience, Kind};
 use crate::schedule::{Occurrence, When, format_duration, rfc3339};
@@ -98,13 +98,14 @@ impl Counts {
 }
 
 impl SendView {
-    /// Its state as the text and markdown plans show it: the label, and for a suppressed
-    /// send where its opt-out comes from. Empty for a new send.
+    /// Its state as the text and markdown plans show it: the label, for a suppressed send
+    /// where its opt-out comes from, and for a held one why. Empty for a new send.
     pub(crate) fn state_text(&self) -> String {
-        match (self.state, &self.suppressed_by) {
-            (SendState::New, _) => String::new(),
-            (SendState::Suppressed, Some(by)) => format!("suppressed: {by}"),
-            (other, _) => other.label().to_owned(),
+        match (self.state, &self.suppressed_by, &self.held) {
+            (SendState::New, _, _) => String::new(),
+            (SendState::Suppressed, Some(by), _) => format!("suppressed: {by}"),
+            (other, _, Some(held)) => format!("{}: {held}", other.label()),
+            (other, _, _) => other.label().to_owned(),
         }
     }
 }
@@ -126,6 +127,10 @@ pub(crate) struct SendView {
     /// `ledger, 2026-12-01, optout add, reason ...`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suppressed_by: Option<String>,
+    /// Why a `failed` send is not resent even with `--retry-failed`: `retry not before
+    /// 2026-12-02T10:00:00Z`, or undeliverable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 impl CampaignView {
@@ -189,6 +194,7 @@ impl SendView {
             due: send.due,
             source: send.origin.as_ref().map(ToString::to_string),
             suppressed_by: send.suppressed_by.clone(),
+            held: send.held.map(Held::text),
         }
     }
 

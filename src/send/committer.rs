@@ -3,13 +3,15 @@
 //! one claim transaction, with its disk flush, for every send that is ready to go. A send
 //! waits for its own claim to commit before its request is written, so the rows `in_flight`
 //! are the requests in flight, and after a crash no more than those become `unknown`.
+//! The opt-out an answer asked for (WhatsApp's 131050) is recorded right after its outcome,
+//! in the same round.
 
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::report::StopReason;
-use crate::ledger::{Claim, Finished, LedgerError, NewSend, SharedLedger, Status};
+use crate::ledger::{Claim, Finished, LedgerError, NewSend, OptOut, SharedLedger, Status};
 
 /// Most writes committed in one go.
 const MAX_BATCH: usize = 1024;
@@ -27,14 +29,19 @@ enum Write {
     Claim(NewSend, oneshot::Sender<Result<Claim, String>>),
     /// Puts a claimed row back as it was (deleted when it was new).
     Release(String, Option<Status>, Option<oneshot::Sender<bool>>),
-    Finish(Finished, Option<oneshot::Sender<bool>>),
+    Finish(Outcome, Option<oneshot::Sender<bool>>),
 }
+
+/// An outcome, and the opt-out its answer asked for.
+type Outcome = (Finished, Option<OptOut>);
 
 /// Writes that did not reach the ledger by the end of the run: their rows stay
 /// `in_flight` and become `unknown` when the ledger is next opened.
 pub(super) struct Unwritten {
     pub outcomes: usize,
     pub releases: usize,
+    /// The numbers of the opt-outs not recorded (with their outcomes, or after them).
+    pub optouts: Vec<String>,
 }
 
 impl Committer {
@@ -51,7 +58,9 @@ impl Committer {
             stop,
             finishes: Vec::new(),
             releases: Vec::new(),
+            optouts: Vec::new(),
             lost: 0,
+            lost_optouts: Vec::new(),
         };
         (Committer { writes }, tokio::spawn(writer.run(queue)))
     }
@@ -75,10 +84,13 @@ impl Committer {
         written.await.unwrap_or(false)
     }
 
-    /// Records an outcome; true once committed (false: it is kept and tried again).
-    pub(super) async fn finish(&self, finished: Finished) -> bool {
+    /// Records an outcome, and then the opt-out its answer asked for; true once the outcome
+    /// is committed (false: it is kept and tried again).
+    pub(super) async fn finish(&self, finished: Finished, optout: Option<OptOut>) -> bool {
         let (done, written) = oneshot::channel();
-        let _ = self.writes.send(Write::Finish(finished, Some(done)));
+        let _ = self
+            .writes
+            .send(Write::Finish((finished, optout), Some(done)));
         written.await.unwrap_or(false)
     }
 
@@ -89,7 +101,7 @@ impl Committer {
     }
 
     pub(super) fn finish_later(&self, finished: Finished) {
-        let _ = self.writes.send(Write::Finish(finished, None));
+        let _ = self.writes.send(Write::Finish((finished, None), None));
     }
 }
 
@@ -104,10 +116,14 @@ struct Writer {
     retry: Vec<Status>,
     stop: watch::Sender<Option<StopReason>>,
     /// Outcomes and put-backs not committed yet (queued, or refused by the ledger).
-    finishes: Vec<(Finished, Done)>,
+    finishes: Vec<(Outcome, Done)>,
     releases: Vec<(Release, Done)>,
+    /// Opt-outs whose outcomes were committed, and which the ledger then refused.
+    optouts: Vec<OptOut>,
     /// Writes lost with a ledger call that panicked.
     lost: usize,
+    /// The numbers of the opt-outs lost so.
+    lost_optouts: Vec<String>,
 }
 
 impl Writer {
@@ -125,15 +141,23 @@ impl Writer {
         }
         // The ledger may come back: a few more tries for what it refused.
         for wait in LAST_TRIES {
-            if self.finishes.is_empty() && self.releases.is_empty() {
+            if self.finishes.is_empty() && self.releases.is_empty() && self.optouts.is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(wait)).await;
             self.commit(Vec::new()).await;
         }
+        let mut optouts = self.lost_optouts;
+        optouts.extend(self.optouts.into_iter().map(|o| o.mobile));
+        optouts.extend(
+            self.finishes
+                .iter()
+                .filter_map(|((_, o), _)| o.as_ref().map(|o| o.mobile.clone())),
+        );
         Unwritten {
             outcomes: self.finishes.len() + self.lost,
             releases: self.releases.len(),
+            optouts,
         }
     }
 
@@ -149,17 +173,27 @@ impl Writer {
         }
     }
 
-    /// One round: outcomes and put-backs first (a put-back must land before a later claim
-    /// of the same key), then the claims. A refused outcome or put-back is kept for the next
-    /// round and stops the run: nothing is sent that cannot be recorded.
+    /// One round: outcomes (and then their opt-outs) and put-backs first (a put-back must
+    /// land before a later claim of the same key), then the claims. A refused outcome,
+    /// opt-out or put-back is kept for the next round and stops the run: nothing is sent
+    /// that cannot be recorded.
     async fn commit(&mut self, claims: Vec<(NewSend, oneshot::Sender<Result<Claim, String>>)>) {
-        let (finishes, finish_done): (Vec<Finished>, Vec<_>) =
+        let (outcomes, finish_done): (Vec<Outcome>, Vec<_>) =
             std::mem::take(&mut self.finishes).into_iter().unzip();
+        let (finishes, mut asked): (Vec<Finished>, Vec<Option<OptOut>>) =
+            outcomes.into_iter().unzip();
+        let mut optouts = std::mem::take(&mut self.optouts);
         let (releases, release_done): (Vec<Release>, Vec<_>) =
             std::mem::take(&mut self.releases).into_iter().unzip();
         let (sends, claim_done): (Vec<NewSend>, Vec<_>) = claims.into_iter().unzip();
         let retry = self.retry.clone();
         let (finish_count, release_count) = (finish_done.len(), release_done.len());
+        // The numbers of the opt-outs this round holds, said if the call loses them.
+        let lost_optouts: Vec<String> = optouts
+            .iter()
+            .chain(asked.iter().flatten())
+            .map(|o| o.mobile.clone())
+            .collect();
         let written = self
             .ledger
             .call(move |ledger| {
@@ -171,6 +205,15 @@ impl Writer {
                     false => ledger.finish(&finishes),
                 };
                 let finish_done = answer(&finished, finish_done);
+                // The opt-outs of the outcomes just written (those of refused outcomes wait
+                // with them).
+                if finished.is_ok() {
+                    optouts.extend(asked.iter_mut().filter_map(Option::take));
+                }
+                let opted = match optouts.is_empty() {
+                    true => Ok(()),
+                    false => ledger.add_optouts(&optouts).map(drop),
+                };
                 let released = match releases.is_empty() {
                     true => Ok(()),
                     false => ledger.release(&releases),
@@ -181,28 +224,43 @@ impl Writer {
                     false => ledger.claim(&sends, &retry),
                 };
                 Ok((
-                    (finished, finishes, finish_done),
+                    (
+                        finished,
+                        finishes.into_iter().zip(asked).collect(),
+                        finish_done,
+                    ),
+                    (opted, optouts),
                     (released, releases, release_done),
                     claimed,
                     sends,
                 ))
             })
             .await;
-        let ((finished, finishes, finish_done), (released, releases, release_done), claimed, sends) =
-            match written {
-                Ok(written) => written,
-                Err(e) => {
-                    // The ledger call itself failed (it panicked): what it held is lost, and
-                    // those rows stay as the ledger has them.
-                    self.lost += finish_count + release_count;
-                    self.stop_for(&e);
-                    for done in claim_done {
-                        let _ = done.send(Err(e.to_string()));
-                    }
-                    return;
+        let (
+            (finished, outcomes, finish_done),
+            (opted, optouts),
+            (released, releases, release_done),
+            claimed,
+            sends,
+        ) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                // The ledger call itself failed (it panicked): what it held is lost, and
+                // those rows stay as the ledger has them.
+                self.lost += finish_count + release_count;
+                self.lost_optouts.extend(lost_optouts);
+                self.stop_for(&e);
+                for done in claim_done {
+                    let _ = done.send(Err(e.to_string()));
                 }
-            };
-        self.settle(finished, finishes, finish_done, Writer::keep_finish);
+                return;
+            }
+        };
+        self.settle(finished, outcomes, finish_done, Writer::keep_finish);
+        if let Err(e) = opted {
+            self.stop_for(&e);
+            self.optouts = optouts;
+        }
         self.settle(released, releases, release_done, Writer::keep_release);
         match claimed {
             Ok(claims) => {
@@ -246,8 +304,8 @@ impl Writer {
         }
     }
 
-    fn keep_finish(&mut self, finished: Finished, done: Done) {
-        self.finishes.push((finished, done));
+    fn keep_finish(&mut self, outcome: Outcome, done: Done) {
+        self.finishes.push((outcome, done));
     }
 
     fn keep_release(&mut self, release: Release, done: Done) {

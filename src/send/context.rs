@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use super::committer::Committer;
 use super::executor::Executor;
 use super::report::StopReason;
+use super::slots::Slot;
 use super::tally::Tally;
 
 pub(super) struct RunContext {
@@ -67,6 +68,19 @@ impl RunContext {
             biased;
             _ = stop.changed() => false,
             () = self.executor.pacer.acquire() => true,
+        }
+    }
+
+    /// Waits for a request slot; `None` when the run stopped first.
+    pub(super) async fn slot(&self) -> Option<Slot> {
+        let mut stop = self.stop.clone();
+        if stop.borrow_and_update().is_some() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = stop.changed() => None,
+            slot = self.executor.slots.acquire() => Some(slot),
         }
     }
 

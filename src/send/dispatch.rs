@@ -1,6 +1,7 @@
 //! The dispatcher of one run: takes sends from the feed, holds back a number sent to moments
-//! ago (by another campaign), and starts each send as a task once it has a request slot and
-//! (nearly) the pacer's turn. It also watches whether the run keeps up with its `--rate`.
+//! ago (by another campaign), leaves out the sends of a campaign WhatsApp stopped, and starts
+//! each send as a task once it has a request slot and (nearly) the pacer's turn. It also
+//! watches whether the run keeps up with its `--rate`.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -42,6 +43,11 @@ pub(super) async fn dispatch(
         let Some(send) = input.next(ctx, &mut stop).await else {
             break;
         };
+        // WhatsApp said its campaign's template is wrong: not claimed, never sent.
+        if ctx.tally.campaign_stopped(&send.record.campaign) {
+            ctx.tally.not_started(&send.record.campaign, 0);
+            continue;
+        }
         let waiting = Instant::now();
         let slot = tokio::select! {
             biased;

@@ -1,6 +1,6 @@
 //! One send, from its claim to its recorded outcome: claim (wait for the commit), write the
 //! request, decide what the answer means, and record it, retrying what was certainly not
-//! processed.
+//! processed. A send of a campaign that WhatsApp stopped (a template error) is not started.
 
 use std::sync::Arc;
 
@@ -11,10 +11,10 @@ use super::context::RunContext;
 use super::feed::Outgoing;
 use super::outcome::{Record, Verdict, classify};
 use super::slots::Slot;
-use crate::api::Exchange;
+use crate::api::{Exchange, WaAction};
 use crate::campaign::Kind;
 use crate::campaign::mobile::Mobile;
-use crate::ledger::{Claim, Finished, Status};
+use crate::ledger::{Claim, Finished, OptOut, Status, timestamp};
 
 /// Where a send stands, for what must happen if its task is dropped (the drain ran out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +47,8 @@ struct Job {
 }
 
 /// Sends one claimed-to-be send, holding `slot` until its outcome is committed, so that the
-/// rows left `in_flight` by a crash are never more than the slots. Its first request leaves
+/// rows left `in_flight` by a crash are never more than the slots (while it waits to be
+/// retried it holds no claim, and gives its slot to other sends). Its first request leaves
 /// at the pacer's `turn`, booked by the dispatcher.
 pub(super) async fn send(
     ctx: Arc<RunContext>,
@@ -55,6 +56,7 @@ pub(super) async fn send(
     slot: Slot,
     mut turn: Option<Instant>,
 ) {
+    let mut slot = Some(slot);
     let Outgoing {
         record,
         kind,
@@ -75,6 +77,10 @@ pub(super) async fn send(
         next_wait: None,
     };
     loop {
+        // WhatsApp said the campaign's template is wrong: not claimed (again), never sent.
+        if job.ctx.tally.campaign_stopped(job.campaign()) {
+            return job.ctx.tally.not_started(job.campaign(), job.retries);
+        }
         let claiming = Instant::now();
         match job.ctx.committer.claim(record.clone()).await {
             // The writer stopped the run; nothing was sent.
@@ -106,7 +112,15 @@ pub(super) async fn send(
         }
         job.phase = Phase::Settled;
         let wait = job.next_wait.take().unwrap_or_default();
-        if !job.ctx.wait(wait).await || !job.ctx.paced().await {
+        // Waiting, it holds no claim: its slot serves other sends meanwhile (a number held
+        // back by WhatsApp's pair rate limit holds back no other).
+        drop(slot.take());
+        if !job.ctx.wait(wait).await {
+            job.ctx.tally.released(job.retries);
+            break;
+        }
+        slot = job.ctx.slot().await;
+        if slot.is_none() || !job.ctx.paced().await {
             job.ctx.tally.released(job.retries);
             break;
         }
@@ -125,7 +139,8 @@ impl Job {
         // The last ambiguous outcome, while it is retried: what is recorded if the run stops.
         let mut ambiguous: Option<Record> = None;
         loop {
-            if self.ctx.stopped() {
+            let campaign_stopped = self.ctx.tally.campaign_stopped(self.campaign());
+            if self.ctx.stopped() || campaign_stopped {
                 if let Some(record) = ambiguous {
                     // It may have been delivered: recorded as it stands, not put back.
                     self.record(record).await;
@@ -140,7 +155,10 @@ impl Job {
                     .release(self.key.clone(), self.previous)
                     .await
                 {
-                    self.ctx.tally.released(self.retries);
+                    match campaign_stopped {
+                        true => self.ctx.tally.not_started(self.campaign(), self.retries),
+                        false => self.ctx.tally.released(self.retries),
+                    }
                 }
                 return false;
             }
@@ -184,9 +202,15 @@ impl Job {
                     record,
                     retry_after,
                     rate_limited,
+                    number_limited,
                 } => {
                     if rate_limited {
                         self.ctx.executor.pacer.slow_down();
+                    }
+                    if number_limited {
+                        // Other campaigns' sends to this number wait from now, not from
+                        // when this request was written.
+                        self.book_number();
                     }
                     if self.attempts >= max_attempts {
                         // After an ambiguous attempt it may still have been delivered.
@@ -227,8 +251,33 @@ impl Job {
         }
     }
 
-    /// Counts the outcome and commits it; the task (and its slot) waits for the commit.
+    /// The campaign of this send: the first part of its key (campaign names have no `/`).
+    fn campaign(&self) -> &str {
+        self.key
+            .split_once('/')
+            .map_or(&self.key, |(campaign, _)| campaign)
+    }
+
+    /// Counts the outcome and commits it, with the opt-out its answer asked for; the task
+    /// (and its slot) waits for the commit. A template error stops the campaign first, so
+    /// that its other sends see it as soon as possible.
     async fn record(&mut self, record: Record) {
+        let mut optout = None;
+        match record.wa.map(|c| (c, c.action)) {
+            Some((code, WaAction::StopCampaign)) => {
+                self.ctx.tally.stop_campaign(self.campaign(), code);
+            }
+            Some((code, WaAction::OptOut)) => {
+                optout = self.mobile.map(|mobile| {
+                    OptOut::now(
+                        mobile.to_string(),
+                        Some(code.meaning.to_owned()),
+                        &format!("api {}", code.code),
+                    )
+                });
+            }
+            _ => {}
+        }
         let finished = Finished {
             key: self.key.clone(),
             status: record.status,
@@ -236,6 +285,8 @@ impl Job {
             http_status: record.http_status,
             response: record.response,
             error: record.error,
+            wa_code: record.wa.map(|c| c.code),
+            retry_not_before: record.retry_not_before.map(timestamp),
         };
         self.ctx.tally.finished(
             &finished,
@@ -243,9 +294,12 @@ impl Job {
             self.ambiguous_retries,
             record.stops_run,
         );
+        if optout.is_some() {
+            self.ctx.tally.opted_out();
+        }
         // Queued before the wait: from here the outcome is the writer's to keep.
         self.phase = Phase::Settled;
-        self.ctx.committer.finish(finished).await;
+        self.ctx.committer.finish(finished, optout).await;
     }
 }
 
@@ -268,6 +322,8 @@ impl Drop for Job {
                         "the run stopped while this request was in flight; it may or may not have been sent"
                             .to_owned(),
                     ),
+                    wa_code: None,
+                    retry_not_before: None,
                 };
                 self.ctx
                     .tally

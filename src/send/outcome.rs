@@ -14,13 +14,29 @@
 //! | written, then a timeout, reset or close before a status line | ambiguous: unknown |
 //!
 //! Ambiguous outcomes are retried only with `--retry-ambiguous`.
+//!
+//! An error answer (not 2xx) whose body relays a WhatsApp error code campaignctl knows
+//! (`api/whatsapp.rs`) is sorted by the code, whatever its HTTP status: WhatsApp said what
+//! became of the message.
+//!
+//! | code | verdict |
+//! |---|---|
+//! | 130429 throughput exceeded | not processed: retried, and the whole run slows down as for a 429 |
+//! | 131056 pair rate limit | not processed: retried after at least 6 s; only this number waits |
+//! | 131026 undeliverable | failed; `--retry-failed` resends it only with `--include-undeliverable` |
+//! | 131049 per-user marketing limit | failed, not sent again for 24 hours (`retry_not_before`) |
+//! | 131050 stopped marketing messages | failed, and the number is added to the ledger's opt-outs |
+//! | 132000, 132001, 132005, 132007, 132012, 132015, 132016 the template | failed, and the campaign's sends not started yet are not sent |
+//!
+//! Any other code changes nothing: the HTTP status decides.
 
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 
-use crate::api::{Answer, Exchange};
+use crate::api::{Answer, Exchange, PAIR_RATE_WAIT, WaAction, WaCode};
 use crate::ledger::Status;
 
 /// What to do with a send after one exchange.
@@ -33,8 +49,10 @@ pub(super) enum Verdict {
     NotProcessed {
         record: Record,
         retry_after: Option<Duration>,
-        /// A 429: the whole run slows down.
+        /// A 429 (or WhatsApp's 130429): the whole run slows down.
         rate_limited: bool,
+        /// WhatsApp's pair rate limit (131056): this number waits; the others go on.
+        number_limited: bool,
     },
     /// The API may have processed it: record `record` (`unknown`), or, with
     /// `--retry-ambiguous`, try again.
@@ -50,6 +68,11 @@ pub(super) struct Record {
     pub error: Option<String>,
     /// Every other send would fail the same way: the run stops.
     pub stops_run: bool,
+    /// The WhatsApp error code the answer relayed, when campaignctl knows it: what else is
+    /// done about the send follows from its action.
+    pub wa: Option<&'static WaCode>,
+    /// Not to be sent again before this instant (a WhatsApp limit).
+    pub retry_not_before: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -60,6 +83,8 @@ impl Record {
             response: Some(answer.body.clone()),
             error,
             stops_run: false,
+            wa: None,
+            retry_not_before: None,
         }
     }
 
@@ -70,6 +95,8 @@ impl Record {
             response: None,
             error: Some(error),
             stops_run: false,
+            wa: None,
+            retry_not_before: None,
         }
     }
 }
@@ -90,6 +117,7 @@ pub(super) fn classify(exchange: Exchange) -> Verdict {
                 record: Record::transport(Status::Failed, format!("{reason} (not sent)")),
                 retry_after: None,
                 rate_limited: false,
+                number_limited: false,
             };
         }
         Exchange::NoAnswer { reason } => {
@@ -108,6 +136,9 @@ pub(super) fn classify(exchange: Exchange) -> Verdict {
     if code.is_success() {
         return Verdict::Final(Record::answered(Status::Sent, &answer, unreadable));
     }
+    if let Some(wa) = WaCode::find(&answer.body) {
+        return by_code(wa, &answer);
+    }
     match code {
         StatusCode::TOO_MANY_REQUESTS
         | StatusCode::BAD_GATEWAY
@@ -115,6 +146,7 @@ pub(super) fn classify(exchange: Exchange) -> Verdict {
             record: Record::answered(Status::Failed, &answer, unreadable),
             retry_after: retry_after(&answer.headers),
             rate_limited: code == StatusCode::TOO_MANY_REQUESTS,
+            number_limited: false,
         },
         _ if code.is_redirection() => {
             let location = answer
@@ -137,6 +169,53 @@ pub(super) fn classify(exchange: Exchange) -> Verdict {
             )),
         )),
         _ => Verdict::Final(Record::answered(Status::Failed, &answer, unreadable)),
+    }
+}
+
+/// The verdict of an error answer relaying WhatsApp's `wa`: its action decides, and the
+/// record says what was done (the reasons `apply` lists).
+fn by_code(wa: &'static WaCode, answer: &Answer) -> Verdict {
+    let record = |error: String| Record {
+        wa: Some(wa),
+        ..Record::answered(Status::Failed, answer, Some(error))
+    };
+    let code = wa.describe();
+    match wa.action {
+        WaAction::SlowDown => Verdict::NotProcessed {
+            record: record(format!("{code}: not delivered")),
+            retry_after: retry_after(&answer.headers),
+            rate_limited: true,
+            number_limited: false,
+        },
+        WaAction::BackOffNumber => Verdict::NotProcessed {
+            record: record(format!("{code}: not delivered")),
+            retry_after: Some(
+                retry_after(&answer.headers)
+                    .unwrap_or_default()
+                    .max(PAIR_RATE_WAIT),
+            ),
+            rate_limited: false,
+            number_limited: true,
+        },
+        WaAction::Hold(hold) => {
+            let until = Utc::now() + hold;
+            Verdict::Final(Record {
+                retry_not_before: Some(until),
+                ..record(format!(
+                    "{code}: retry not before {}",
+                    until.to_rfc3339_opts(SecondsFormat::Secs, true)
+                ))
+            })
+        }
+        WaAction::OptOut => Verdict::Final(record(format!(
+            "{code}: the number is added to the ledger's opt-outs"
+        ))),
+        WaAction::Undeliverable => Verdict::Final(record(format!(
+            "{code}; --retry-failed resends it only with --include-undeliverable"
+        ))),
+        WaAction::StopCampaign => Verdict::Final(record(format!(
+            "{code}: the campaign's sends not started yet are not sent"
+        ))),
     }
 }
 
@@ -256,6 +335,136 @@ mod tests {
             (retry_after, rate_limited),
             (Some(Duration::from_secs(7)), true)
         );
+    }
+
+    fn coded(code: u16, body: &str) -> Exchange {
+        let Exchange::Answered(mut a) = answer(code, &[]) else {
+            unreachable!()
+        };
+        a.body = body.to_owned();
+        Exchange::Answered(a)
+    }
+
+    fn wa(verdict: &Verdict) -> Option<u32> {
+        match verdict {
+            Verdict::Final(r) | Verdict::Ambiguous(r) => r.wa.map(|c| c.code),
+            Verdict::NotProcessed { record, .. } => record.wa.map(|c| c.code),
+        }
+    }
+
+    #[test]
+    fn a_relayed_whatsapp_code_decides_over_the_http_status() {
+        let cases = [
+            (
+                400,
+                r#"{"error":{"code":131050}}"#,
+                ("final", Status::Failed),
+                Some(131050),
+            ),
+            (
+                500,
+                r#"{"code":"131026"}"#,
+                ("final", Status::Failed),
+                Some(131026),
+            ),
+            (
+                400,
+                r#"{"error":{"code":131049}}"#,
+                ("final", Status::Failed),
+                Some(131049),
+            ),
+            (
+                403,
+                r#"{"details":{"error_code":132001}}"#,
+                ("final", Status::Failed),
+                Some(132001),
+            ),
+            (
+                400,
+                r#"{"error":{"code":130429}}"#,
+                ("not processed", Status::Failed),
+                Some(130429),
+            ),
+            (
+                502,
+                r#"{"error":{"code":131056}}"#,
+                ("not processed", Status::Failed),
+                Some(131056),
+            ),
+            // Unknown codes change nothing.
+            (400, r#"{"code":131000}"#, ("final", Status::Failed), None),
+            (
+                500,
+                r#"{"code":131000}"#,
+                ("ambiguous", Status::Unknown),
+                None,
+            ),
+            (
+                429,
+                r#"{"code":131000}"#,
+                ("not processed", Status::Failed),
+                None,
+            ),
+            // A 2xx is sent, whatever its body says.
+            (
+                200,
+                r#"{"error":{"code":131050}}"#,
+                ("final", Status::Sent),
+                None,
+            ),
+        ];
+        for (code, body, expected, wa_code) in cases {
+            let verdict = classify(coded(code, body));
+            assert_eq!(status(&verdict), expected, "{code} {body}");
+            assert_eq!(wa(&verdict), wa_code, "{code} {body}");
+        }
+    }
+
+    #[test]
+    fn rate_codes_are_retried_each_its_own_way() {
+        let Verdict::NotProcessed {
+            rate_limited,
+            number_limited,
+            ..
+        } = classify(coded(400, r#"{"error":{"code":130429}}"#))
+        else {
+            panic!("not retried");
+        };
+        assert_eq!((rate_limited, number_limited), (true, false));
+        let Verdict::NotProcessed {
+            retry_after,
+            rate_limited,
+            number_limited,
+            ..
+        } = classify(coded(400, r#"{"error":{"code":"131056"}}"#))
+        else {
+            panic!("not retried");
+        };
+        assert_eq!(
+            (retry_after, rate_limited, number_limited),
+            (Some(PAIR_RATE_WAIT), false, true)
+        );
+        // A longer Retry-After is honoured.
+        let Exchange::Answered(mut a) = answer(429, &[(header::RETRY_AFTER, "9")]) else {
+            unreachable!()
+        };
+        a.body = r#"{"code":131056}"#.to_owned();
+        let Verdict::NotProcessed { retry_after, .. } = classify(Exchange::Answered(a)) else {
+            panic!("not retried");
+        };
+        assert_eq!(retry_after, Some(Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn a_marketing_limit_holds_the_send_for_a_day() {
+        let before = Utc::now();
+        let Verdict::Final(record) = classify(coded(400, r#"{"error":{"code":131049}}"#)) else {
+            panic!("not final");
+        };
+        let until = record.retry_not_before.unwrap();
+        assert!(until >= before + chrono::TimeDelta::hours(24));
+        assert!(until <= Utc::now() + chrono::TimeDelta::hours(24));
+        assert!(record.error.unwrap().contains("retry not before"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::settings::Concurrency;
+use crate::api::WaCode;
 
 /// Why a run stopped before sending everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +59,34 @@ pub(crate) struct Report {
     /// Set when the run did not reach its `--rate`.
     pub pace: Option<Pace>,
     pub stopped: Option<StopReason>,
+    /// Campaigns whose remaining sends were not started: WhatsApp said their template is
+    /// wrong. The other campaigns of the run went on.
+    pub campaigns_stopped: Vec<CampaignStop>,
+    /// Numbers the API said stopped marketing messages (131050), added to the opt-outs.
+    pub opted_out: usize,
+    /// Of those, the numbers whose opt-out the ledger did not take: to add by hand.
+    pub optouts_unrecorded: Vec<String>,
+}
+
+/// A campaign stopped mid-run by a WhatsApp error about its template.
+#[derive(Debug, Clone)]
+pub(crate) struct CampaignStop {
+    pub campaign: String,
+    pub code: &'static WaCode,
+    /// Its sends not started because of it: nothing is recorded for them.
+    pub not_started: usize,
+}
+
+impl fmt::Display for CampaignStop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "campaign `{}` stopped after {}: {} of its send(s) not started (nothing recorded for them)",
+            self.campaign,
+            self.code.describe(),
+            self.not_started
+        )
+    }
 }
 
 /// A run slower than its `--rate`, and why.
@@ -71,7 +100,8 @@ pub(crate) struct Pace {
     /// Requests in flight at most, and how that limit was set.
     pub limit: usize,
     pub concurrency: Concurrency,
-    /// The rate after the API's 429s slowed the run down, when it did.
+    /// The rate after the API's 429s (or WhatsApp's 130429s) slowed the run down, when it
+    /// did.
     pub slowed_to: Option<f64>,
 }
 
@@ -85,7 +115,7 @@ impl fmt::Display for Pace {
         if let Some(rate) = self.slowed_to {
             return write!(
                 f,
-                ": the API answered 429 (too many requests), so the run slowed down to {rate:.1}/s"
+                ": the API said to slow down (HTTP 429, or WhatsApp 130429), so the run slowed down to {rate:.1}/s"
             );
         }
         let latency = self

@@ -71,6 +71,7 @@ impl Executor {
         })?;
         let mut report = tally.report();
         report.unrecorded = unwritten.outcomes + unwritten.releases;
+        report.optouts_unrecorded = unwritten.optouts;
         report.pace = pace;
         report.stopped = stop.borrow().clone();
         Ok(report)

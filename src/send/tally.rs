@@ -1,12 +1,15 @@
 //! The run's counts as outcomes come in: totals for the summary, the progress display, and
-//! the stop after too many failures in a row or a failure every send would share.
+//! the stop after too many failures in a row or a failure every send would share, of the
+//! run or of one campaign.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::watch;
 
 use super::progress::Progress;
-use super::report::{Report, StopReason};
+use super::report::{CampaignStop, Report, StopReason};
+use crate::api::{WaAction, WaCode};
 use crate::ledger::{Finished, Status, failure_reason};
 
 pub(super) struct Tally {
@@ -14,6 +17,8 @@ pub(super) struct Tally {
     progress: Arc<Progress>,
     stop: watch::Sender<Option<StopReason>>,
     max_consecutive_failures: usize,
+    /// Whether any campaign stopped: every send asks, and mostly none has.
+    any_campaign_stopped: AtomicBool,
 }
 
 #[derive(Default)]
@@ -26,6 +31,8 @@ struct Totals {
     retries: usize,
     ambiguous_retries: usize,
     consecutive_failures: usize,
+    campaigns_stopped: Vec<CampaignStop>,
+    opted_out: usize,
 }
 
 impl Tally {
@@ -39,6 +46,7 @@ impl Tally {
             progress,
             stop,
             max_consecutive_failures,
+            any_campaign_stopped: AtomicBool::new(false),
         }
     }
 
@@ -56,11 +64,16 @@ impl Tally {
         stops_run: bool,
     ) {
         let reason = || {
-            failure_reason(
+            let answer = failure_reason(
                 finished.http_status,
                 finished.response.as_deref(),
                 finished.error.as_deref(),
-            )
+            );
+            // What a WhatsApp code meant and what was done about it, beside the answer.
+            match (finished.wa_code, &finished.error) {
+                (Some(_), Some(error)) => format!("{answer} — {error}"),
+                _ => answer,
+            }
         };
         if stops_run {
             let cause = reason();
@@ -87,7 +100,15 @@ impl Tally {
                 }
                 _ => {
                     totals.failed.push((finished.key.clone(), reason()));
-                    totals.consecutive_failures += 1;
+                    // A template error stops its campaign, not the run: its sends in
+                    // flight failing together say nothing of the other campaigns.
+                    let campaign_stop = finished
+                        .wa_code
+                        .and_then(WaCode::of)
+                        .is_some_and(|c| c.action == WaAction::StopCampaign);
+                    if !campaign_stop {
+                        totals.consecutive_failures += 1;
+                    }
                 }
             }
             totals.consecutive_failures
@@ -103,6 +124,55 @@ impl Tally {
                 }
             });
         }
+    }
+
+    /// WhatsApp said `campaign`'s template is wrong (`code`): its sends not started yet are
+    /// not started. The first code of a campaign is the one reported.
+    pub(super) fn stop_campaign(&self, campaign: &str, code: &'static WaCode) {
+        let mut totals = self.totals();
+        if totals
+            .campaigns_stopped
+            .iter()
+            .all(|c| c.campaign != campaign)
+        {
+            totals.campaigns_stopped.push(CampaignStop {
+                campaign: campaign.to_owned(),
+                code,
+                not_started: 0,
+            });
+        }
+        self.any_campaign_stopped.store(true, Ordering::Release);
+    }
+
+    /// Whether `campaign` was stopped (see [`Tally::stop_campaign`]).
+    pub(super) fn campaign_stopped(&self, campaign: &str) -> bool {
+        self.any_campaign_stopped.load(Ordering::Acquire)
+            && self
+                .totals()
+                .campaigns_stopped
+                .iter()
+                .any(|c| c.campaign == campaign)
+    }
+
+    /// A send of a stopped campaign was not started (never claimed, or put back), after
+    /// `retries` retries.
+    pub(super) fn not_started(&self, campaign: &str, retries: usize) {
+        let mut totals = self.totals();
+        totals.retries += retries;
+        if let Some(stop) = totals
+            .campaigns_stopped
+            .iter_mut()
+            .find(|c| c.campaign == campaign)
+        {
+            stop.not_started += 1;
+        }
+        drop(totals);
+        self.progress.skipped();
+    }
+
+    /// The API said a number stopped marketing messages: its opt-out is recorded.
+    pub(super) fn opted_out(&self) {
+        self.totals().opted_out += 1;
     }
 
     /// Another run had recorded this send already.
@@ -133,6 +203,8 @@ impl Tally {
             released: totals.released,
             retries: totals.retries,
             ambiguous_retries: totals.ambiguous_retries,
+            campaigns_stopped: std::mem::take(&mut totals.campaigns_stopped),
+            opted_out: totals.opted_out,
             ..Report::default()
         }
     }

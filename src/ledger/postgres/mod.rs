@@ -22,16 +22,25 @@ pub(crate) use location::PgLocation;
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::migrations::{OPTOUTS, SCHEMA_V1, check_version};
+use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, timestamp, truncate_response,
+    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before, timestamp,
+    truncate_response,
 };
 use crate::schedule::Occurrence;
 
 /// Schema migrations, applied in order and counted in `campaignctl_schema`. Version 1 is
 /// the schema shared with SQLite; SQLite's later, SQLite-only migrations are not PostgreSQL's.
-/// 2: the opt-out table (`optouts.sql`, as SQLite's 3).
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, OPTOUTS];
+/// 2: the opt-out table (`optouts.sql`, as SQLite's 3). 3: the WhatsApp columns of `sends`
+/// (`wa-codes.sql`, as SQLite's 4).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, OPTOUTS, WA_CODES];
+
+/// The schema version that added `sends.wa_code` and `sends.retry_not_before`.
+const WA_CODES_VERSION: i64 = 3;
+
+/// The WhatsApp columns as `recorded` and `each_send` select them: the columns, or NULLs for
+/// a ledger opened read-only before they were added.
+const WA_COLUMNS: [&str; 2] = ["wa_code, retry_not_before", "NULL::INT, NULL::TEXT"];
 
 /// The advisory lock key ("campaignctl" ledger writer); advisory locks are per database.
 const LOCK_KEY: i64 = 0x6361_6d70_6169_676e;
@@ -96,6 +105,10 @@ fn send_row(row: &postgres::Row) -> SendRow {
         created_at: row.get(12),
         updated_at: row.get(13),
         request: row.get(14),
+        wa_code: row
+            .get::<_, Option<i32>>(15)
+            .and_then(|c| u32::try_from(c).ok()),
+        retry_not_before: row.get(16),
     }
 }
 
@@ -107,6 +120,8 @@ pub(crate) struct PgLedger {
     locked: bool,
     /// Whether this process took the lock: from then on it writes only while holding it.
     writer: bool,
+    /// Which of [`WA_COLUMNS`] fits the schema (1: opened read-only before version 3).
+    columns: usize,
 }
 
 impl PgLedger {
@@ -118,6 +133,7 @@ impl PgLedger {
             client: None,
             locked: false,
             writer: false,
+            columns: 0,
         }
     }
 
@@ -142,6 +158,7 @@ impl PgLedger {
         }
         let version = ledger.version()?;
         check_version(&ledger.redacted, version, MIGRATIONS)?;
+        ledger.columns = usize::from(version < WA_CODES_VERSION);
         Ok(Some(ledger))
     }
 
@@ -340,23 +357,28 @@ impl Ledger for PgLedger {
         occurrence: Occurrence,
     ) -> Result<RecordedSends, LedgerError> {
         let occurrence = occurrence.to_string();
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT recipient, status, request_hash FROM sends WHERE campaign = $1 AND occurrence = $2",
-                &[&campaign, &occurrence],
-            )
-        })?;
+        let query = format!(
+            "SELECT recipient, status, request_hash, {} FROM sends WHERE campaign = $1 AND occurrence = $2",
+            WA_COLUMNS[self.columns]
+        );
+        let rows = self.with(|c| c.query(query.as_str(), &[&campaign, &occurrence]))?;
         let mut out = RecordedSends::new();
         for row in rows {
             let status: String = row.get(1);
             let status = Status::parse(&status).ok_or_else(|| {
                 self.error(format!("unknown status `{status}` in the sends table"))
             })?;
+            let retry_not_before =
+                retry_not_before(row.get::<_, Option<&str>>(4)).map_err(|e| self.error(e))?;
             out.insert(
                 row.get(0),
                 Recorded {
                     status,
                     body_hash: row.get(2),
+                    wa_code: row
+                        .get::<_, Option<i32>>(3)
+                        .and_then(|c| u32::try_from(c).ok()),
+                    retry_not_before,
                 },
             );
         }
@@ -401,7 +423,9 @@ impl Ledger for PgLedger {
                         "WITH previous AS (
                              SELECT s.key, s.status FROM sends s
                              JOIN unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(k, q, h, f) ON s.key = u.k
-                             WHERE s.status = ANY($5) FOR UPDATE OF s)
+                             WHERE s.status = ANY($5)
+                               AND (s.retry_not_before IS NULL OR s.retry_not_before COLLATE \"C\" <= $6)
+                             FOR UPDATE OF s)
                          UPDATE sends SET status = 'in_flight', request = u.q, request_hash = u.h, file = u.f,
                                           updated_at = $6, error = NULL
                          FROM previous, unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS u(k, q, h, f)
@@ -474,15 +498,33 @@ impl Ledger for PgLedger {
             .map(|r| r.response.clone().map(truncate_response))
             .collect();
         let errors: Vec<Option<&str>> = results.iter().map(|r| r.error.as_deref()).collect();
+        let wa_codes: Vec<Option<i32>> = results
+            .iter()
+            .map(|r| r.wa_code.and_then(|c| i32::try_from(c).ok()))
+            .collect();
+        let not_before: Vec<Option<&str>> = results
+            .iter()
+            .map(|r| r.retry_not_before.as_deref())
+            .collect();
         self.with(|c| {
             c.execute(
                 "UPDATE sends SET status = u.s, attempts = sends.attempts + u.a, http_status = u.h,
-                                  response = u.r, error = u.e, updated_at = $7
-                 FROM unnest($1::TEXT[], $2::TEXT[], $3::INT[], $4::INT[], $5::TEXT[], $6::TEXT[])
-                      AS u(k, s, a, h, r, e)
+                                  response = u.r, error = u.e, updated_at = $7, wa_code = u.w,
+                                  retry_not_before = u.n
+                 FROM unnest($1::TEXT[], $2::TEXT[], $3::INT[], $4::INT[], $5::TEXT[], $6::TEXT[],
+                             $8::INT[], $9::TEXT[])
+                      AS u(k, s, a, h, r, e, w, n)
                  WHERE sends.key = u.k",
                 &[
-                    &keys, &statuses, &attempts, &codes, &responses, &errors, &now,
+                    &keys,
+                    &statuses,
+                    &attempts,
+                    &codes,
+                    &responses,
+                    &errors,
+                    &now,
+                    &wa_codes,
+                    &not_before,
                 ],
             )
         })
@@ -529,20 +571,21 @@ impl Ledger for PgLedger {
     ) -> Result<(), LedgerError> {
         let status = filter.status.map(Status::as_str);
         let since = filter.since.map(timestamp);
+        let query = format!(
+            "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
+                    http_status, response, error, request_hash, created_at, updated_at, request, {}
+             FROM sends
+             WHERE ($1::TEXT IS NULL OR campaign = $1) AND ($2::TEXT IS NULL OR status = $2)
+               AND ($3::TEXT IS NULL OR updated_at COLLATE \"C\" >= $3)
+             ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\", recipient COLLATE \"C\"",
+            WA_COLUMNS[self.columns]
+        );
         self.with(|c| {
             // A portal, read LISTING_BATCH rows at a time: a plain query would fetch every
             // row before the first is seen. Portals live in a transaction (read only: this
             // is a listing, and one snapshot for all of it).
             let mut tx = c.build_transaction().read_only(true).start()?;
-            let portal = tx.bind(
-                "SELECT key, campaign, file, occurrence, recipient, endpoint, status, attempts,
-                        http_status, response, error, request_hash, created_at, updated_at, request
-                 FROM sends
-                 WHERE ($1::TEXT IS NULL OR campaign = $1) AND ($2::TEXT IS NULL OR status = $2)
-                   AND ($3::TEXT IS NULL OR updated_at COLLATE \"C\" >= $3)
-                 ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\", recipient COLLATE \"C\"",
-                &[&filter.campaign, &status, &since],
-            )?;
+            let portal = tx.bind(query.as_str(), &[&filter.campaign, &status, &since])?;
             loop {
                 let rows = tx.query_portal(&portal, LISTING_BATCH)?;
                 let last = rows.len() < LISTING_BATCH as usize;
@@ -598,19 +641,20 @@ impl Ledger for PgLedger {
             let insert = tx.prepare(
                 "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                     request_hash, status, attempts, http_status, response, error,
-                                    created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                    created_at, updated_at, wa_code, retry_not_before)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  ON CONFLICT (key) DO NOTHING",
             )?;
             for r in sends {
                 let attempts = i32::try_from(r.attempts).unwrap_or(i32::MAX);
                 let code = r.http_status.map(i32::from);
+                let wa_code = r.wa_code.and_then(|c| i32::try_from(c).ok());
                 let n = tx.execute(
                     &insert,
                     &[
                         &r.key, &r.campaign, &r.file, &r.occurrence, &r.recipient, &r.endpoint, &r.request,
                         &r.request_hash, &r.status.as_str(), &attempts, &code, &r.response, &r.error,
-                        &r.created_at, &r.updated_at,
+                        &r.created_at, &r.updated_at, &wa_code, &r.retry_not_before,
                     ],
                 )?;
                 if n == 1 { imported.sends_copied += 1 } else { imported.sends_present += 1 }

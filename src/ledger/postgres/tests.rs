@@ -180,7 +180,7 @@ fn a_version_1_ledger_gains_the_optout_table_keeping_its_rows() {
     drop(before);
 
     let mut l = PgLedger::open(&db.location()).unwrap();
-    assert_eq!(l.version().unwrap(), 2);
+    assert_eq!(l.version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
     assert_eq!(l.missed(None).unwrap(), missed);
     let o = OptOut::now(
@@ -195,6 +195,58 @@ fn a_version_1_ledger_gains_the_optout_table_keeping_its_rows() {
     drop(l);
     assert_eq!(
         PgLedger::open(&db.location()).unwrap().version().unwrap(),
-        2
+        MIGRATIONS.len() as i64
+    );
+}
+
+/// A version-2 ledger (before the WhatsApp columns) is read as if they were empty; opened
+/// for writing it becomes version 3, keeping its rows, and records codes and holds.
+#[test]
+fn a_version_2_ledger_gains_the_whatsapp_columns_as_version_3() {
+    let db = TestDb::create("v2-codes");
+    let mut old = Config::from_str(&db.url).unwrap().connect(NoTls).unwrap();
+    old.batch_execute(
+        "CREATE TABLE campaignctl_schema (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+         INSERT INTO campaignctl_schema VALUES (1, '2026-11-27T05:00:00.000Z'),
+                                               (2, '2026-11-28T05:00:00.000Z');",
+    )
+    .unwrap();
+    for sql in &MIGRATIONS[..2] {
+        old.batch_execute(sql).unwrap();
+    }
+    old.batch_execute(
+        "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                            request_hash, status, attempts, created_at, updated_at)
+         VALUES ('c/once/919000000001', 'c', 'c.yaml', 'once', '919000000001', 'single', '{}',
+                 'h1', 'failed', 1, '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z');",
+    )
+    .unwrap();
+    let mut before = PgLedger::open_read_only(&db.location()).unwrap().unwrap();
+    let sends = before.sends(&Filter::default()).unwrap();
+    assert_eq!(
+        (sends.len(), sends[0].wa_code, &sends[0].retry_not_before),
+        (1, None, &None)
+    );
+    let recorded = before.recorded("c", Occurrence::Once).unwrap();
+    assert_eq!(recorded["919000000001"].wa_code, None);
+    drop(before);
+
+    let mut l = PgLedger::open(&db.location()).unwrap();
+    assert_eq!(l.version().unwrap(), 3);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(l.recorded("c", Occurrence::Once).unwrap(), recorded);
+    let key = "c/once/919000000001";
+    l.claim(&[crate::ledger::contract::send(key)], &[Status::Failed])
+        .unwrap();
+    l.finish(&[Finished {
+        wa_code: Some(131049),
+        retry_not_before: Some("2026-12-02T10:00:00.000Z".to_owned()),
+        ..crate::ledger::contract::finished(key, Status::Failed)
+    }])
+    .unwrap();
+    let row = l.sends(&Filter::default()).unwrap().remove(0);
+    assert_eq!(
+        (row.wa_code, row.retry_not_before.as_deref()),
+        (Some(131049), Some("2026-12-02T10:00:00.000Z"))
     );
 }

@@ -177,13 +177,13 @@ fn occurrence_lookups_use_an_index() {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    let recorded = plan(RECORDED, params!["c", "once", "c/once/", "c/once0"]);
+    let recorded = plan(RECORDED[0], params!["c", "once", "c/once/", "c/once0"]);
     assert!(
         recorded.contains("SEARCH sends USING INDEX sqlite_autoindex_sends_1 (key>? AND key<?)"),
         "{recorded}"
     );
     let campaign = plan(
-        SENDS_OF_CAMPAIGN,
+        SENDS_OF_CAMPAIGN[0],
         params![None::<&str>, None::<&str>, "c/", "c0", "c"],
     );
     assert!(
@@ -279,7 +279,7 @@ fn a_version_2_ledger_gains_the_optout_table_keeping_its_rows() {
     drop(before);
 
     let mut l = SqliteLedger::open(&path).unwrap();
-    assert_eq!(l.version().unwrap(), 3);
+    assert_eq!(l.version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
     assert_eq!(l.missed(None).unwrap(), missed);
     let o = OptOut::now("919000000001".to_owned(), None, "optout add");
@@ -289,6 +289,57 @@ fn a_version_2_ledger_gains_the_optout_table_keeping_its_rows() {
     assert_eq!(listed, [o]);
     drop(l);
     let mut again = SqliteLedger::open(&path).unwrap();
-    assert_eq!(again.version().unwrap(), 3);
+    assert_eq!(again.version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(again.each_optout(&mut |_| {}).unwrap(), 1);
+}
+
+/// A version-3 ledger (before the WhatsApp columns) is read as if they were empty; opened
+/// for writing it becomes version 4, keeping its rows, and records codes and holds.
+#[test]
+fn a_version_3_ledger_gains_the_whatsapp_columns_as_version_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let key = "c/once/919000000001";
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let row = send(key);
+        conn.execute(
+            "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                request_hash, status, attempts, created_at, updated_at)
+             VALUES (?1, 'c', 'c.yaml', 'once', ?2, 'single', ?3, ?4, 'failed', 1,
+                     '2026-11-27T05:00:00.000Z', '2026-11-27T05:00:01.000Z')",
+            params![row.key, row.recipient, row.request, row.request_hash],
+        )
+        .unwrap();
+    }
+    let mut before = SqliteLedger::open_read_only(&path).unwrap().unwrap();
+    let sends = before.sends(&Filter::default()).unwrap();
+    assert_eq!(
+        (sends.len(), sends[0].wa_code, &sends[0].retry_not_before),
+        (1, None, &None)
+    );
+    let recorded = before.recorded("c", Occurrence::Once).unwrap();
+    assert_eq!(recorded["919000000001"].retry_not_before, None);
+    drop(before);
+
+    let mut l = SqliteLedger::open(&path).unwrap();
+    assert_eq!(l.version().unwrap(), 4);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(l.recorded("c", Occurrence::Once).unwrap(), recorded);
+    l.claim(&[send(key)], &[Status::Failed]).unwrap();
+    l.finish(&[Finished {
+        wa_code: Some(131049),
+        retry_not_before: Some("2026-12-02T10:00:00.000Z".to_owned()),
+        ..crate::ledger::contract::finished(key, Status::Failed)
+    }])
+    .unwrap();
+    let row = l.sends(&Filter::default()).unwrap().remove(0);
+    assert_eq!(
+        (row.wa_code, row.retry_not_before.as_deref()),
+        (Some(131049), Some("2026-12-02T10:00:00.000Z"))
+    );
 }

@@ -483,3 +483,44 @@ fn an_undeliverable_number_is_resent_only_with_include_undeliverable() {
         }
     }
 }
+
+/// A number that opts out in the middle of a run is not sent the run's other messages: the
+/// opt-out is recorded right after the answer, and every claim checks the ledger's
+/// opt-outs (two campaigns to one number, the first answered 131050).
+#[test]
+fn a_number_that_opts_out_during_a_run_gets_none_of_its_other_messages() {
+    let w = World::sqlite();
+    let both = mobile(1);
+    w.sb.write(
+        "campaigns/first.yaml",
+        &campaign("first", "Run", &[both.clone(), mobile(2)]),
+    );
+    w.sb.write(
+        "campaigns/second.yaml",
+        &campaign("second", "Ride", &[both.clone(), mobile(3)]),
+    );
+    w.sb.mock
+        .for_mobile(&both, Fault::Json(400, OPTED_OUT.to_owned()));
+    let run = w.apply(&[]);
+    run.assert_code(1);
+    assert_eq!(w.sb.mock.requests_for(&both).len(), 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("1 send(s) not sent: their number opted out after the plan was made"),
+        "{}",
+        run.stdout
+    );
+    for m in [mobile(2), mobile(3)] {
+        assert_eq!(w.sb.mock.deliveries(&m), 1, "{m}");
+    }
+    // Nothing is recorded for the send that was not made: the plan shows it suppressed.
+    let status: Value = serde_json::from_str(&w.status("json").stdout).unwrap();
+    let rows: Vec<&Value> = status["sends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["recipient"] == both.as_str())
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(w.planned(&both)["state"], "suppressed");
+}

@@ -76,6 +76,12 @@ impl Kind {
 }
 
 impl Campaign {
+    /// The category of its template (`marketing`, `utility`, `authentication`), when a
+    /// template catalogue names it.
+    pub(crate) fn category(&self) -> Option<&'static str> {
+        None
+    }
+
     pub(crate) fn kind(&self) -> Kind {
         match self.audience {
             Audience::Recipients(_) => Kind::Single,

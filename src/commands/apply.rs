@@ -503,6 +503,12 @@ fn print_report(report: &Report, skipped: Skipped) {
         "check the Messages tab, then resend with --retry-unknown",
         &report.unknown,
     );
+    if report.suppressed_at_claim > 0 {
+        println!(
+            "{} send(s) not sent: their number opted out after the plan was made (`campaignctl optout list`).",
+            report.suppressed_at_claim
+        );
+    }
     if report.opted_out > 0 {
         println!(
             "{} number(s) stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs, so no campaign sends to them again (`campaignctl optout list`).",

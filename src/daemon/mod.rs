@@ -317,6 +317,7 @@ impl Daemon {
                         failed = report.failed.len(),
                         unknown = report.unknown.len(),
                         already_recorded = report.taken,
+                        opted_out_since_plan = report.suppressed_at_claim,
                         stopped = report.stopped.as_ref().map(ToString::to_string),
                         "occurrence finished"
                     );

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::row::{MissedRow, OptOut, RecordedSends, SendRow, Status};
+use super::row::{Messaged, MissedRow, OptOut, RecordedSends, SendRow, Status};
 use crate::schedule::Occurrence;
 
 /// A send about to be attempted.
@@ -22,6 +22,12 @@ pub(crate) struct NewSend {
     pub endpoint: String,
     pub request: String,
     pub request_hash: String,
+    /// The category of the campaign's template (`marketing`, ...) when a template catalogue
+    /// names it: what frequency caps by category count.
+    pub category: Option<String>,
+    /// A test send (`apply --to`): never counted as its recipient's send, nor against any
+    /// limit.
+    pub test: bool,
 }
 
 /// The result of a claim: the send may go out (and what the row was before, to put it back
@@ -32,6 +38,9 @@ pub(crate) enum Claim {
     Claimed(Option<Status>),
     /// Someone else recorded this send (sent, in flight, or not to be retried).
     Taken,
+    /// The number is in the ledger's opt-outs (it opted out while the run was sending, or
+    /// since the plan): nothing was written, and it is never sent.
+    OptedOut,
 }
 
 /// The outcome of a send, recorded after its last attempt.
@@ -119,9 +128,29 @@ pub(crate) trait Ledger: Send {
     ) -> Result<RecordedSends, LedgerError>;
 
     /// Commits each send as `in_flight` unless it is already recorded with a status not in
-    /// `retry`, or its `retry_not_before` is still to come. Exactly one caller can claim a
-    /// send.
+    /// `retry`, its `retry_not_before` is still to come, or its number opted out (the
+    /// opt-outs are checked in the same transaction, so an opt-out committed before the
+    /// claim always wins). Exactly one caller can claim a send.
     fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError>;
+
+    /// Records sends that are deliberately not sent, with `status` (`capped` or `missed`)
+    /// and `reason`, in one transaction. A send already recorded keeps its row. Returns how
+    /// many were recorded.
+    fn skip(
+        &mut self,
+        sends: &[NewSend],
+        status: Status,
+        reason: &str,
+    ) -> Result<usize, LedgerError>;
+
+    /// Hands `visit` every send that may have reached its recipient (`sent`, `unknown`,
+    /// `in_flight`; not test sends) updated at or after `since`, one row at a time; returns
+    /// how many. The daily limit and the frequency caps are counted from these.
+    fn each_messaged(
+        &mut self,
+        since: DateTime<Utc>,
+        visit: &mut dyn FnMut(Messaged),
+    ) -> Result<usize, LedgerError>;
 
     /// Puts back claims whose requests never left (the run was stopped first).
     fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError>;

@@ -11,6 +11,7 @@ use super::row::{MAX_RESPONSE_BYTES, OptOut, Recorded, SendRow, Status};
 use crate::schedule::Occurrence;
 
 mod codes;
+mod limits;
 
 /// A send with every field derived from its key `CAMPAIGN/OCCURRENCE/RECIPIENT`.
 pub(crate) fn send(key: &str) -> NewSend {
@@ -25,6 +26,8 @@ pub(crate) fn send(key: &str) -> NewSend {
         endpoint: "single".to_owned(),
         request: format!("{{\"to\":{{\"mobile\":\"{recipient}\"}}}}"),
         request_hash: format!("hash-{key}"),
+        category: None,
+        test: false,
     }
 }
 
@@ -60,6 +63,7 @@ pub(crate) fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
     optouts_are_looked_up_in_batches(open("optouts-many"));
     optouts_need_no_writer_lock(open("optouts-lock"), open("optouts-lock"));
     codes::run(open);
+    limits::run(open);
 }
 
 fn claim_is_exactly_once(mut l: Box<dyn Ledger>) {
@@ -176,6 +180,8 @@ pub(crate) fn row(key: &str, status: Status, updated_at: &str) -> SendRow {
         error: None,
         wa_code: None,
         retry_not_before: None,
+        category: None,
+        test: false,
         request: send.request,
         request_hash: send.request_hash,
         created_at: "2026-11-30T00:00:00.000Z".to_owned(),

@@ -22,5 +22,6 @@ pub(crate) use handle::SharedLedger;
 pub(crate) use holder::Holder;
 pub(crate) use location::{DEFAULT_STATE, StateLocation};
 pub(crate) use row::{
-    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, failure_reason, timestamp,
+    Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, failure_reason,
+    timestamp,
 };

@@ -13,6 +13,11 @@ pub(crate) enum Status {
     Sent,
     Failed,
     Unknown,
+    /// Not sent: a frequency cap of the project file held it back. Resent only when asked
+    /// (`--retry-capped`), and only if the cap allows it then.
+    Capped,
+    /// Not sent: a scheduled send whose send window or daily limit did not open within the
+    /// time it may wait (`max_delay`). Never sent afterwards.
     Missed,
 }
 
@@ -23,6 +28,7 @@ impl Status {
             Status::Sent => "sent",
             Status::Failed => "failed",
             Status::Unknown => "unknown",
+            Status::Capped => "capped",
             Status::Missed => "missed",
         }
     }
@@ -33,6 +39,7 @@ impl Status {
             "sent" => Status::Sent,
             "failed" => Status::Failed,
             "unknown" => Status::Unknown,
+            "capped" => Status::Capped,
             "missed" => Status::Missed,
             _ => return None,
         })
@@ -71,6 +78,10 @@ pub(crate) struct SendRow {
     pub wa_code: Option<u32>,
     /// Not to be sent again before this instant (RFC 3339 with milliseconds, UTC).
     pub retry_not_before: Option<String>,
+    /// The category of its template when it was recorded, if a catalogue named it.
+    pub category: Option<String>,
+    /// A test send (`apply --to`).
+    pub test: bool,
     /// The exact request body (left out of `status --format json`: it can be long).
     #[serde(skip)]
     pub request: String,
@@ -104,6 +115,20 @@ impl SendRow {
             other.http_status,
         )
     }
+}
+
+/// A send that may have reached its recipient (`sent`, `unknown` or `in_flight`, never a
+/// test send), as the limits of the project file count them: the daily number of unique
+/// recipients and the frequency caps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Messaged {
+    pub campaign: String,
+    pub occurrence: String,
+    pub recipient: String,
+    /// The category of its template when it was sent (`marketing`, ...), if known.
+    pub category: Option<String>,
+    /// When it was last updated: its outcome, or its claim while in flight.
+    pub at: DateTime<Utc>,
 }
 
 /// An occurrence that was not sent because it was found more than `catch_up` late.

@@ -17,19 +17,30 @@ use super::error::{LedgerError, Source};
 use super::holder::Holder;
 use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before, timestamp,
-    truncate_response,
+    Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
+    timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
 /// Schema migrations, applied in order and counted in `PRAGMA user_version`. 3: the
 /// opt-out table (`optouts.sql`, as PostgreSQL's 2). 4: the WhatsApp columns of `sends`
-/// (`wa-codes.sql`, as PostgreSQL's 3).
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES];
+/// (`wa-codes.sql`, as PostgreSQL's 3). 5: `sends.category`, `sends.test` and the statuses
+/// `capped` and `missed` (as PostgreSQL's 4).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES, V5];
 
-/// The schema version that added `sends.wa_code` and `sends.retry_not_before`: a ledger
-/// opened read-only at an older version is read as if both were NULL.
-const WA_CODES_VERSION: i64 = 4;
+/// 5: the table rebuilt, as in version 2, to let its CHECK take the new statuses.
+const V5: &str = include_str!("migrations/sqlite-v5.sql");
+
+/// Which columns a ledger opened read-only has, by the index of the queries below that fit
+/// it: 0 every column, 1 before the category and test columns (version 5), 2 before the
+/// WhatsApp columns too (version 4). Missing columns are read as NULL (no test sends).
+fn columns_of(version: i64) -> usize {
+    match version {
+        5.. => 0,
+        4 => 1,
+        _ => 2,
+    }
+}
 
 /// 2: the `sends` table rebuilt with the same columns and rows, for the cost of each claim
 /// and finish. Its CHECK on `status` is spelt with OR (SQLite evaluates an IN list of more
@@ -62,16 +73,18 @@ macro_rules! recorded {
         )
     };
 }
-const RECORDED: [&str; 2] = [
+const RECORDED: [&str; 3] = [
+    recorded!("wa_code, retry_not_before"),
     recorded!("wa_code, retry_not_before"),
     recorded!("NULL, NULL"),
 ];
 
 /// The latest scheduled occurrence of campaign ?1 with anything recorded. Occurrences are
 /// RFC 3339 UTC with second precision: text order is time order. `occurrence <> 'once'` is
-/// also what lets SQLite use the partial `sends_by_occurrence`.
+/// also what lets SQLite use the partial `sends_by_occurrence`. Test sends (whose occurrence
+/// is `test-TIME`) are no occurrence.
 const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
-         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once'
+         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once' AND test = 0
          UNION ALL
          SELECT occurrence FROM missed WHERE campaign = ?1)";
 
@@ -92,17 +105,39 @@ macro_rules! select_sends {
         )
     };
 }
-const SENDS: [&str; 2] = [
-    select_sends!("wa_code, retry_not_before", ""),
-    select_sends!("NULL, NULL", ""),
+const SENDS: [&str; 3] = [
+    select_sends!("wa_code, retry_not_before, category, test", ""),
+    select_sends!("wa_code, retry_not_before, NULL, 0", ""),
+    select_sends!("NULL, NULL, NULL, 0", ""),
 ];
 /// Campaign ?5's, by the range ?3..?4 of their keys (see [`key_range`]).
-const SENDS_OF_CAMPAIGN: [&str; 2] = [
+const SENDS_OF_CAMPAIGN: [&str; 3] = [
     select_sends!(
-        "wa_code, retry_not_before",
+        "wa_code, retry_not_before, category, test",
         "AND key >= ?3 AND key < ?4 AND campaign = ?5"
     ),
-    select_sends!("NULL, NULL", "AND key >= ?3 AND key < ?4 AND campaign = ?5"),
+    select_sends!(
+        "wa_code, retry_not_before, NULL, 0",
+        "AND key >= ?3 AND key < ?4 AND campaign = ?5"
+    ),
+    select_sends!(
+        "NULL, NULL, NULL, 0",
+        "AND key >= ?3 AND key < ?4 AND campaign = ?5"
+    ),
+];
+
+/// What `each_messaged` reads: sends that may have reached their recipient, updated at or
+/// after ?1 (timestamps of one format compare as text), test sends left out. A full scan:
+/// every row's `updated_at` changes with its outcome, and an index on it would cost every
+/// claim and outcome more than this costs a plan.
+const MESSAGED: [&str; 3] = [
+    "SELECT campaign, occurrence, recipient, category, updated_at FROM sends
+     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')
+       AND test = 0",
+    "SELECT campaign, occurrence, recipient, NULL, updated_at FROM sends
+     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')",
+    "SELECT campaign, occurrence, recipient, NULL, updated_at FROM sends
+     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')",
 ];
 
 fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
@@ -125,6 +160,8 @@ fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
         request: row.get(14)?,
         wa_code: row.get(15)?,
         retry_not_before: row.get(16)?,
+        category: row.get(17)?,
+        test: row.get(18)?,
     })
 }
 
@@ -134,8 +171,8 @@ pub(crate) struct SqliteLedger {
     path: PathBuf,
     /// Held while this process has the single-writer lock.
     lock: Option<File>,
-    /// Which of the queries of [`RECORDED`] and [`SENDS`] fit the schema: 0 with the
-    /// WhatsApp columns, 1 for a ledger opened read-only before they were added.
+    /// Which of the queries of [`RECORDED`], [`SENDS`] and [`MESSAGED`] fit the schema (see
+    /// [`columns_of`]).
     columns: usize,
 }
 
@@ -185,7 +222,7 @@ impl SqliteLedger {
             .map_err(|e| ledger.error(e))?;
         let version = ledger.version()?;
         check_version(&ledger.location, version, MIGRATIONS)?;
-        ledger.columns = usize::from(version < WA_CODES_VERSION);
+        ledger.columns = columns_of(version);
         Ok(Some(ledger))
     }
 
@@ -308,6 +345,8 @@ fn insert_send(
     rebind(insert, 6, &send.endpoint, previous.map(|p| &p.endpoint))?;
     insert.raw_bind_parameter(7, &send.request)?;
     insert.raw_bind_parameter(8, &send.request_hash)?;
+    rebind(insert, 10, &send.category, previous.map(|p| &p.category))?;
+    rebind(insert, 11, &send.test, previous.map(|p| &p.test))?;
     insert.raw_execute()
 }
 
@@ -468,12 +507,16 @@ impl Ledger for SqliteLedger {
             let mut current = tx
                 .prepare_cached("SELECT status, retry_not_before FROM sends WHERE key = ?1")
                 .map_err(|e| storage(&location, e))?;
+            let mut opted_out = tx
+                .prepare_cached("SELECT 1 FROM optouts WHERE mobile = ?1")
+                .map_err(|e| storage(&location, e))?;
             // The unique key decides, as in PostgreSQL: a send is claimed by inserting it.
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
-                                        request_hash, status, attempts, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9)
+                                        request_hash, status, attempts, created_at, updated_at,
+                                        category, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'in_flight', 0, ?9, ?9, ?10, ?11)
                      ON CONFLICT (key) DO NOTHING",
                 )
                 .map_err(|e| storage(&location, e))?;
@@ -489,6 +532,16 @@ impl Ledger for SqliteLedger {
                 .map_err(|e| storage(&location, e))?;
             let mut previous = None;
             for send in sends {
+                // An opt-out recorded since the plan (by the API's answer to another send of
+                // this run, or by `optout add`) wins over the plan.
+                if send.endpoint != "blast"
+                    && opted_out
+                        .exists(params![send.recipient])
+                        .map_err(|e| storage(&location, e))?
+                {
+                    claims.push(Claim::OptedOut);
+                    continue;
+                }
                 let inserted =
                     insert_send(&mut insert, send, previous).map_err(|e| storage(&location, e))?;
                 previous = Some(send);
@@ -564,6 +617,72 @@ impl Ledger for SqliteLedger {
             .execute_batch("PRAGMA synchronous = FULL")
             .map_err(|e| storage(&location, e))?;
         result
+    }
+
+    fn skip(
+        &mut self,
+        sends: &[NewSend],
+        status: Status,
+        reason: &str,
+    ) -> Result<usize, LedgerError> {
+        let location = self.location.clone();
+        let now = timestamp(Utc::now());
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        let mut recorded = 0;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                        request_hash, status, attempts, error, created_at,
+                                        updated_at, category, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?12, ?13, ?13, ?10, ?11)
+                     ON CONFLICT (key) DO NOTHING",
+                )
+                .map_err(|e| storage(&location, e))?;
+            (|| {
+                insert.raw_bind_parameter(9, status.as_str())?;
+                insert.raw_bind_parameter(12, reason)?;
+                insert.raw_bind_parameter(13, &now)
+            })()
+            .map_err(|e| storage(&location, e))?;
+            let mut previous = None;
+            for send in sends {
+                recorded +=
+                    insert_send(&mut insert, send, previous).map_err(|e| storage(&location, e))?;
+                previous = Some(send);
+            }
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(recorded)
+    }
+
+    fn each_messaged(
+        &mut self,
+        since: DateTime<Utc>,
+        visit: &mut dyn FnMut(Messaged),
+    ) -> Result<usize, LedgerError> {
+        let since = timestamp(since);
+        let listed = (|| {
+            let mut stmt = self.conn.prepare_cached(MESSAGED[self.columns])?;
+            let mut rows = stmt.query(params![since])?;
+            let mut count = 0;
+            while let Some(row) = rows.next()? {
+                let at: String = row.get(4)?;
+                let Ok(at) = DateTime::parse_from_rfc3339(&at) else {
+                    continue;
+                };
+                visit(Messaged {
+                    campaign: row.get(0)?,
+                    occurrence: row.get(1)?,
+                    recipient: row.get(2)?,
+                    category: row.get(3)?,
+                    at: at.with_timezone(&Utc),
+                });
+                count += 1;
+            }
+            Ok(count)
+        })();
+        listed.map_err(|e: rusqlite::Error| storage(&self.location, e))
     }
 
     fn record_missed(

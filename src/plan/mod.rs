@@ -58,6 +58,9 @@ pub(crate) enum SendState {
     Missed,
     /// The number opted out: never sent, by any campaign.
     Suppressed,
+    /// A frequency cap of the project file holds it back: not sent, and not resent unless
+    /// asked (`--retry-capped`).
+    Capped,
 }
 
 impl SendState {
@@ -71,6 +74,7 @@ impl SendState {
             SendState::InFlight => "in flight",
             SendState::Missed => "missed",
             SendState::Suppressed => "suppressed",
+            SendState::Capped => "capped",
         }
     }
 }
@@ -369,6 +373,7 @@ impl CampaignPlan {
                 Status::Sent => SendState::SentChangedSince,
                 Status::Failed => SendState::Failed,
                 Status::Unknown => SendState::Unknown,
+                Status::Capped => SendState::Capped,
                 Status::InFlight => SendState::InFlight,
                 Status::Missed => SendState::Missed,
             },

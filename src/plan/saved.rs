@@ -432,6 +432,8 @@ impl SavedPlan {
                         endpoint: s.endpoint.clone(),
                         request: s.request.clone(),
                         request_hash: s.request_sha256.clone(),
+                        category: c.view.category.clone(),
+                        test: false,
                     },
                     s,
                 )

@@ -23,6 +23,10 @@ pub(crate) struct CampaignView {
     pub description: Option<String>,
     pub template: String,
     pub language: String,
+    /// The template's category, when a template catalogue names it: what the frequency caps
+    /// count, so it is recorded with each send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media: Option<Media>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -164,6 +168,7 @@ impl CampaignView {
             description: c.description.as_ref().map(|d| d.trim().to_owned()),
             template: c.template.clone(),
             language: c.language.clone(),
+            category: c.category().map(str::to_owned),
             media: c.media.clone(),
             tag: c.tag.clone(),
             search: match &c.audience {

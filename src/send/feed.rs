@@ -51,6 +51,8 @@ impl Outgoing {
             request: body,
             recipient: send.recipient,
             key: send.key,
+            category: send.campaign.category().map(str::to_owned),
+            test: false,
         };
         Outgoing {
             body: Bytes::from(record.request.clone()),

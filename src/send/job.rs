@@ -86,6 +86,7 @@ pub(super) async fn send(
             // The writer stopped the run; nothing was sent.
             Err(_) => return,
             Ok(Claim::Taken) => return job.ctx.tally.taken(),
+            Ok(Claim::OptedOut) => return job.ctx.tally.suppressed_at_claim(),
             Ok(Claim::Claimed(previous)) => {
                 job.previous = previous;
                 job.phase = Phase::Claimed;

@@ -66,6 +66,9 @@ pub(crate) struct Report {
     pub opted_out: usize,
     /// Of those, the numbers whose opt-out the ledger did not take: to add by hand.
     pub optouts_unrecorded: Vec<String>,
+    /// Sends not sent because their number opted out after the plan was made (the claim
+    /// checks the ledger's opt-outs): during this run, or by `optout add` meanwhile.
+    pub suppressed_at_claim: usize,
 }
 
 /// A campaign stopped mid-run by a WhatsApp error about its template.

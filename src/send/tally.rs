@@ -33,6 +33,7 @@ struct Totals {
     consecutive_failures: usize,
     campaigns_stopped: Vec<CampaignStop>,
     opted_out: usize,
+    suppressed_at_claim: usize,
 }
 
 impl Tally {
@@ -175,6 +176,12 @@ impl Tally {
         self.totals().opted_out += 1;
     }
 
+    /// The number opted out after the plan was made: the claim refused the send.
+    pub(super) fn suppressed_at_claim(&self) {
+        self.totals().suppressed_at_claim += 1;
+        self.progress.skipped();
+    }
+
     /// Another run had recorded this send already.
     pub(super) fn taken(&self) {
         self.totals().taken += 1;
@@ -205,6 +212,7 @@ impl Tally {
             ambiguous_retries: totals.ambiguous_retries,
             campaigns_stopped: std::mem::take(&mut totals.campaigns_stopped),
             opted_out: totals.opted_out,
+            suppressed_at_claim: totals.suppressed_at_claim,
             ..Report::default()
         }
     }

@@ -24,23 +24,40 @@ use super::error::LedgerError;
 use super::holder::Holder;
 use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before, timestamp,
-    truncate_response,
+    Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
+    timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
 /// Schema migrations, applied in order and counted in `campaignctl_schema`. Version 1 is
 /// the schema shared with SQLite; SQLite's later, SQLite-only migrations are not PostgreSQL's.
 /// 2: the opt-out table (`optouts.sql`, as SQLite's 3). 3: the WhatsApp columns of `sends`
-/// (`wa-codes.sql`, as SQLite's 4).
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, OPTOUTS, WA_CODES];
+/// (`wa-codes.sql`, as SQLite's 4). 4: `sends.category`, `sends.test` and the statuses
+/// `capped` and `missed` (`postgres-v4.sql`, as SQLite's 5).
+const MIGRATIONS: &[&str] = &[
+    SCHEMA_V1,
+    OPTOUTS,
+    WA_CODES,
+    include_str!("../migrations/postgres-v4.sql"),
+];
 
-/// The schema version that added `sends.wa_code` and `sends.retry_not_before`.
-const WA_CODES_VERSION: i64 = 3;
+/// The later columns of `sends` as `recorded`, `each_send` and `each_messaged` select them,
+/// by schema: every column, or NULLs (and no test sends) for a ledger opened read-only
+/// before version 4, or before version 3.
+const LATER_COLUMNS: [&str; 3] = [
+    "wa_code, retry_not_before, category, test",
+    "wa_code, retry_not_before, NULL::TEXT, FALSE",
+    "NULL::INT, NULL::TEXT, NULL::TEXT, FALSE",
+];
 
-/// The WhatsApp columns as `recorded` and `each_send` select them: the columns, or NULLs for
-/// a ledger opened read-only before they were added.
-const WA_COLUMNS: [&str; 2] = ["wa_code, retry_not_before", "NULL::INT, NULL::TEXT"];
+/// Which of [`LATER_COLUMNS`] a schema version has.
+fn columns_of(version: i64) -> usize {
+    match version {
+        4.. => 0,
+        3 => 1,
+        _ => 2,
+    }
+}
 
 /// The advisory lock key ("campaignctl" ledger writer); advisory locks are per database.
 const LOCK_KEY: i64 = 0x6361_6d70_6169_676e;
@@ -109,6 +126,8 @@ fn send_row(row: &postgres::Row) -> SendRow {
             .get::<_, Option<i32>>(15)
             .and_then(|c| u32::try_from(c).ok()),
         retry_not_before: row.get(16),
+        category: row.get(17),
+        test: row.get(18),
     }
 }
 
@@ -120,7 +139,7 @@ pub(crate) struct PgLedger {
     locked: bool,
     /// Whether this process took the lock: from then on it writes only while holding it.
     writer: bool,
-    /// Which of [`WA_COLUMNS`] fits the schema (1: opened read-only before version 3).
+    /// Which of [`LATER_COLUMNS`] fits the schema (see [`columns_of`]).
     columns: usize,
 }
 
@@ -158,7 +177,7 @@ impl PgLedger {
         }
         let version = ledger.version()?;
         check_version(&ledger.redacted, version, MIGRATIONS)?;
-        ledger.columns = usize::from(version < WA_CODES_VERSION);
+        ledger.columns = columns_of(version);
         Ok(Some(ledger))
     }
 
@@ -359,7 +378,7 @@ impl Ledger for PgLedger {
         let occurrence = occurrence.to_string();
         let query = format!(
             "SELECT recipient, status, request_hash, {} FROM sends WHERE campaign = $1 AND occurrence = $2",
-            WA_COLUMNS[self.columns]
+            LATER_COLUMNS[self.columns]
         );
         let rows = self.with(|c| c.query(query.as_str(), &[&campaign, &occurrence]))?;
         let mut out = RecordedSends::new();
@@ -388,30 +407,52 @@ impl Ledger for PgLedger {
     fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError> {
         self.require_lock()?;
         let now = timestamp(Utc::now());
-        let column =
-            |f: fn(&NewSend) -> &String| sends.iter().map(f).cloned().collect::<Vec<String>>();
-        let keys = column(|s| &s.key);
-        let (campaigns, files, occurrences) = (
-            column(|s| &s.campaign),
-            column(|s| &s.file),
-            column(|s| &s.occurrence),
-        );
-        let (recipients, endpoints) = (column(|s| &s.recipient), column(|s| &s.endpoint));
-        let (requests, hashes) = (column(|s| &s.request), column(|s| &s.request_hash));
+        let numbers: Vec<&str> = sends
+            .iter()
+            .filter(|s| s.endpoint != "blast")
+            .map(|s| s.recipient.as_str())
+            .collect();
         let retry: Vec<String> = retry.iter().map(|s| s.as_str().to_owned()).collect();
-        let (inserted, reclaimed) = self.with(|c| {
+        let (opted, inserted, reclaimed) = self.with(|c| {
             let mut tx = c.transaction()?;
+            // An opt-out recorded since the plan (by the API's answer to another send of this
+            // run, or by `optout add`) wins over the plan: those sends are left out.
+            let opted: std::collections::HashSet<String> = tx
+                .query("SELECT mobile FROM optouts WHERE mobile = ANY($1)", &[&numbers])?
+                .into_iter()
+                .map(|row| row.get(0))
+                .collect();
+            let claimable: Vec<&NewSend> = sends
+                .iter()
+                .filter(|s| s.endpoint == "blast" || !opted.contains(&s.recipient))
+                .collect();
+            let column = |f: fn(&NewSend) -> &String| {
+                claimable.iter().map(|s| f(s).as_str()).collect::<Vec<&str>>()
+            };
+            let keys = column(|s| &s.key);
+            let (campaigns, files, occurrences) = (
+                column(|s| &s.campaign),
+                column(|s| &s.file),
+                column(|s| &s.occurrence),
+            );
+            let (recipients, endpoints) = (column(|s| &s.recipient), column(|s| &s.endpoint));
+            let (requests, hashes) = (column(|s| &s.request), column(|s| &s.request_hash));
+            let categories: Vec<Option<&str>> =
+                claimable.iter().map(|s| s.category.as_deref()).collect();
+            let tests: Vec<bool> = claimable.iter().map(|s| s.test).collect();
             // The unique key decides: whoever inserts a send sends it.
             let inserted: Vec<String> = tx
                 .query(
                     "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
-                                        request_hash, status, attempts, created_at, updated_at)
-                     SELECT k, c, f, o, r, e, q, h, 'in_flight', 0, $9, $9
+                                        request_hash, status, attempts, created_at, updated_at,
+                                        category, test)
+                     SELECT k, c, f, o, r, e, q, h, 'in_flight', 0, $9, $9, g, t
                      FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
-                                 $6::TEXT[], $7::TEXT[], $8::TEXT[]) AS u(k, c, f, o, r, e, q, h)
+                                 $6::TEXT[], $7::TEXT[], $8::TEXT[], $10::TEXT[], $11::BOOL[])
+                          AS u(k, c, f, o, r, e, q, h, g, t)
                      ON CONFLICT (key) DO NOTHING
                      RETURNING key",
-                    &[&keys, &campaigns, &files, &occurrences, &recipients, &endpoints, &requests, &hashes, &now],
+                    &[&keys, &campaigns, &files, &occurrences, &recipients, &endpoints, &requests, &hashes, &now, &categories, &tests],
                 )?
                 .into_iter()
                 .map(|row| row.get(0))
@@ -438,7 +479,7 @@ impl Ledger for PgLedger {
                     .collect();
             }
             tx.commit()?;
-            Ok((inserted, reclaimed))
+            Ok((opted, inserted, reclaimed))
         })?;
         let inserted: std::collections::HashSet<String> = inserted.into_iter().collect();
         let reclaimed: std::collections::HashMap<String, String> = reclaimed.into_iter().collect();
@@ -449,11 +490,110 @@ impl Ledger for PgLedger {
                     Claim::Claimed(None)
                 } else if let Some(previous) = reclaimed.get(&s.key) {
                     Claim::Claimed(Status::parse(previous))
+                } else if s.endpoint != "blast" && opted.contains(&s.recipient) {
+                    Claim::OptedOut
                 } else {
                     Claim::Taken
                 }
             })
             .collect())
+    }
+
+    fn skip(
+        &mut self,
+        sends: &[NewSend],
+        status: Status,
+        reason: &str,
+    ) -> Result<usize, LedgerError> {
+        self.require_lock()?;
+        let now = timestamp(Utc::now());
+        let column =
+            |f: fn(&NewSend) -> &String| sends.iter().map(|s| f(s).as_str()).collect::<Vec<&str>>();
+        let keys = column(|s| &s.key);
+        let (campaigns, files, occurrences) = (
+            column(|s| &s.campaign),
+            column(|s| &s.file),
+            column(|s| &s.occurrence),
+        );
+        let (recipients, endpoints) = (column(|s| &s.recipient), column(|s| &s.endpoint));
+        let (requests, hashes) = (column(|s| &s.request), column(|s| &s.request_hash));
+        let categories: Vec<Option<&str>> = sends.iter().map(|s| s.category.as_deref()).collect();
+        let tests: Vec<bool> = sends.iter().map(|s| s.test).collect();
+        let status = status.as_str();
+        let recorded = self.with(|c| {
+            c.execute(
+                "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                    request_hash, status, attempts, error, created_at, updated_at,
+                                    category, test)
+                 SELECT k, c, f, o, r, e, q, h, $12, 0, $13, $9, $9, g, t
+                 FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
+                             $6::TEXT[], $7::TEXT[], $8::TEXT[], $10::TEXT[], $11::BOOL[])
+                      AS u(k, c, f, o, r, e, q, h, g, t)
+                 ON CONFLICT (key) DO NOTHING",
+                &[
+                    &keys,
+                    &campaigns,
+                    &files,
+                    &occurrences,
+                    &recipients,
+                    &endpoints,
+                    &requests,
+                    &hashes,
+                    &now,
+                    &categories,
+                    &tests,
+                    &status,
+                    &reason,
+                ],
+            )
+        })?;
+        Ok(recorded as usize)
+    }
+
+    fn each_messaged(
+        &mut self,
+        since: DateTime<Utc>,
+        visit: &mut dyn FnMut(Messaged),
+    ) -> Result<usize, LedgerError> {
+        let since = timestamp(since);
+        // Before version 4 there are no categories and no test sends.
+        let query = if self.columns == 0 {
+            "SELECT campaign, occurrence, recipient, category, updated_at FROM sends
+             WHERE updated_at COLLATE \"C\" >= $1 AND status IN ('sent', 'unknown', 'in_flight')
+               AND NOT test"
+        } else {
+            "SELECT campaign, occurrence, recipient, NULL::TEXT, updated_at FROM sends
+             WHERE updated_at COLLATE \"C\" >= $1 AND status IN ('sent', 'unknown', 'in_flight')"
+        };
+        self.with(|c| {
+            // A portal, as in `each_send`: rows in batches, never all at once.
+            let mut tx = c.build_transaction().read_only(true).start()?;
+            let portal = tx.bind(query, &[&since])?;
+            let mut count = 0;
+            loop {
+                let rows = tx.query_portal(&portal, LISTING_BATCH)?;
+                let last = rows.len() < LISTING_BATCH as usize;
+                for row in rows {
+                    let at: String = row.get(4);
+                    let Ok(at) = DateTime::parse_from_rfc3339(&at) else {
+                        continue;
+                    };
+                    visit(Messaged {
+                        campaign: row.get(0),
+                        occurrence: row.get(1),
+                        recipient: row.get(2),
+                        category: row.get(3),
+                        at: at.with_timezone(&Utc),
+                    });
+                    count += 1;
+                }
+                if last {
+                    break;
+                }
+            }
+            tx.commit()?;
+            Ok(count)
+        })
     }
 
     fn release(&mut self, claims: &[(String, Option<Status>)]) -> Result<(), LedgerError> {
@@ -552,7 +692,7 @@ impl Ledger for PgLedger {
         let latest: Option<String> = self.with(|c| {
             c.query_one(
                 "SELECT max(occurrence) FROM (
-                     SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence <> 'once'
+                     SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence <> 'once' AND NOT test
                      UNION ALL
                      SELECT occurrence FROM missed WHERE campaign = $1) AS o",
                 &[&campaign],
@@ -578,7 +718,7 @@ impl Ledger for PgLedger {
              WHERE ($1::TEXT IS NULL OR campaign = $1) AND ($2::TEXT IS NULL OR status = $2)
                AND ($3::TEXT IS NULL OR updated_at COLLATE \"C\" >= $3)
              ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\", recipient COLLATE \"C\"",
-            WA_COLUMNS[self.columns]
+            LATER_COLUMNS[self.columns]
         );
         self.with(|c| {
             // A portal, read LISTING_BATCH rows at a time: a plain query would fetch every
@@ -641,8 +781,9 @@ impl Ledger for PgLedger {
             let insert = tx.prepare(
                 "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                     request_hash, status, attempts, http_status, response, error,
-                                    created_at, updated_at, wa_code, retry_not_before)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                                    created_at, updated_at, wa_code, retry_not_before, category, test)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+                         $18, $19)
                  ON CONFLICT (key) DO NOTHING",
             )?;
             for r in sends {
@@ -654,7 +795,7 @@ impl Ledger for PgLedger {
                     &[
                         &r.key, &r.campaign, &r.file, &r.occurrence, &r.recipient, &r.endpoint, &r.request,
                         &r.request_hash, &r.status.as_str(), &attempts, &code, &r.response, &r.error,
-                        &r.created_at, &r.updated_at, &wa_code, &r.retry_not_before,
+                        &r.created_at, &r.updated_at, &wa_code, &r.retry_not_before, &r.category, &r.test,
                     ],
                 )?;
                 if n == 1 { imported.sends_copied += 1 } else { imported.sends_present += 1 }

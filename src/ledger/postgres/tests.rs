@@ -56,6 +56,8 @@ fn two_processes_racing_for_one_send_only_one_claims_it() {
         endpoint: "single".to_owned(),
         request: "{}".to_owned(),
         request_hash: "h".to_owned(),
+        category: None,
+        test: false,
     };
     drop(PgLedger::open(&location).unwrap());
     let barrier = Arc::new(std::sync::Barrier::new(8));
@@ -232,7 +234,7 @@ fn a_version_2_ledger_gains_the_whatsapp_columns_as_version_3() {
     drop(before);
 
     let mut l = PgLedger::open(&db.location()).unwrap();
-    assert_eq!(l.version().unwrap(), 3);
+    assert_eq!(l.version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
     assert_eq!(l.recorded("c", Occurrence::Once).unwrap(), recorded);
     let key = "c/once/919000000001";
@@ -249,4 +251,60 @@ fn a_version_2_ledger_gains_the_whatsapp_columns_as_version_3() {
         (row.wa_code, row.retry_not_before.as_deref()),
         (Some(131049), Some("2026-12-02T10:00:00.000Z"))
     );
+}
+
+/// A version-3 ledger (before categories, test sends and the `capped` and `missed`
+/// statuses) is read as having none; opened for writing it becomes version 4, keeping its
+/// rows, and takes the new statuses.
+#[test]
+fn a_version_3_ledger_gains_categories_tests_and_statuses_as_version_4() {
+    let db = TestDb::create("v3-limits");
+    let mut old = Config::from_str(&db.url).unwrap().connect(NoTls).unwrap();
+    old.batch_execute(
+        "CREATE TABLE campaignctl_schema (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+         INSERT INTO campaignctl_schema VALUES (1, '2026-11-27T05:00:00.000Z'),
+             (2, '2026-11-28T05:00:00.000Z'), (3, '2026-12-01T05:00:00.000Z');",
+    )
+    .unwrap();
+    for sql in &MIGRATIONS[..3] {
+        old.batch_execute(sql).unwrap();
+    }
+    old.batch_execute(
+        "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                            request_hash, status, attempts, created_at, updated_at)
+         VALUES ('c/2026-12-01T03:30:00Z/919000000001', 'c', 'c.yaml', '2026-12-01T03:30:00Z',
+                 '919000000001', 'single', '{}', 'h1', 'sent', 1, '2026-12-01T03:30:00.000Z',
+                 '2026-12-01T03:30:01.000Z');",
+    )
+    .unwrap();
+    let since: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+    let messaged = |l: &mut PgLedger| {
+        let mut seen = Vec::new();
+        l.each_messaged(since, &mut |m| seen.push((m.recipient, m.category)))
+            .unwrap();
+        seen
+    };
+    let mut before = PgLedger::open_read_only(&db.location()).unwrap().unwrap();
+    let sends = before.sends(&Filter::default()).unwrap();
+    assert_eq!(sends.len(), 1);
+    assert!(sends[0].category.is_none() && !sends[0].test);
+    assert_eq!(
+        messaged(&mut before),
+        vec![("919000000001".to_owned(), None)]
+    );
+    drop(before);
+
+    let mut l = PgLedger::open(&db.location()).unwrap();
+    assert_eq!(l.version().unwrap(), 4);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(
+        l.skip(
+            &[crate::ledger::contract::send("c/once/919000000003")],
+            Status::Capped,
+            "capped"
+        )
+        .unwrap(),
+        1
+    );
+    assert_eq!(messaged(&mut l), vec![("919000000001".to_owned(), None)]);
 }

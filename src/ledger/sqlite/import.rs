@@ -37,13 +37,16 @@ impl SqliteLedger {
                 .execute(
                     "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                         request_hash, status, attempts, http_status, response, error,
-                                        created_at, updated_at, wa_code, retry_not_before)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                                        created_at, updated_at, wa_code, retry_not_before,
+                                        category, test)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                             ?18, ?19)
                      ON CONFLICT (key) DO NOTHING",
                     params![
                         r.key, r.campaign, r.file, r.occurrence, r.recipient, r.endpoint, r.request,
                         r.request_hash, r.status.as_str(), r.attempts, r.http_status, r.response,
-                        r.error, r.created_at, r.updated_at, r.wa_code, r.retry_not_before
+                        r.error, r.created_at, r.updated_at, r.wa_code, r.retry_not_before,
+                        r.category, r.test
                     ],
                 )
                 .map_err(|e| storage(&location, e))?;

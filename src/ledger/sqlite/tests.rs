@@ -327,7 +327,7 @@ fn a_version_3_ledger_gains_the_whatsapp_columns_as_version_4() {
     drop(before);
 
     let mut l = SqliteLedger::open(&path).unwrap();
-    assert_eq!(l.version().unwrap(), 4);
+    assert_eq!(l.version().unwrap(), MIGRATIONS.len() as i64);
     assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
     assert_eq!(l.recorded("c", Occurrence::Once).unwrap(), recorded);
     l.claim(&[send(key)], &[Status::Failed]).unwrap();
@@ -342,4 +342,72 @@ fn a_version_3_ledger_gains_the_whatsapp_columns_as_version_4() {
         (row.wa_code, row.retry_not_before.as_deref()),
         (Some(131049), Some("2026-12-02T10:00:00.000Z"))
     );
+}
+
+/// A version-4 ledger (before categories, test sends and the `capped` and `missed`
+/// statuses) is read as having none; opened for writing it is rebuilt as version 5 with the
+/// same rows, and takes the new statuses.
+#[test]
+fn a_version_4_ledger_is_rebuilt_as_version_5_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let (sent, held) = ("c/2026-12-01T03:30:00Z/919000000001", "c/once/919000000002");
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        for (key, status, code) in [(sent, "sent", None), (held, "failed", Some(131049))] {
+            let row = send(key);
+            conn.execute(
+                "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
+                                    request_hash, status, attempts, created_at, updated_at,
+                                    wa_code, retry_not_before)
+                 VALUES (?1, 'c', 'c.yaml', ?2, ?3, 'single', ?4, ?5, ?6, 1,
+                         '2026-12-01T03:30:00.000Z', '2026-12-01T03:30:01.000Z', ?7, NULL)",
+                params![
+                    row.key,
+                    row.occurrence,
+                    row.recipient,
+                    row.request,
+                    row.request_hash,
+                    status,
+                    code
+                ],
+            )
+            .unwrap();
+        }
+    }
+    let since: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
+    let messaged = |l: &mut SqliteLedger| {
+        let mut seen = Vec::new();
+        l.each_messaged(since, &mut |m| seen.push((m.recipient, m.category)))
+            .unwrap();
+        seen
+    };
+    let mut before = SqliteLedger::open_read_only(&path).unwrap().unwrap();
+    let sends = before.sends(&Filter::default()).unwrap();
+    assert_eq!(sends.len(), 2);
+    assert!(sends.iter().all(|r| r.category.is_none() && !r.test));
+    assert_eq!(sends[1].wa_code, Some(131049));
+    assert_eq!(
+        messaged(&mut before),
+        vec![("919000000001".to_owned(), None)]
+    );
+    drop(before);
+
+    let mut l = SqliteLedger::open(&path).unwrap();
+    assert_eq!(l.version().unwrap(), 5);
+    assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
+    assert_eq!(
+        l.last_occurrence("c").unwrap(),
+        Some("2026-12-01T03:30:00Z".parse().unwrap())
+    );
+    assert_eq!(
+        l.skip(&[send("c/once/919000000003")], Status::Capped, "capped")
+            .unwrap(),
+        1
+    );
+    assert_eq!(messaged(&mut l), vec![("919000000001".to_owned(), None)]);
 }

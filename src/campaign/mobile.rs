@@ -103,6 +103,11 @@ impl Mobile {
         Ok(Reading { mobile, warning })
     }
 
+    /// The country of the number (see [`Country::of_e164`]).
+    pub(crate) fn country(self) -> Option<Country> {
+        Country::of_e164(self.0)
+    }
+
     /// A number already normalised, such as the last part of a send key.
     pub(crate) fn from_digits(digits: &str) -> Option<Mobile> {
         if digits.is_empty()
@@ -185,6 +190,22 @@ impl fmt::Display for Mobile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_number_knows_its_country_even_where_countries_share_a_code() {
+        let country = |d: &str| Mobile::from_digits(d).unwrap().country().map(Country::code);
+        assert_eq!(country("919739978284"), Some("IN"));
+        assert_eq!(country("447400123456"), Some("GB"));
+        assert_eq!(country("447911123456"), Some("GG"));
+        // Ofcom's drama numbers are no region's by libphonenumber's patterns: the main one.
+        assert_eq!(country("447700900123"), Some("GB"));
+        assert_eq!(country("14155552671"), Some("US"));
+        assert_eq!(country("14165550123"), Some("CA"));
+        assert_eq!(country("4915123456789"), Some("DE"));
+        assert_eq!(country("79123456789"), Some("RU"));
+        // A non-geographic number (+800, international freephone) has no country.
+        assert_eq!(country("80012345678"), None);
+    }
 
     fn read(raw: &str, country: Option<&str>) -> Result<(String, Option<String>), String> {
         let country = country.map(|c| Country::from_code(c).unwrap());

@@ -2,6 +2,7 @@
 
 pub(crate) mod document;
 pub(crate) mod file;
+pub(crate) mod limits;
 pub(crate) mod loader;
 pub(crate) mod mobile;
 pub(crate) mod numbering;

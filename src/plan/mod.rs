@@ -4,6 +4,7 @@
 
 mod held;
 pub(crate) mod json;
+pub(crate) mod limits;
 pub(crate) mod markdown;
 pub(crate) mod optouts;
 pub(crate) mod pipeline;

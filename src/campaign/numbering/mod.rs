@@ -82,6 +82,18 @@ impl Country {
     fn slot(self) -> &'static Slot {
         &TABLE.slots[self.0 as usize]
     }
+
+    /// The country a normalised number (E.164 digits) belongs to, as libphonenumber tells
+    /// the regions of a shared country code apart (`+1 416` is Canada), else the main
+    /// region of its code; `None` for a non-geographic number.
+    pub(crate) fn of_e164(e164: u64) -> Option<Country> {
+        let digits = e164.to_string();
+        let (code, national) = split_code(digits.as_bytes())?;
+        let slot = region_slot(code, national).or_else(|| main_slot(code))?;
+        slot.country?;
+        let index = TABLE.slots.iter().position(|s| std::ptr::eq(s, slot))?;
+        Some(Country(index as u16))
+    }
 }
 
 impl fmt::Debug for Country {

@@ -13,6 +13,7 @@ pub(crate) mod recipients;
 pub(crate) mod renderer;
 pub(crate) mod schema;
 pub(crate) mod validator;
+pub(crate) mod window;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -214,6 +214,42 @@ fn a_number_that_stopped_marketing_messages_is_opted_out_and_then_suppressed() {
     }
 }
 
+/// The summary counts the numbers that stopped marketing messages, not the sends answered
+/// so: a number two campaigns sent to is one number.
+#[test]
+fn a_number_two_campaigns_sent_to_that_stopped_marketing_messages_is_counted_once() {
+    let sb = Sandbox::new();
+    sb.write(
+        "campaigns/a.yaml",
+        &campaign("first", "A", &[mobile(1), mobile(2)]),
+    );
+    sb.write(
+        "campaigns/b.yaml",
+        &campaign("second", "B", &[mobile(1), mobile(3)]),
+    );
+    sb.mock
+        .for_mobile(&mobile(1), Fault::Json(400, OPTED_OUT.to_owned()));
+    let run = sb.apply(&[]);
+    run.assert_code(1);
+    assert_eq!(
+        sb.mock.requests_for(&mobile(1)).len(),
+        2,
+        "one send per campaign, each answered 131050"
+    );
+    assert!(
+        run.stdout.contains("Applied: 2 sent, 2 failed,")
+            && run.stdout.contains(
+                "\n1 number(s) stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs"
+            ),
+        "{}",
+        run.stdout
+    );
+    let state = sb.state().display().to_string();
+    let list = sb.run(&["optout", "list", "--format", "csv", "--state", &state]);
+    list.assert_code(0);
+    assert_eq!(list.csv().len(), 2, "a header and one opt-out: {}", list.stdout);
+}
+
 #[test]
 fn a_template_error_stops_its_campaign_while_the_other_campaign_goes_on() {
     let sb = Sandbox::new();

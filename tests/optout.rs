@@ -519,7 +519,10 @@ fn the_project_files_opt_out_lists_are_read_as_campaign_csv_files_are() {
         "crm.csv",
         "\u{feff}Phone Number;Note;Opted out on\n+91 90000 00002;replied STOP, twice;1,5\n",
     );
-    w.sb.write("tabs.tsv", " Mobile \t Reason \n919000000003\tasked by phone\n");
+    w.sb.write(
+        "tabs.tsv",
+        " Mobile \t Reason \n919000000003\tasked by phone\n",
+    );
     w.sb.write(
         "campaigns/welcome.yaml",
         &campaign("welcome", "Run", &mobiles(1..5)),
@@ -562,7 +565,11 @@ fn the_project_files_opt_out_lists_are_read_as_campaign_csv_files_are() {
         "{}",
         validate.stderr
     );
-    assert!(!validate.stderr.contains("crm.csv:4"), "{}", validate.stderr);
+    assert!(
+        !validate.stderr.contains("crm.csv:4"),
+        "{}",
+        validate.stderr
+    );
 }
 
 /// `optout import` reads as the project file's lists do, and names the columns and the
@@ -612,9 +619,9 @@ fn optout_import_reads_any_delimiter_and_mapped_columns() {
     ]);
     reason.assert_code(1);
     assert!(
-        reason
-            .stderr
-            .contains("CSV file `crm.csv` has no `Reason` column (header row: `Phone Number`, `Note`)"),
+        reason.stderr.contains(
+            "CSV file `crm.csv` has no `Reason` column (header row: `Phone Number`, `Note`)"
+        ),
         "{}",
         reason.stderr
     );
@@ -638,12 +645,20 @@ fn optout_import_reads_any_delimiter_and_mapped_columns() {
         run.stdout
     );
     // A tab-separated file, with the default columns.
-    w.sb.write("more.tsv", "mobile\treason\n919000000003\tcall, then STOP\n");
+    w.sb.write(
+        "more.tsv",
+        "mobile\treason\n919000000003\tcall, then STOP\n",
+    );
     w.optout(&["import", "more.tsv"]).assert_code(0);
     let reasons: Vec<(String, Value)> = w
         .listed()
         .iter()
-        .map(|o| (o["mobile"].as_str().unwrap().to_owned(), o["reason"].clone()))
+        .map(|o| {
+            (
+                o["mobile"].as_str().unwrap().to_owned(),
+                o["reason"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         reasons,

@@ -92,16 +92,14 @@ impl Header {
             Ok(headers) => Ok(Header {
                 names: headers.iter().map(|h| h.trim().to_owned()).collect(),
             }),
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                Err(HeaderError::NotUtf8(
-                    Diagnostic::error(
-                        path,
-                        Pos::line(1),
-                        "the header row is not UTF-8: this file is in another encoding",
-                    )
-                    .with_help(NOT_UTF8_HELP),
-                ))
-            }
+            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => Err(HeaderError::NotUtf8(
+                Diagnostic::error(
+                    path,
+                    Pos::line(1),
+                    "the header row is not UTF-8: this file is in another encoding",
+                )
+                .with_help(NOT_UTF8_HELP),
+            )),
             Err(e) => Err(HeaderError::Unreadable(format!(
                 "cannot read the header row of CSV file `{}`: {e}",
                 path.display()

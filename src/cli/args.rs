@@ -482,7 +482,13 @@ mod tests {
 
     #[test]
     fn a_delimiter_is_a_comma_a_semicolon_or_a_tab() {
-        for (text, byte) in [(",", b','), (";", b';'), ("tab", b'\t'), ("\t", b'\t'), ("\\t", b'\t')] {
+        for (text, byte) in [
+            (",", b','),
+            (";", b';'),
+            ("tab", b'\t'),
+            ("\t", b'\t'),
+            ("\\t", b'\t'),
+        ] {
             assert_eq!(parse_delimiter(text), Ok(byte), "{text:?}");
         }
         for bad in ["", "|", "TAB", ",,", "comma"] {

@@ -501,6 +501,191 @@ fn a_bad_opt_out_list_is_an_error_at_its_row_or_its_entry() {
     assert!(sb.mock.requests().is_empty());
 }
 
+/// The help of a CSV file that is not UTF-8, as campaigns' CSV files give it.
+const NOT_UTF8_HELP: &str = "  = help: export the file again as UTF-8 (in Excel: Save As, then \"CSV UTF-8\"; in LibreOffice: character set \"Unicode (UTF-8)\")\n";
+
+/// Opt-out lists are read as campaigns' CSV files are: `;` and tab detected, a byte-order
+/// mark ignored, headers matched trimmed and ignoring case; a file that is not UTF-8 is one
+/// error at its first row that is not.
+#[test]
+fn the_project_files_opt_out_lists_are_read_as_campaign_csv_files_are() {
+    let w = World::sqlite();
+    w.sb.write(
+        "campaignctl.yaml",
+        "suppressions:\n  - file: crm.csv\n    columns: {mobile: phone number, reason: NOTE}\n  - tabs.tsv\n",
+    );
+    // Excel's export where the decimal separator is a comma: `;`, a byte-order mark.
+    w.sb.write(
+        "crm.csv",
+        "\u{feff}Phone Number;Note;Opted out on\n+91 90000 00002;replied STOP, twice;1,5\n",
+    );
+    w.sb.write(
+        "tabs.tsv",
+        " Mobile \t Reason \n919000000003\tasked by phone\n",
+    );
+    w.sb.write(
+        "campaigns/welcome.yaml",
+        &campaign("welcome", "Run", &mobiles(1..5)),
+    );
+    w.sb.run(&["validate", "campaigns"]).assert_code(0);
+    assert_eq!(
+        sends(&w.plan_json()),
+        [
+            (mobile(1), "new".to_owned(), true, None),
+            (
+                mobile(2),
+                "suppressed".to_owned(),
+                false,
+                Some("crm.csv:2, reason replied STOP, twice".to_owned())
+            ),
+            (
+                mobile(3),
+                "suppressed".to_owned(),
+                false,
+                Some("tabs.tsv:2, reason asked by phone".to_owned())
+            ),
+            (mobile(4), "new".to_owned(), true, None),
+        ]
+    );
+
+    // In another encoding (Windows-1252): one error, at its first row that is not UTF-8,
+    // with the help campaigns' CSV files give; its other bad rows are still named.
+    std::fs::write(
+        w.sb.path("crm.csv"),
+        b"Phone Number;Note\n919000000002;ok\n919000000005;d\xe9j\xe0 vu\n919000000006;\xe9t\xe9\n12345;x\n",
+    )
+    .unwrap();
+    let validate = w.sb.run(&["validate", "campaigns"]);
+    validate.assert_code(1);
+    assert!(
+        validate.stderr.contains(&format!(
+            "crm.csv:3: error: the file is not UTF-8: this is its first row that is not (later ones are not listed)\n{NOT_UTF8_HELP}"
+        )) && validate.stderr.contains("crm.csv:5: error: mobile number `12345`")
+            && validate.stderr.contains("2 errors, 0 warnings"),
+        "{}",
+        validate.stderr
+    );
+    assert!(
+        !validate.stderr.contains("crm.csv:4"),
+        "{}",
+        validate.stderr
+    );
+}
+
+/// `optout import` reads as the project file's lists do, and names the columns and the
+/// delimiter of files exported otherwise.
+#[test]
+fn optout_import_reads_any_delimiter_and_mapped_columns() {
+    let w = World::sqlite();
+    w.sb.write(
+        "crm.csv",
+        "\u{feff}Phone Number;Note\n+91 90000 00001;replied STOP\n919000000002;\n",
+    );
+    // Without its columns: the header row found, split at the `;` detected.
+    let unmapped = w.optout(&["import", "crm.csv"]);
+    unmapped.assert_code(1);
+    assert!(
+        unmapped.stderr.contains(
+            "CSV file `crm.csv` has no `mobile` column (header row: `Phone Number`, `Note`); nothing was written"
+        ),
+        "{}",
+        unmapped.stderr
+    );
+    // A delimiter given wins over the header line's.
+    let comma = w.optout(&[
+        "import",
+        "crm.csv",
+        "--mobile-column",
+        "phone number",
+        "--delimiter",
+        ",",
+    ]);
+    comma.assert_code(1);
+    assert!(
+        comma.stderr.contains(
+            "CSV file `crm.csv` has no `phone number` column (header row: `Phone Number;Note`); nothing was written"
+        ),
+        "{}",
+        comma.stderr
+    );
+    // A reason column named must be there.
+    let reason = w.optout(&[
+        "import",
+        "crm.csv",
+        "--mobile-column",
+        "Phone Number",
+        "--reason-column",
+        "Reason",
+    ]);
+    reason.assert_code(1);
+    assert!(
+        reason.stderr.contains(
+            "CSV file `crm.csv` has no `Reason` column (header row: `Phone Number`, `Note`)"
+        ),
+        "{}",
+        reason.stderr
+    );
+    assert!(w.listed().is_empty());
+
+    let run = w.optout(&[
+        "import",
+        "crm.csv",
+        "--mobile-column",
+        "Phone Number",
+        "--reason-column",
+        "note",
+        "--delimiter",
+        ";",
+    ]);
+    run.assert_code(0);
+    assert!(
+        run.stdout
+            .contains("Imported crm.csv: 2 number(s) opted out, 0 already opted out"),
+        "{}",
+        run.stdout
+    );
+    // A tab-separated file, with the default columns.
+    w.sb.write(
+        "more.tsv",
+        "mobile\treason\n919000000003\tcall, then STOP\n",
+    );
+    w.optout(&["import", "more.tsv"]).assert_code(0);
+    let reasons: Vec<(String, Value)> = w
+        .listed()
+        .iter()
+        .map(|o| {
+            (
+                o["mobile"].as_str().unwrap().to_owned(),
+                o["reason"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (mobile(1), "replied STOP".into()),
+            (mobile(2), Value::Null),
+            (mobile(3), "call, then STOP".into()),
+        ]
+    );
+
+    // Not UTF-8: named at its first such row, with how to export it again; nothing written.
+    std::fs::write(
+        w.sb.path("latin1.csv"),
+        b"mobile,reason\n919000000004,ok\n919000000005,d\xe9j\xe0 vu\n919000000006,\xe9t\xe9\n",
+    )
+    .unwrap();
+    let latin1 = w.optout(&["import", "latin1.csv"]);
+    latin1.assert_code(1);
+    assert_eq!(
+        latin1.stderr,
+        format!(
+            "latin1.csv:3: error: the file is not UTF-8: this is its first row that is not (later ones are not listed)\n{NOT_UTF8_HELP}error: 1 bad row(s) in latin1.csv; nothing was written\n"
+        )
+    );
+    assert_eq!(w.listed().len(), 3);
+}
+
 #[test]
 fn a_saved_plan_made_before_an_opt_out_is_refused_naming_the_number() {
     let w = World::sqlite();

@@ -214,6 +214,47 @@ fn a_number_that_stopped_marketing_messages_is_opted_out_and_then_suppressed() {
     }
 }
 
+/// The summary counts the numbers that stopped marketing messages, not the sends answered
+/// so: a number two campaigns sent to is one number.
+#[test]
+fn a_number_two_campaigns_sent_to_that_stopped_marketing_messages_is_counted_once() {
+    let sb = Sandbox::new();
+    sb.write(
+        "campaigns/a.yaml",
+        &campaign("first", "A", &[mobile(1), mobile(2)]),
+    );
+    sb.write(
+        "campaigns/b.yaml",
+        &campaign("second", "B", &[mobile(1), mobile(3)]),
+    );
+    sb.mock
+        .for_mobile(&mobile(1), Fault::Json(400, OPTED_OUT.to_owned()));
+    let run = sb.apply(&[]);
+    run.assert_code(1);
+    assert_eq!(
+        sb.mock.requests_for(&mobile(1)).len(),
+        2,
+        "one send per campaign, each answered 131050"
+    );
+    assert!(
+        run.stdout.contains("Applied: 2 sent, 2 failed,")
+            && run.stdout.contains(
+                "\n1 number(s) stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs"
+            ),
+        "{}",
+        run.stdout
+    );
+    let state = sb.state().display().to_string();
+    let list = sb.run(&["optout", "list", "--format", "csv", "--state", &state]);
+    list.assert_code(0);
+    assert_eq!(
+        list.csv().len(),
+        2,
+        "a header and one opt-out: {}",
+        list.stdout
+    );
+}
+
 #[test]
 fn a_template_error_stops_its_campaign_while_the_other_campaign_goes_on() {
     let sb = Sandbox::new();
@@ -270,6 +311,94 @@ fn a_template_error_stops_its_campaign_while_the_other_campaign_goes_on() {
     sb.apply(&[]).assert_code(0);
     sb.apply(&["--retry-failed"]).assert_code(0);
     for m in broken.iter().chain(&fine) {
+        assert_eq!(sb.mock.deliveries(m), 1, "{m}");
+    }
+}
+
+/// Every template error code stops its campaign, named with its code and meaning, while
+/// the other campaigns of the run go on: one run, a campaign per code (132001 is above, and
+/// 132015 in `daemon`).
+#[test]
+fn every_template_error_code_stops_its_campaign_and_the_others_go_on() {
+    const CODES: [(u32, &str); 5] = [
+        (
+            132000,
+            "template parameter count mismatch: the params do not match the template's variables",
+        ),
+        (
+            132005,
+            "template text too long once translated and filled in",
+        ),
+        (132007, "template format violates a WhatsApp policy"),
+        (
+            132012,
+            "template parameter format mismatch: a param is not in the format the template expects",
+        ),
+        (
+            132016,
+            "template disabled: paused too many times for low quality",
+        ),
+    ];
+    const EACH: usize = 4;
+    let sb = Sandbox::new();
+    let fine = mobiles(1001..1006);
+    sb.write("campaigns/fine.yaml", &campaign("fine", "E", &fine));
+    let mut broken = Vec::new();
+    for (i, (code, _)) in CODES.iter().enumerate() {
+        let numbers = mobiles(100 * (i + 1)..100 * (i + 1) + EACH);
+        let name = format!("t{code}");
+        sb.write(
+            &format!("campaigns/{name}.yaml"),
+            &campaign(&name, "E", &numbers),
+        );
+        // The code in a different place of the body for each campaign.
+        let body = match i % 3 {
+            0 => format!(r#"{{"error":{{"code":{code},"message":"template error"}}}}"#),
+            1 => format!(r#"{{"code":"{code}","message":"template error"}}"#),
+            _ => format!(r#"{{"status":"error","code":400,"details":{{"error_code":{code}}}}}"#),
+        };
+        for m in &numbers {
+            sb.mock.for_mobile(m, Fault::Json(400, body.clone()));
+        }
+        broken.push((name, numbers));
+    }
+    // One request slot: each campaign's first answer stops it before its next send starts.
+    let run = sb.apply(&["--concurrency", "1"]);
+    run.assert_code(1);
+    assert!(!run.stdout.contains("in a row"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Applied: 5 sent, 5 failed, 0 unknown,"),
+        "{}",
+        run.stdout
+    );
+    let status = sb.status_json();
+    for ((code, meaning), (name, numbers)) in CODES.iter().zip(&broken) {
+        let said = format!(
+            "Stopped: campaign `{name}` stopped after WhatsApp {code} ({meaning}): {} of its send(s) not started (nothing recorded for them); every one would fail the same way.",
+            EACH - 1
+        );
+        assert!(run.stdout.contains(&said), "{said}\n{}", run.stdout);
+        // One send went out and failed with the code; the others were never requested.
+        let requested: usize = numbers.iter().map(|m| sb.mock.requests_for(m).len()).sum();
+        assert_eq!(requested, 1, "{name}");
+        let rows: Vec<&Value> = status.iter().filter(|s| s["campaign"] == *name).collect();
+        assert_eq!(rows.len(), 1, "{name}: {rows:?}");
+        assert_eq!(
+            (
+                &rows[0]["status"],
+                &rows[0]["wa_code"],
+                &rows[0]["wa_meaning"]
+            ),
+            (
+                &Value::from("failed"),
+                &Value::from(*code),
+                &Value::from(*meaning)
+            ),
+            "{name}"
+        );
+    }
+    // The other campaign: every recipient delivered once.
+    for m in &fine {
         assert_eq!(sb.mock.deliveries(m), 1, "{m}");
     }
 }
@@ -332,6 +461,18 @@ fn a_pair_rate_limit_holds_back_only_that_number() {
     for m in &recipients {
         assert_eq!(sb.mock.deliveries(m), 1, "{m}");
     }
+    // Recorded as the retry went: sent, on its second attempt, and no code left on it
+    // (the last answer carried none).
+    let status = sb.status_json();
+    let row = status
+        .iter()
+        .find(|s| s["recipient"] == mobile(1))
+        .expect("a row for the number held back");
+    assert_eq!(
+        (&row["status"], &row["attempts"], &row["wa_code"]),
+        (&Value::from("sent"), &Value::from(2), &Value::Null),
+        "{row}"
+    );
 }
 
 #[test]

@@ -244,4 +244,59 @@ mod tests {
             "WhatsApp 131050 (the user stopped marketing messages from this business)"
         );
     }
+
+    /// The rows of the Markdown table headed `| code | meaning | ...`: each row's cells.
+    fn markdown_table(text: &str) -> Vec<Vec<String>> {
+        let mut lines = text
+            .lines()
+            .skip_while(|l| !l.starts_with("| code | meaning |"));
+        assert!(lines.next().is_some(), "no `| code | meaning |` table");
+        assert!(
+            lines.next().is_some_and(|l| l.starts_with("|---")),
+            "the table's second line is not its separator"
+        );
+        lines
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| {
+                let cells = l.trim().trim_start_matches('|').trim_end_matches('|');
+                cells.split('|').map(|c| c.trim().to_owned()).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_documentations_table_lists_exactly_these_codes_and_meanings() {
+        let doc = include_str!("../../docs/whatsapp-errors.md");
+        let rows = markdown_table(doc);
+        let documented: Vec<(u32, &str)> = rows
+            .iter()
+            .map(|row| {
+                let code = row[0]
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a code: {row:?}"));
+                (code, row[1].as_str())
+            })
+            .collect();
+        let known: Vec<(u32, &str)> = CODES.iter().map(|c| (c.code, c.meaning)).collect();
+        assert_eq!(documented, known, "docs/whatsapp-errors.md's table");
+
+        // The codes the docs say stop the campaign are those that do.
+        let stopping: Vec<String> = CODES
+            .iter()
+            .filter(|c| c.action == Action::StopCampaign)
+            .map(|c| c.code.to_string())
+            .collect();
+        let heading = format!("**The campaign stops ({}).**", stopping.join(", "));
+        assert!(doc.contains(&heading), "{heading}");
+        let first = &stopping[0];
+        for (row, c) in rows.iter().zip(CODES) {
+            let as_first = format!("as {first}");
+            let said_as_first = row[2] == as_first && row[3] == as_first;
+            assert_eq!(
+                said_as_first || row[2].contains("the campaign stops"),
+                c.action == Action::StopCampaign,
+                "{row:?}"
+            );
+        }
+    }
 }

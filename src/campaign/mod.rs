@@ -1,5 +1,6 @@
 //! A validated campaign: everything `plan`, `apply` and `run` need, with no loose ends.
 
+pub(crate) mod csv_file;
 pub(crate) mod document;
 pub(crate) mod file;
 pub(crate) mod limits;

@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::csv_file::{self, Header, HeaderError, RowErrors};
 use super::mobile::{Mobile, MobileMap};
 use super::numbering::Country;
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
@@ -100,51 +101,78 @@ pub(crate) struct List {
     pub omitted: usize,
 }
 
-/// Reads an opt-out list from `bytes` (the contents of `file`): a CSV file whose header has
-/// `mobile_column` and maybe `reason_column` (names matched without regard to case; other
-/// columns are ignored). Numbers are read as recipients' are ([`Mobile::read`], with the
-/// project's `default_country`). `Err` when the header has no `mobile_column`.
+/// The columns of an opt-out list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListColumns<'a> {
+    /// The column of the numbers (`mobile` by default).
+    pub mobile: &'a str,
+    /// The column of the reasons (`reason` by default).
+    pub reason: &'a str,
+    /// Whether a file without the reason column is refused (a column named on the command
+    /// line), or has no reasons (the default, and the project file's lists).
+    pub reason_required: bool,
+}
+
+impl Default for ListColumns<'_> {
+    fn default() -> Self {
+        ListColumns {
+            mobile: "mobile",
+            reason: "reason",
+            reason_required: false,
+        }
+    }
+}
+
+/// Reads an opt-out list from `bytes` (the contents of `file`) as campaigns' CSV files are
+/// read ([`csv_file`](super::csv_file)): split at `delimiter`, or at the one of `,`, `;` and
+/// tab its header line has most of; a byte-order mark ignored; the columns found trimmed and
+/// ignoring case, other columns ignored. Numbers are read as recipients' are
+/// ([`Mobile::read`], with the project's `default_country`). `Err` when the header has no
+/// mobile column (or no required reason column); a header row that is not UTF-8 is the
+/// list's one problem.
 pub(crate) fn read_list(
     file: &Path,
     bytes: &[u8],
-    (mobile_column, reason_column): (&str, &str),
+    columns: ListColumns<'_>,
+    delimiter: Option<u8>,
     default_country: Option<Country>,
 ) -> Result<List, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            format!(
-                "cannot read the header row of CSV file `{}`: {e}",
-                file.display()
-            )
-        })?
-        .clone();
-    let find = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let Some(mobile) = find(mobile_column) else {
-        let columns: Vec<_> = headers.iter().map(|h| format!("`{h}`")).collect();
-        return Err(format!(
-            "CSV file `{}` has no `{mobile_column}` column (header row: {})",
-            file.display(),
-            if columns.is_empty() {
-                "empty".to_owned()
-            } else {
-                columns.join(", ")
-            }
-        ));
-    };
-    let reason = find(reason_column);
+    let delimiter = delimiter.unwrap_or_else(|| {
+        csv_file::detect_delimiter(&bytes[..bytes.len().min(csv_file::HEADER_PEEK)])
+    });
+    let mut reader = csv_file::reader(delimiter, bytes);
     let mut list = List::default();
-    let problem = |list: &mut List, line: usize, message: String| {
+    let header = match Header::read(&mut reader, file) {
+        Ok(header) => header,
+        Err(HeaderError::NotUtf8(problem)) => {
+            list.problems.push(problem);
+            return Ok(list);
+        }
+        Err(HeaderError::Unreadable(message)) => return Err(message),
+    };
+    let missing = |column: &str| {
+        format!(
+            "CSV file `{}` has no `{}` column (header row: {})",
+            file.display(),
+            column.trim(),
+            header.shown()
+        )
+    };
+    let mobile = header
+        .find(columns.mobile)
+        .ok_or_else(|| missing(columns.mobile))?;
+    let reason = header.find(columns.reason);
+    if reason.is_none() && columns.reason_required {
+        return Err(missing(columns.reason));
+    }
+    let problem = |list: &mut List, problem: Diagnostic| {
         if list.problems.len() < MAX_PROBLEMS_PER_CAMPAIGN {
-            list.problems
-                .push(Diagnostic::error(file, Pos::line(line), message));
+            list.problems.push(problem);
         } else {
             list.omitted += 1;
         }
     };
+    let mut errors = RowErrors::new(file.into());
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -161,24 +189,17 @@ pub(crate) fn read_list(
                             .map(str::to_owned),
                         line,
                     }),
-                    Err(message) => problem(&mut list, line, message),
+                    Err(message) => {
+                        problem(&mut list, Diagnostic::error(file, Pos::line(line), message));
+                    }
                 }
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                let message = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => "row is not valid UTF-8".to_owned(),
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("row has {len} fields, the header has {expected_len}"),
-                    _ => e.to_string(),
-                };
-                problem(&mut list, line, message);
-                if !matches!(
-                    e.kind(),
-                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
-                ) {
-                    // Anything else (an I/O error) does not let the reader go on.
+                // Rows after one that is not UTF-8 are read on, for their other problems.
+                if let Some(p) = errors.problem(&e) {
+                    problem(&mut list, p);
+                }
+                if !csv_file::can_go_on(&e) {
                     break;
                 }
             }
@@ -194,7 +215,14 @@ mod tests {
     #[test]
     fn a_list_is_read_with_its_reasons_and_its_bad_rows_located() {
         let text = b"Reason,Mobile,extra\nreplied STOP,+91 97399 78284,x\n,919845012345,y\nSTOP,123,z\nonly\n";
-        let list = read_list(Path::new("optouts.csv"), text, ("mobile", "reason"), None).unwrap();
+        let list = read_list(
+            Path::new("optouts.csv"),
+            text,
+            ListColumns::default(),
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             list.rows,
             [
@@ -233,7 +261,8 @@ mod tests {
         let err = read_list(
             Path::new("o.csv"),
             b"phone\n919739978284\n",
-            ("mobile", "reason"),
+            ListColumns::default(),
+            None,
             None,
         )
         .unwrap_err();
@@ -244,11 +273,80 @@ mod tests {
         let list = read_list(
             Path::new("o.csv"),
             b"Phone Number\n919739978284\n",
-            ("phone number", "note"),
+            ListColumns {
+                mobile: "phone number",
+                reason: "note",
+                reason_required: false,
+            },
+            None,
             None,
         )
         .unwrap();
         assert_eq!(list.rows.len(), 1);
+    }
+
+    #[test]
+    fn a_list_is_read_as_campaign_csv_files_are() {
+        let read = |text: &[u8], columns: ListColumns<'_>, delimiter: Option<u8>| {
+            read_list(Path::new("o.csv"), text, columns, delimiter, None)
+        };
+        let crm = ListColumns {
+            mobile: "Phone Number ",
+            reason: "note",
+            reason_required: true,
+        };
+        // `;` and tab detected, a byte-order mark and padded headers.
+        for text in [
+            &b"\xEF\xBB\xBF Phone Number ;Note\n919739978284;STOP, please\n"[..],
+            b"Phone Number\tNote\n919739978284\tSTOP, please\n",
+        ] {
+            let list = read(text, crm, None).unwrap();
+            assert!(list.problems.is_empty(), "{:?}", list.problems);
+            assert_eq!(list.rows.len(), 1);
+            assert_eq!(list.rows[0].reason.as_deref(), Some("STOP, please"));
+        }
+        // A given delimiter wins over the header line.
+        let list = read(
+            b"mobile,reason;x\n919739978284,a;b\n",
+            ListColumns::default(),
+            Some(b';'),
+        );
+        assert_eq!(
+            list.unwrap_err(),
+            "CSV file `o.csv` has no `mobile` column (header row: `mobile,reason`, `x`)"
+        );
+        // A reason column named on the command line must be there.
+        assert_eq!(
+            read(b"Phone Number\n919739978284\n", crm, None).unwrap_err(),
+            "CSV file `o.csv` has no `note` column (header row: `Phone Number`)"
+        );
+        // Not UTF-8: one problem at the first row that is not, with how to export again.
+        let list = read(
+            b"mobile;reason\n919739978284;ok\n919845012345;Jos\xe9\n919880011223;Ren\xe9e\n123;x\n",
+            ListColumns::default(),
+            None,
+        )
+        .unwrap();
+        let problems: Vec<String> = list
+            .problems
+            .iter()
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(
+            problems[0],
+            "o.csv:3: the file is not UTF-8: this is its first row that is not (later ones are not listed)"
+        );
+        assert_eq!(
+            list.problems[0].help.as_deref(),
+            Some(csv_file::NOT_UTF8_HELP)
+        );
+        assert!(problems[1].starts_with("o.csv:5: mobile number `123`"));
+        let list = read(b"T\xe9l\xe9phone\n1\n", ListColumns::default(), None).unwrap();
+        assert_eq!(
+            list.problems[0].message,
+            "the header row is not UTF-8: this file is in another encoding"
+        );
     }
 
     #[test]

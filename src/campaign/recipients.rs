@@ -3,10 +3,11 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::csv_file::{self, Header, HeaderError, RowErrors};
 use super::mobile::Mobile;
 use super::numbering::Country;
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
@@ -150,12 +151,6 @@ impl Drop for PinnedCopy {
     }
 }
 
-/// The header line is read this far, at most, to find the delimiter.
-const HEADER_PEEK: usize = 64 * 1024;
-
-/// The help of a file that is not UTF-8.
-const NOT_UTF8_HELP: &str = "export the file again as UTF-8 (in Excel: Save As, then \"CSV UTF-8\"; in LibreOffice: character set \"Unicode (UTF-8)\")";
-
 impl CsvSource {
     /// Opens the file and checks its header row. The rows are read by [`CsvSource::rows`].
     pub(crate) fn open(path: PathBuf, options: CsvOptions) -> Result<CsvSource, OpenError> {
@@ -172,39 +167,12 @@ impl CsvSource {
             options.delimiter = Some(detect_delimiter(&read).map_err(OpenError::file)?);
         }
         let mut reader = csv_reader(&read, &options).map_err(OpenError::file)?;
-        let headers = match reader.headers() {
-            Ok(headers) => headers.clone(),
-            Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
-                return Err(OpenError::Row(
-                    Diagnostic::error(
-                        path,
-                        Pos::line(1),
-                        "the header row is not UTF-8: this file is in another encoding",
-                    )
-                    .with_help(NOT_UTF8_HELP),
-                ));
-            }
-            Err(e) => {
-                return Err(OpenError::file(format!(
-                    "cannot read the header row of CSV file `{}`: {e}",
-                    path.display()
-                )));
-            }
-        };
-        let names: Vec<&str> = headers.iter().map(str::trim).collect();
-        let header_row = || {
-            if names.iter().all(|n| n.is_empty()) {
-                "empty".to_owned()
-            } else {
-                let quoted: Vec<String> = names.iter().map(|h| format!("`{h}`")).collect();
-                quoted.join(", ")
-            }
-        };
-        let find = |name: &str| {
-            names
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(name.trim()))
-        };
+        let header = Header::read(&mut reader, path).map_err(|e| match e {
+            HeaderError::NotUtf8(d) => OpenError::Row(d),
+            HeaderError::Unreadable(message) => OpenError::file(message),
+        })?;
+        let names = header.names();
+        let find = |name: &str| header.find(name);
         let mapped = |field: &str| {
             options
                 .columns
@@ -217,7 +185,7 @@ impl CsvSource {
             message: format!(
                 "CSV file `{}` has no column `{column}` (for `{field}`); its header row: {}",
                 path.display(),
-                header_row()
+                header.shown()
             ),
         };
         let mobile_column = match mapped("mobile") {
@@ -226,7 +194,7 @@ impl CsvSource {
                 message: format!(
                     "CSV file `{}` has no `mobile` column (header row: {})",
                     path.display(),
-                    header_row()
+                    header.shown()
                 ),
                 help: Some(match names.iter().find(|h| looks_like_phone(h)) {
                     Some(column) => format!("map its column: `columns: {{mobile: \"{column}\"}}`"),
@@ -255,14 +223,14 @@ impl CsvSource {
         };
         let mut field_columns = Vec::new();
         let mut field_names = Vec::new();
-        for (index, header) in names.iter().enumerate() {
+        for (index, column) in names.iter().enumerate() {
             if index == mobile_column || Some(index) == name_column {
                 continue;
             }
             if by_column[index].is_empty() {
-                if !taken(header) {
+                if !taken(column) {
                     field_columns.push(index);
-                    field_names.push((*header).to_owned());
+                    field_names.push(column.clone());
                 }
             } else {
                 for field in &by_column[index] {
@@ -331,7 +299,7 @@ impl CsvSource {
             }
         };
         let mut first = true;
-        let mut utf8_reported = false;
+        let mut errors = RowErrors::new(self.path.clone());
         // The second item of a row with a warning: its recipient.
         let mut pending: Option<(Recipient, Origin)> = None;
         Box::new(std::iter::from_fn(move || {
@@ -350,7 +318,7 @@ impl CsvSource {
                 }
             }
             loop {
-                let e = match reader.read_record(&mut record) {
+                match reader.read_record(&mut record) {
                     Ok(false) => return None,
                     Ok(true) => {
                         let line = record.position().map_or(0, |p| p.line() as usize);
@@ -363,32 +331,13 @@ impl CsvSource {
                             Err(e) => Err(e),
                         });
                     }
-                    Err(e) => e,
-                };
-                let line = e.position().map_or(0, |p| p.line() as usize);
-                let message = match e.kind() {
-                    // One error for the file: the rows after it are likely in the same
-                    // encoding. They are read on, for their other problems.
-                    csv::ErrorKind::Utf8 { .. } if utf8_reported => continue,
-                    csv::ErrorKind::Utf8 { .. } => {
-                        utf8_reported = true;
-                        return Some(Err(Diagnostic::error(
-                            &*self.path,
-                            Pos::line(line),
-                            "the file is not UTF-8: this is its first row that is not (later ones are not listed)",
-                        )
-                        .with_help(NOT_UTF8_HELP)));
-                    }
-                    csv::ErrorKind::UnequalLengths {
-                        expected_len, len, ..
-                    } => format!("row has {len} fields, the header has {expected_len}"),
-                    _ => e.to_string(),
-                };
-                return Some(Err(Diagnostic::error(
-                    &*self.path,
-                    Pos::line(line),
-                    message,
-                )));
+                    // Rows after one that is not UTF-8 are read on, for their other
+                    // problems; those not UTF-8 either are left out unreported.
+                    Err(e) => match errors.problem(&e) {
+                        Some(problem) => return Some(Err(problem)),
+                        None => continue,
+                    },
+                }
             }
         }))
     }
@@ -451,10 +400,10 @@ fn either_error<'a>(diagnostic: Diagnostic) -> Rows<'a> {
 
 fn csv_reader(path: &Path, options: &CsvOptions) -> Result<csv::Reader<BufReader<File>>, String> {
     let file = open(path)?;
-    Ok(csv::ReaderBuilder::new()
-        .delimiter(options.delimiter.unwrap_or(b','))
-        .trim(csv::Trim::All)
-        .from_reader(BufReader::with_capacity(256 * 1024, file)))
+    Ok(csv_file::reader(
+        options.delimiter.unwrap_or(b','),
+        BufReader::with_capacity(256 * 1024, file),
+    ))
 }
 
 fn open(path: &Path) -> Result<File, String> {
@@ -467,47 +416,16 @@ fn open(path: &Path) -> Result<File, String> {
     })
 }
 
-/// The delimiter of the header line: the most frequent of `,`, `;` and tab outside quotes
-/// (`,` when there is none). A byte-order mark is skipped.
+/// The delimiter of the file's header line (see [`csv_file::detect_delimiter`]).
 fn detect_delimiter(path: &Path) -> Result<u8, String> {
-    let mut file = open(path)?;
-    let mut head = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 4096];
-    while head.len() < HEADER_PEEK && !head.contains(&b'\n') {
-        let n = file.read(&mut chunk).map_err(|e| {
-            format!(
-                "cannot read CSV file `{}`: {}",
-                path.display(),
-                io_reason(&e)
-            )
-        })?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&chunk[..n]);
-    }
-    let line = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-    let mut counts = [0usize; 3];
-    let mut quoted = false;
-    for &b in line {
-        match b {
-            b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted => break,
-            b',' if !quoted => counts[0] += 1,
-            b';' if !quoted => counts[1] += 1,
-            b'\t' if !quoted => counts[2] += 1,
-            _ => {}
-        }
-    }
-    let candidates = [b',', b';', b'\t'];
-    let best = (0..3)
-        .max_by_key(|i| (counts[*i], std::cmp::Reverse(*i)))
-        .unwrap_or(0);
-    Ok(if counts[best] == 0 {
-        b','
-    } else {
-        candidates[best]
-    })
+    let head = csv_file::read_head(&mut open(path)?).map_err(|e| {
+        format!(
+            "cannot read CSV file `{}`: {}",
+            path.display(),
+            io_reason(&e)
+        )
+    })?;
+    Ok(csv_file::detect_delimiter(&head))
 }
 
 /// Every recipient of a campaign in file order: inline entries and CSV rows.
@@ -615,28 +533,6 @@ mod tests {
             .unwrap_err();
         let err = err.message();
         assert!(err.ends_with("No such file or directory"), "{err}");
-    }
-
-    #[test]
-    fn the_delimiter_is_the_header_lines_most_frequent_outside_quotes() {
-        for (text, expected) in [
-            (&b"mobile,name\n"[..], b','),
-            (b"mobile;name;city\n", b';'),
-            (b"mobile\tname\n", b'\t'),
-            (b"\xEF\xBB\xBFmobile;name\n", b';'),
-            (b"\"a,b,c\";mobile\n", b';'),
-            (b"mobile\n", b','),
-            (b"mobile;name", b';'),
-            (b"", b','),
-        ] {
-            let file = csv_file(text);
-            assert_eq!(
-                detect_delimiter(file.path()).unwrap(),
-                expected,
-                "{:?}",
-                String::from_utf8_lossy(text)
-            );
-        }
     }
 
     #[test]

@@ -102,8 +102,8 @@ pub(super) enum OptoutCommand {
     Remove(OptoutRemoveArgs),
     /// List the ledger's opt-outs, by number.
     List(OptoutListArgs),
-    /// Record every number of a CSV file (a `mobile` column, an optional `reason`) as opted
-    /// out, in one transaction; a bad row writes nothing.
+    /// Record every number of a CSV file (a `mobile` column, an optional `reason`; read as
+    /// campaigns' CSV files are) as opted out, in one transaction; a bad row writes nothing.
     Import(OptoutImportArgs),
 }
 
@@ -160,6 +160,19 @@ pub(super) struct OptoutImportArgs {
     /// A CSV file with a `mobile` column and, optionally, a `reason` column.
     #[arg(value_name = "FILE.csv")]
     pub file: PathBuf,
+
+    /// The column of the numbers, when it is not `mobile` (matched trimmed, ignoring case).
+    #[arg(long, value_name = "HEADER")]
+    pub mobile_column: Option<String>,
+
+    /// The column of the reasons, when it is not `reason`; the file must have it.
+    #[arg(long, value_name = "HEADER")]
+    pub reason_column: Option<String>,
+
+    /// The field delimiter: `,`, `;` or `tab` (default: the one of the three the header
+    /// line has most of).
+    #[arg(long, value_parser = parse_delimiter, value_name = "DELIMITER")]
+    pub delimiter: Option<u8>,
 
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -448,6 +461,15 @@ fn parse_since(text: &str) -> Result<Since, String> {
         })
 }
 
+fn parse_delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "," => Ok(b','),
+        ";" => Ok(b';'),
+        "tab" | "\t" | "\\t" => Ok(b'\t'),
+        _ => Err("expected `,`, `;` or `tab`".to_owned()),
+    }
+}
+
 fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
@@ -457,6 +479,22 @@ fn parse_now(text: &str) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delimiter_is_a_comma_a_semicolon_or_a_tab() {
+        for (text, byte) in [
+            (",", b','),
+            (";", b';'),
+            ("tab", b'\t'),
+            ("\t", b'\t'),
+            ("\\t", b'\t'),
+        ] {
+            assert_eq!(parse_delimiter(text), Ok(byte), "{text:?}");
+        }
+        for bad in ["", "|", "TAB", ",,", "comma"] {
+            assert!(parse_delimiter(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn since_is_a_duration_back_or_an_instant() {

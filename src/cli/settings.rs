@@ -216,6 +216,9 @@ pub(super) fn optout(command: &OptoutCommand) -> Result<OptoutSettings, LedgerEr
             args.config.config.clone(),
             optout::Action::Import {
                 file: args.file.clone(),
+                mobile_column: args.mobile_column.clone(),
+                reason_column: args.reason_column.clone(),
+                delimiter: args.delimiter,
             },
         ),
     };

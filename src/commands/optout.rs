@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::Outcome;
 use crate::campaign::mobile::{Mobile, Reading};
-use crate::campaign::optouts::{OptOutSource, read_list};
+use crate::campaign::optouts::{ListColumns, OptOutSource, read_list};
 use crate::campaign::project::{self, Project};
 use crate::error::Error;
 use crate::ledger::{Ledger, OptOut, StateLocation};
@@ -38,6 +38,12 @@ pub(crate) enum Action {
     },
     Import {
         file: PathBuf,
+        /// `None`: `mobile`.
+        mobile_column: Option<String>,
+        /// `None`: `reason`, if the file has it; given, the file must have it.
+        reason_column: Option<String>,
+        /// `None`: detected from the header line.
+        delimiter: Option<u8>,
     },
 }
 
@@ -63,9 +69,19 @@ pub(crate) fn optout(settings: &OptoutSettings) -> Result<Outcome, Error> {
                 &project,
             )
         }
-        Action::Import { file } => {
+        Action::Import {
+            file,
+            mobile_column,
+            reason_column,
+            delimiter,
+        } => {
             let project = load_project(settings)?;
-            import(&settings.state, file, &project)
+            let columns = ListColumns {
+                mobile: mobile_column.as_deref().unwrap_or("mobile"),
+                reason: reason_column.as_deref().unwrap_or("reason"),
+                reason_required: reason_column.is_some(),
+            };
+            import(&settings.state, file, (columns, *delimiter), &project)
         }
     }
 }
@@ -270,7 +286,13 @@ fn each_row(
     }
 }
 
-fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outcome, Error> {
+/// Imports `file`, read with these columns and this delimiter (`None`: detected).
+fn import(
+    state: &StateLocation,
+    file: &Path,
+    (columns, delimiter): (ListColumns<'_>, Option<u8>),
+    project: &Project,
+) -> Result<Outcome, Error> {
     let bytes = std::fs::read(file).map_err(|e| {
         Error::Rejected(format!(
             "cannot read {}: {}",
@@ -278,7 +300,7 @@ fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outco
             crate::diagnostic::io_reason(&e)
         ))
     })?;
-    let read = read_list(file, &bytes, ("mobile", "reason"), project.default_country)
+    let read = read_list(file, &bytes, columns, delimiter, project.default_country)
         .map_err(|message| Error::Rejected(format!("{message}; nothing was written")))?;
     if !read.problems.is_empty() {
         for d in &read.problems {

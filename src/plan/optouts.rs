@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::CampaignScan;
 use crate::campaign::mobile::Mobile;
-use crate::campaign::optouts::{OptOutSource, OptOuts, read_list};
+use crate::campaign::optouts::{ListColumns, OptOutSource, OptOuts, read_list};
 use crate::campaign::project::Project;
 use crate::campaign::recipients::RecipientSource;
 use crate::campaign::{Audience, Campaign};
@@ -72,12 +72,14 @@ pub(crate) fn load_files(project: &Project) -> (FileOptOuts, Vec<Diagnostic>) {
                 continue;
             }
         };
-        let read = match read_list(
-            &shown,
-            &bytes,
-            (&list.mobile_column, &list.reason_column),
-            project.default_country,
-        ) {
+        let columns = ListColumns {
+            mobile: &list.mobile_column,
+            reason: &list.reason_column,
+            reason_required: false,
+        };
+        // The delimiter is detected from the header line: the project file has no
+        // `delimiter:` for its lists yet.
+        let read = match read_list(&shown, &bytes, columns, None, project.default_country) {
             Ok(read) => read,
             Err(message) => {
                 problems.push(at_entry(message).with_help(

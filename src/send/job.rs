@@ -295,8 +295,8 @@ impl Job {
             self.ambiguous_retries,
             record.stops_run,
         );
-        if optout.is_some() {
-            self.ctx.tally.opted_out();
+        if let (Some(_), Some(mobile)) = (&optout, self.mobile) {
+            self.ctx.tally.opted_out(mobile);
         }
         // Queued before the wait: from here the outcome is the writer's to keep.
         self.phase = Phase::Settled;

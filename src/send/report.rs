@@ -62,7 +62,8 @@ pub(crate) struct Report {
     /// Campaigns whose remaining sends were not started: WhatsApp said their template is
     /// wrong. The other campaigns of the run went on.
     pub campaigns_stopped: Vec<CampaignStop>,
-    /// Numbers the API said stopped marketing messages (131050), added to the opt-outs.
+    /// Numbers the API said stopped marketing messages (131050), added to the opt-outs:
+    /// distinct numbers, not sends.
     pub opted_out: usize,
     /// Of those, the numbers whose opt-out the ledger did not take: to add by hand.
     pub optouts_unrecorded: Vec<String>,

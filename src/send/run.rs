@@ -71,7 +71,13 @@ impl Executor {
         })?;
         let mut report = tally.report();
         report.unrecorded = unwritten.outcomes + unwritten.releases;
-        report.optouts_unrecorded = unwritten.optouts;
+        // A number two campaigns sent to may have asked twice: it is added once.
+        let mut seen = std::collections::HashSet::new();
+        report.optouts_unrecorded = unwritten
+            .optouts
+            .into_iter()
+            .filter(|m| seen.insert(m.clone()))
+            .collect();
         report.pace = pace;
         report.stopped = stop.borrow().clone();
         Ok(report)

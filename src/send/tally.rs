@@ -2,6 +2,7 @@
 //! the stop after too many failures in a row or a failure every send would share, of the
 //! run or of one campaign.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +11,7 @@ use tokio::sync::watch;
 use super::progress::Progress;
 use super::report::{CampaignStop, Report, StopReason};
 use crate::api::{WaAction, WaCode};
+use crate::campaign::mobile::Mobile;
 use crate::ledger::{Finished, Status, failure_reason};
 
 pub(super) struct Tally {
@@ -32,7 +34,9 @@ struct Totals {
     ambiguous_retries: usize,
     consecutive_failures: usize,
     campaigns_stopped: Vec<CampaignStop>,
-    opted_out: usize,
+    /// The numbers the API said stopped marketing messages: each once, however many of
+    /// its sends (one per campaign) were answered so.
+    opted_out: HashSet<Mobile>,
     suppressed_at_claim: usize,
 }
 
@@ -171,9 +175,9 @@ impl Tally {
         self.progress.skipped();
     }
 
-    /// The API said a number stopped marketing messages: its opt-out is recorded.
-    pub(super) fn opted_out(&self) {
-        self.totals().opted_out += 1;
+    /// The API said `mobile` stopped marketing messages: its opt-out is recorded.
+    pub(super) fn opted_out(&self, mobile: Mobile) {
+        self.totals().opted_out.insert(mobile);
     }
 
     /// The number opted out after the plan was made: the claim refused the send.
@@ -211,7 +215,7 @@ impl Tally {
             retries: totals.retries,
             ambiguous_retries: totals.ambiguous_retries,
             campaigns_stopped: std::mem::take(&mut totals.campaigns_stopped),
-            opted_out: totals.opted_out,
+            opted_out: totals.opted_out.len(),
             suppressed_at_claim: totals.suppressed_at_claim,
             ..Report::default()
         }

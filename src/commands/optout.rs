@@ -13,6 +13,7 @@ use crate::campaign::optouts::{OptOutSource, read_list};
 use crate::campaign::project::{self, Project};
 use crate::error::Error;
 use crate::ledger::{Ledger, OptOut, StateLocation};
+use crate::output;
 use crate::plan::optouts::load_files;
 
 #[derive(Debug, Clone)]
@@ -74,7 +75,7 @@ fn load_project(settings: &OptoutSettings) -> Result<Project, Error> {
     let (project, problems) = project::load(settings.config.as_deref());
     if problems.iter().any(|d| d.is_error()) {
         for d in &problems {
-            eprint!("{d}");
+            output::eprint(format_args!("{d}"));
         }
         return Err(Error::Invalid);
     }
@@ -282,11 +283,11 @@ fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outco
         .map_err(|message| Error::Rejected(format!("{message}; nothing was written")))?;
     if !read.problems.is_empty() {
         for d in &read.problems {
-            eprint!("{d}");
+            output::eprint(format_args!("{d}"));
         }
         let bad = read.problems.len() + read.omitted;
         if read.omitted > 0 {
-            eprintln!("… and {} more bad row(s)", read.omitted);
+            output::eprint(format_args!("… and {} more bad row(s)\n", read.omitted));
         }
         return Err(Error::Rejected(format!(
             "{bad} bad row(s) in {}; nothing was written",
@@ -307,7 +308,8 @@ fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outco
     let mut ledger = state.open()?;
     let existing = ledger.add_optouts(&optouts)?;
     let kept = existing.iter().filter(|e| e.is_some()).count();
-    println!(
+    writeln!(
+        io::stdout(),
         "Imported {}: {} number(s) opted out, {kept} already opted out (kept as they were){}, in {}.",
         file.display(),
         optouts.len() - kept,
@@ -317,6 +319,6 @@ fn import(state: &StateLocation, file: &Path, project: &Project) -> Result<Outco
             String::new()
         },
         ledger.location()
-    );
+    )?;
     Ok(Outcome::Success)
 }

@@ -14,6 +14,7 @@ mod diagnostic;
 mod digest;
 mod error;
 mod ledger;
+mod output;
 mod plan;
 mod schedule;
 mod send;

@@ -18,6 +18,9 @@
 //!   every reason a saved plan is stale; the markdown plan and its size limit.
 //! - `schema`: the committed JSON Schema is current and accepts the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
+//! - `closed_pipe`: a reader that goes away early (`plan | head -c 10`, `show | head -1`,
+//!   `status | head`, `apply 2>&1 | head`): a quiet end and the command's own exit code;
+//!   apply still sends and records everything.
 //! - `color`: `--color`, `NO_COLOR` and `CLICOLOR_FORCE` on the plan and diagnostics
 //!   (snapshots with the escape codes shown), a pipe, a pseudo-terminal.
 //! - `generate`: `completions` for each shell and the `man` page.
@@ -65,6 +68,7 @@ mod test;
 
 mod apply;
 mod cli;
+mod closed_pipe;
 mod color;
 mod csv_files;
 mod daemon;

@@ -705,7 +705,7 @@ fn a_saved_plan_made_before_an_opt_out_is_refused_naming_the_number() {
     ]);
     save.assert_code(0);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], "1.2");
+    assert_eq!(saved["format_version"], "1.3");
     let files: Vec<&str> = saved["plan"]["files"]
         .as_array()
         .unwrap()
@@ -899,6 +899,36 @@ fn a_campaign_that_sends_to_nobody_says_so_and_why() {
             );
         }
     }
+}
+
+#[test]
+fn what_the_ledgers_opt_outs_call_for_is_painted_like_every_other_problem() {
+    let w = World::sqlite();
+    w.sb.write(
+        "campaigns/empty.yaml",
+        &format!("{EMPTY_HEAD}recipients:\n  - mobile: \"919000000003\"\n"),
+    );
+    // Only the ledger knows the number opted out: apply finds it in its second pass.
+    w.optout(&["add", "919000000003"]).assert_code(0);
+    let apply = w.run(&[
+        "--color",
+        "always",
+        "apply",
+        "campaigns",
+        "--yes",
+        "--now",
+        NOW,
+        "--rate",
+        "0",
+    ]);
+    apply.assert_code(0);
+    let line = apply
+        .stderr
+        .lines()
+        .find(|l| l.contains("sends to nobody: its one recipient opted out"))
+        .unwrap_or_else(|| panic!("no warning in:\n{}", apply.stderr));
+    assert!(line.contains("\u{1b}["), "not painted: {line:?}");
+    assert!(w.sb.mock.requests().is_empty());
 }
 
 #[test]

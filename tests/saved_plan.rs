@@ -147,6 +147,62 @@ fn a_markdown_plan_of_100000_sends_stays_under_the_comment_limit() {
     assert!(run.stdout.contains("`campaigns/small.yaml:"));
 }
 
+#[test]
+fn a_markdown_plan_of_150_campaigns_and_their_warnings_stays_under_the_comment_limit() {
+    let sb = Sandbox::new();
+    for i in 0..150 {
+        // A number listed twice: a warning per campaign.
+        let mut numbers = mobiles(i * 3..i * 3 + 3);
+        numbers.push(numbers[0].clone());
+        sb.write(
+            &format!("campaigns/c{i:03}.yaml"),
+            &campaign(
+                &format!("campaign-with-a-long-descriptive-name-{i:03}"),
+                "E",
+                &numbers,
+            ),
+        );
+    }
+    let run = sb.run(&["plan", "campaigns", "--format", "markdown"]);
+    run.assert_code(0);
+    assert_eq!(
+        run.stderr.matches("warning:").count(),
+        150,
+        "{}",
+        run.stderr
+    );
+    let chars = run.stdout.chars().count();
+    assert!(chars < 65_536, "{chars} characters");
+    assert!(
+        run.stdout
+            .contains("## campaignctl plan: 450 sends due in 150 of 150 campaigns"),
+        "{}",
+        &run.stdout[..400]
+    );
+    let tables = run.stdout.matches("\n### `campaign-with").count();
+    assert!((10..150).contains(&tables), "{tables} tables");
+    let hidden = 150 - tables;
+    assert!(
+        run.stdout.contains(&format!(
+            "… and {hidden} campaigns more, not shown to keep this comment under GitHub's limit ({} sends, {} due).",
+            hidden * 3,
+            hidden * 3
+        )),
+        "no count of the {hidden} campaigns not shown"
+    );
+    let warnings = run.stdout.matches("\n> - campaigns/").count();
+    assert!((1..150).contains(&warnings), "{warnings} warnings");
+    let last = run.stdout.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "**Not listed here, to stay under GitHub's comment limit:** {hidden} campaigns of 150, {} warnings of 150, ",
+            150 - warnings
+        )) && last.contains("`campaignctl plan --format text`")
+            && last.contains("`campaignctl show plan.json --format json`"),
+        "{last}"
+    );
+}
+
 /// `plan campaigns --out plan.json` in the sandbox, against its ledger, at `now`.
 fn save(sb: &Sandbox, now: &str) -> PathBuf {
     let state = sb.state().display().to_string();
@@ -282,18 +338,232 @@ fn a_saved_plan_is_refused_when_a_csv_file_changed() {
 }
 
 #[test]
-fn a_saved_plan_is_refused_when_its_sends_were_recorded_since() {
+fn a_stale_plan_is_refused_with_every_reason_at_once() {
     let sb = Sandbox::new();
     with_csv(&sb);
+    sb.write("campaigns/c.yaml", &campaign("c", "C", &mobiles(20..24)));
     let plan = save(&sb, NOW);
-    // Another apply sends them in between.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let keys: Vec<String> = saved["plan"]["campaigns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["sends"].as_array().unwrap())
+        .filter(|s| s["due"] == true)
+        .map(|s| s["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 9);
+    // Another apply sends them in between, and a CSV file changes.
     sb.apply(&[]).assert_code(0);
+    let sent = sb.mock.requests().len();
+    let recorded = format!(
+        "9 planned send(s) were recorded in the ledger since the plan (another apply or the daemon sent them, or a run was interrupted): {}, …",
+        keys[..5].join(", ")
+    );
+    assert_stale(&sb, &plan, NOW, &recorded);
+    sb.write(
+        "campaigns/data/b.csv",
+        &format!("mobile,name\n{},Bee\n", mobile(10)),
+    );
+    for dry_run in [false, true] {
+        let state = sb.state().display().to_string();
+        let mut args = vec![
+            "apply",
+            plan.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--state",
+            &state,
+            "--rate",
+            "0",
+        ];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let run = sb.run(&args);
+        run.assert_code(1);
+        assert!(
+            run.stderr
+                .contains("  - campaigns/data/b.csv changed since the plan\n")
+                && run.stderr.contains(&format!("  - {recorded}\n")),
+            "dry run {dry_run}, every reason expected:\n{}",
+            run.stderr
+        );
+    }
+    assert_eq!(sb.mock.requests().len(), sent, "a stale plan sent");
+}
+
+#[test]
+fn a_csv_file_read_by_two_campaigns_is_listed_and_named_once() {
+    let sb = Sandbox::new();
+    with_csv(&sb);
+    sb.write(
+        "campaigns/b2.yaml",
+        "name: b2\ntemplate: reminder\nlanguage: en\nparams: [\"{{ recipient.name }}\"]\nrecipients:\n  - file: data/b.csv\n",
+    );
+    // A campaign in between: the two readings of the CSV file are not next to each other.
+    sb.write("campaigns/b1.yaml", &campaign("b1", "B", &mobiles(30..32)));
+    let plan = save(&sb, NOW);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    let files: Vec<&str> = saved["plan"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "campaigns/a.yaml",
+            "campaigns/b.yaml",
+            "campaigns/data/b.csv",
+            "campaigns/b1.yaml",
+            "campaigns/b2.yaml",
+        ]
+    );
+    sb.write(
+        "campaigns/data/b.csv",
+        &format!("mobile,name\n{},Bee\n", mobile(10)),
+    );
+    let run = apply_saved(&sb, &plan, NOW);
+    run.assert_code(1);
+    assert_eq!(
+        run.stderr
+            .matches("campaigns/data/b.csv changed since")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(sb.mock.requests().is_empty());
+}
+
+#[test]
+fn a_project_file_added_after_the_plan_or_another_one_named_makes_it_stale() {
+    let sb = Sandbox::new();
+    with_csv(&sb);
+    // Planned without a project file: the plan says which one it looked for.
+    let plan = save(&sb, NOW);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], "1.3");
+    assert_eq!(
+        saved["plan"]["project"],
+        serde_json::json!({"path": "campaignctl.yaml", "named": false, "found": false})
+    );
+    // A project file whose opt-out list names a number the plan sends to.
+    sb.write("optouts.csv", &format!("mobile\n{}\n", mobile(1)));
+    sb.write("campaignctl.yaml", "suppressions: [optouts.csv]\n");
     assert_stale(
         &sb,
         &plan,
         NOW,
-        "5 planned send(s) were recorded in the ledger since the plan",
+        "campaignctl.yaml was added since the plan (the plan was made without a project file, so without its opt-out lists)",
     );
+    std::fs::remove_file(sb.path("campaignctl.yaml")).unwrap();
+    // Another project file named at apply, by flag or by the environment.
+    sb.write("other.yaml", "suppressions: [optouts.csv]\n");
+    let state = sb.state().display().to_string();
+    let args = [
+        "apply",
+        plan.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--state",
+        &state,
+        "--rate",
+        "0",
+    ];
+    let named = "the project file is other.yaml (--config or CAMPAIGNCTL_CONFIG), but the plan was made with no project file (campaignctl.yaml was absent)";
+    let mut with_flag = args.to_vec();
+    with_flag.extend(["--config", "other.yaml"]);
+    let by_flag = sb.run(&with_flag);
+    let by_env = Run::from(
+        sb.command(&args)
+            .env("CAMPAIGNCTL_CONFIG", "other.yaml")
+            .output()
+            .unwrap(),
+    );
+    for run in [by_flag, by_env] {
+        run.assert_code(1);
+        assert!(run.stderr.contains(named), "{}", run.stderr);
+    }
+    assert!(sb.mock.requests().is_empty(), "a stale plan sent");
+    // As planned, it applies.
+    apply_saved(&sb, &plan, NOW).assert_code(0);
+    assert_eq!(sb.mock.requests().len(), 5);
+
+    // Planned with a named project file, applied without naming it: stale; named as
+    // `./other.yaml`, the same file, it applies.
+    let plan = sb.path("named.json");
+    sb.run(&[
+        "plan",
+        "campaigns",
+        "--now",
+        NOW,
+        "--state",
+        &state,
+        "--config",
+        "other.yaml",
+        "--out",
+        plan.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert_stale(
+        &sb,
+        &plan,
+        NOW,
+        "the plan was made with the project file other.yaml (--config or CAMPAIGNCTL_CONFIG), and no project file is named now",
+    );
+    let mut args = args.to_vec();
+    args[1] = plan.to_str().unwrap();
+    args.extend(["--config", "./other.yaml"]);
+    let run = sb.run(&args);
+    run.assert_code(0);
+    assert!(run.stdout.contains("Nothing to send"), "{}", run.stdout);
+}
+
+#[test]
+fn a_saved_plan_is_recognised_by_its_content_whatever_its_name() {
+    let sb = Sandbox::new();
+    with_csv(&sb);
+    let state = sb.state().display().to_string();
+    sb.run(&[
+        "plan",
+        "campaigns",
+        "--now",
+        NOW,
+        "--state",
+        &state,
+        "--out",
+        "reviewed.plan",
+    ])
+    .assert_code(0);
+    // A campaign file is still a campaign file, whatever its name.
+    std::fs::copy(sb.path("campaigns/a.yaml"), sb.path("a.campaign")).unwrap();
+    let dry = sb.run(&[
+        "apply",
+        "a.campaign",
+        "--dry-run",
+        "--now",
+        NOW,
+        "--state",
+        &state,
+    ]);
+    dry.assert_code(0);
+    assert!(
+        dry.stdout.contains("Dry run: 3 send(s) would be sent"),
+        "{}",
+        dry.stdout
+    );
+    let run = apply_saved(&sb, &sb.path("reviewed.plan"), NOW);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("Applied: 5 sent, 0 failed"),
+        "{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(sb.mock.requests().len(), 5);
 }
 
 #[test]
@@ -364,7 +634,7 @@ fn a_saved_plan_of_a_newer_format_is_refused() {
     let text = std::fs::read_to_string(&plan).unwrap();
     std::fs::write(
         &plan,
-        text.replace("\"format_version\": \"1.2\"", "\"format_version\": \"2.0\""),
+        text.replace("\"format_version\": \"1.3\"", "\"format_version\": \"2.0\""),
     )
     .unwrap();
     let run = apply_saved(&sb, &plan, NOW);

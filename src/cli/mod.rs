@@ -5,12 +5,14 @@ mod args;
 mod generate;
 mod settings;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 use crate::commands::{self, Outcome};
 use crate::error::Error;
+use crate::output;
 use crate::style::{self, Paint};
 use args::{Cli, Command, StateCommand};
 
@@ -34,10 +36,14 @@ pub(crate) fn run() -> ExitCode {
     match dispatch(cli.command) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::SendsDue) => ExitCode::from(2),
+        // The reader of stdout went away (`| head`): the output ended there, which is not a
+        // failure. (`apply` never returns this: a closed output does not stop its sends.)
+        Err(Error::Io(e)) if output::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if !e.is_reported() {
                 let error = Paint::stderr().get(style::ERROR);
-                eprintln!("{error}error:{error:#} {e}");
+                // stderr closed too: the exit code says it.
+                let _ = writeln!(std::io::stderr(), "{error}error:{error:#} {e}");
             }
             ExitCode::from(e.exit_code())
         }

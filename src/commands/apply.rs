@@ -12,6 +12,7 @@ use super::{Files, Outcome};
 use crate::api::{ApiKey, Endpoints};
 use crate::error::Error;
 use crate::ledger::{Holder, Ledger, SharedLedger, StateLocation};
+use crate::output::{self, Lenient};
 use crate::plan::optouts::load_ledger;
 use crate::plan::pipeline::{Checked, check, evaluate_pinned, print_diagnostics};
 use crate::plan::saved::SavedPlan;
@@ -40,12 +41,18 @@ pub(crate) struct ApplySettings {
 /// Failures listed in the summary; the ledger (`campaignctl status`) has them all.
 const LISTED_FAILURES: usize = 20;
 
+/// Where apply prints its plan and its summary: stdout, whose reader going away (`| head`)
+/// ends what is printed, never the run. Stopping half-way would leave sends for a later
+/// run (and a saved plan stale); every outcome is recorded as in any run.
+type Out = Lenient<io::Stdout>;
+
 pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     if let [path] = settings.files.paths.as_slice()
         && SavedPlan::is_saved_plan(path)
     {
         return apply_saved(settings, path);
     }
+    let mut out = Lenient::new(io::stdout());
     let location = &settings.state;
     let options = settings.options;
     let files = &settings.files;
@@ -64,9 +71,12 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
             return Err(Error::Invalid);
         };
         let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
-        print_plan_summary(&views(&checked.plan, &checked.scan));
-        print_suppressed(&suppressed(&checked.plan, &checked.scan));
-        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
+        print_plan_summary(&mut out, &views(&checked.plan, &checked.scan))?;
+        print_suppressed(&mut out, &suppressed(&checked.plan, &checked.scan))?;
+        writeln!(
+            out,
+            "Dry run: {due} send(s) would be sent; nothing was sent or recorded."
+        )?;
         return Ok(Outcome::Success);
     }
     // Everything that can refuse the run is checked before the ledger is touched.
@@ -110,32 +120,35 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         plan.match_ledger(|campaign, occurrence| ledger.recorded(&campaign.name, occurrence))?;
     if optouts || recorded {
         scan = plan.scan(0);
+        let paint = Paint::stderr();
         if scan.has_errors() {
             // A CSV file changed since it was validated.
             for d in scan.diagnostics.clone().sorted() {
-                eprint!("{}", d.painted(Paint::stderr()));
+                output::eprint(format_args!("{}", d.painted(paint)));
             }
             return Err(Error::Invalid);
         }
-        // What the ledger's opt-outs called for (a campaign that now sends to nobody).
+        // What the ledger's opt-outs called for (a campaign that now sends to nobody),
+        // painted like the first pass's.
         let seen: Vec<_> = diagnostics.iter().collect();
         for d in scan.diagnostics.clone().sorted() {
             if !seen.contains(&&d) {
-                eprint!("{d}");
+                output::eprint(format_args!("{}", d.painted(paint)));
             }
         }
     }
     let campaigns = views(&plan, &scan);
-    print_plan_summary(&campaigns);
+    print_plan_summary(&mut out, &campaigns)?;
     let suppressed = suppressed(&plan, &scan);
-    print_suppressed(&suppressed);
+    print_suppressed(&mut out, &suppressed)?;
     let already_sent = already_sent(&campaigns);
     let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
     if due == 0 {
-        println!(
+        writeln!(
+            out,
             "Nothing to send ({already_sent} already sent{}).",
             suppressed_note(suppressed.total)
-        );
+        )?;
         return Ok(Outcome::Success);
     }
     if !settings.yes {
@@ -146,7 +159,7 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         already_sent,
         suppressed: suppressed.total,
     };
-    sending.run(ledger, due, skipped, |tx| {
+    sending.run(&mut out, ledger, due, skipped, |tx| {
         let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
         send::feed(items, tx);
     })
@@ -155,49 +168,65 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
 /// `apply PLAN`: exactly the due sends of a saved plan, without asking again (it was
 /// reviewed), after checking that nothing it was made from changed: its files, the time
 /// (a scheduled occurrence still within `catch_up`), and the ledger's records of its keys.
+/// A stale plan is refused with every reason at once.
 fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> {
     let saved = SavedPlan::read(path)?;
-    let mut stale = saved.stale_inputs(settings.files.now);
-    if !stale.is_empty() {
-        return Err(Error::Stale {
-            plan: path.display().to_string(),
-            reasons: std::mem::take(&mut stale),
-        });
-    }
-    let campaigns: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
-    let due: usize = saved.due().count();
-    let already_sent = already_sent(&campaigns);
-    let suppressed = Suppressed::of_saved(&saved);
     let stale = |reasons: Vec<String>| Error::Stale {
         plan: path.display().to_string(),
         reasons,
     };
-    if settings.dry_run {
-        if let Some(mut ledger) = settings.state.open_read_only()? {
-            let reasons = saved.stale_ledger(&mut *ledger)?;
-            if !reasons.is_empty() {
-                return Err(stale(reasons));
+    let mut reasons = saved.stale_inputs(settings.files.now, settings.files.config.as_deref());
+    if !reasons.is_empty() || settings.dry_run {
+        // Refused already, or a dry run: the ledger is read as `plan` reads it (if it
+        // exists; never created, locked or changed) for the rest of the reasons.
+        match settings.state.open_read_only() {
+            Ok(None) => {}
+            Ok(Some(mut ledger)) => match saved.stale_ledger(&mut *ledger) {
+                Ok(found) => reasons.extend(found),
+                Err(e) if !reasons.is_empty() => {
+                    reasons.push(format!("the ledger could not be checked: {e}"));
+                }
+                Err(e) => return Err(e.into()),
+            },
+            Err(e) if !reasons.is_empty() => {
+                reasons.push(format!("the ledger could not be checked: {e}"));
             }
+            Err(e) => return Err(e.into()),
         }
-        print_plan_summary(&campaigns);
-        print_suppressed(&suppressed);
-        println!("Dry run: {due} send(s) would be sent; nothing was sent or recorded.");
+        if !reasons.is_empty() {
+            return Err(stale(reasons));
+        }
+    }
+    let mut out = Lenient::new(io::stdout());
+    let campaigns: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
+    let due: usize = saved.due().count();
+    let already_sent = already_sent(&campaigns);
+    let suppressed = Suppressed::of_saved(&saved);
+    if settings.dry_run {
+        print_plan_summary(&mut out, &campaigns)?;
+        print_suppressed(&mut out, &suppressed)?;
+        writeln!(
+            out,
+            "Dry run: {due} send(s) would be sent; nothing was sent or recorded."
+        )?;
         return Ok(Outcome::Success);
     }
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
+    // Under the ledger's lock: what it recorded until now is what the run starts from.
     let mut ledger = open_for_sending(settings)?;
     let reasons = saved.stale_ledger(&mut *ledger)?;
     if !reasons.is_empty() {
         return Err(stale(reasons));
     }
-    print_plan_summary(&campaigns);
-    print_suppressed(&suppressed);
+    print_plan_summary(&mut out, &campaigns)?;
+    print_suppressed(&mut out, &suppressed)?;
     if due == 0 {
-        println!(
+        writeln!(
+            out,
             "Nothing to send ({already_sent} already sent{}).",
             suppressed_note(suppressed.total)
-        );
+        )?;
         return Ok(Outcome::Success);
     }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
@@ -205,7 +234,7 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
         already_sent,
         suppressed: suppressed.total,
     };
-    sending.run(ledger, due, skipped, |tx| {
+    sending.run(&mut out, ledger, due, skipped, |tx| {
         send::feed_outgoing(saved.due().map(|(record, _)| Outgoing::saved(record)), tx);
     })
 }
@@ -217,10 +246,10 @@ fn open_for_sending(settings: &ApplySettings) -> Result<Box<dyn Ledger>, Error> 
     ledger.lock_within(&Holder::current("apply"), settings.lock_timeout)?;
     let recovered = ledger.recover()?;
     if recovered > 0 {
-        eprintln!(
+        output::eprint(format_args!(
             "note: {recovered} send(s) were in flight when an earlier run stopped; they are now recorded as `unknown` \
-             (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)"
-        );
+             (they may or may not have been delivered: see `campaignctl status --status unknown`, resend with --retry-unknown)\n"
+        ));
     }
     Ok(ledger)
 }
@@ -288,23 +317,26 @@ impl Suppressed {
 }
 
 /// Lists the suppressed sends: the numbers skipped because they opted out, and why.
-fn print_suppressed(suppressed: &Suppressed) {
+fn print_suppressed(out: &mut Out, suppressed: &Suppressed) -> io::Result<()> {
     if suppressed.total == 0 {
-        return;
+        return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "Not sent, opted out ({} suppressed; `campaignctl plan` lists them all):",
         suppressed.total
-    );
+    )?;
     for (campaign, recipient, by) in &suppressed.listed {
-        println!("  {campaign}: {recipient} ({by})");
+        writeln!(out, "  {campaign}: {recipient} ({by})")?;
     }
     if suppressed.total > suppressed.listed.len() {
-        println!(
+        writeln!(
+            out,
             "  … and {} more",
             suppressed.total - suppressed.listed.len()
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn suppressed_note(suppressed: usize) -> String {
@@ -349,6 +381,7 @@ impl Sending {
     /// prints the summary.
     fn run(
         self,
+        out: &mut Out,
         ledger: Box<dyn Ledger>,
         due: usize,
         skipped: Skipped,
@@ -366,7 +399,7 @@ impl Sending {
         let report = send(feed, self.executor, ledger.clone(), progress.clone())?;
         drop(ledger);
         progress.finish();
-        print_report(&report, skipped);
+        print_report(out, &report, skipped)?;
         let clean = report.failed.is_empty()
             && report.unknown.is_empty()
             && report.released == 0
@@ -404,7 +437,9 @@ fn send(
             let stop = stop_tx.clone();
             let signals = tokio::spawn(async move {
                 signals.stopped().await;
-                eprintln!("stopping: no new sends; waiting for sends in flight (up to 30s)…");
+                output::eprint(format_args!(
+                    "stopping: no new sends; waiting for sends in flight (up to 30s)…\n"
+                ));
                 stop.send_replace(Some(StopReason::Interrupted));
             });
             let report = executor.run(rx, ledger, progress, stop_tx).await;
@@ -416,8 +451,9 @@ fn send(
 
 /// Asks on the terminal (stdin is one: checked before anything was opened).
 fn confirm(due: usize) -> Result<(), Error> {
-    eprint!("Send {due} message(s)? Type `yes` to confirm: ");
-    io::stderr().flush()?;
+    output::eprint(format_args!(
+        "Send {due} message(s)? Type `yes` to confirm: "
+    ));
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
     if answer.trim().eq_ignore_ascii_case("yes") || answer.trim().eq_ignore_ascii_case("y") {
@@ -427,7 +463,7 @@ fn confirm(due: usize) -> Result<(), Error> {
     }
 }
 
-fn print_plan_summary(campaigns: &[CampaignView]) {
+fn print_plan_summary(out: &mut Out, campaigns: &[CampaignView]) -> io::Result<()> {
     for campaign in campaigns {
         let counts = &campaign.counts;
         let mut parts = vec![format!("{} due", counts.due)];
@@ -436,7 +472,8 @@ fn print_plan_summary(campaigns: &[CampaignView]) {
                 parts.push(format!("{n} {}", state.label()));
             }
         }
-        println!(
+        writeln!(
+            out,
             "{}: {} ({} {})",
             campaign.name,
             parts.join(", "),
@@ -447,20 +484,22 @@ fn print_plan_summary(campaigns: &[CampaignView]) {
                 Timing::Expired => "missed",
                 Timing::Disabled => "disabled",
             }
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// The summary, in colour where stdout takes it: `Applied:` green when nothing failed (else
 /// yellow), `Failed` red, `Unknown` and `Stopped:` yellow.
-fn print_report(report: &Report, skipped: Skipped) {
+fn print_report(out: &mut Out, report: &Report, skipped: Skipped) -> io::Result<()> {
     let paint = Paint::stdout();
     let applied = paint.get(if report.failed.is_empty() && report.unknown.is_empty() {
         style::ADDED.bold()
     } else {
         style::WARNING
     });
-    println!(
+    writeln!(
+        out,
         "{applied}Applied:{applied:#} {} sent, {} failed, {} unknown, {} skipped as already sent{}{}{}.",
         report.sent,
         report.failed.len(),
@@ -481,83 +520,101 @@ fn print_report(report: &Report, skipped: Skipped) {
         } else {
             String::new()
         }
-    );
+    )?;
     if report.ambiguous_retries > 0 {
-        println!(
+        writeln!(
+            out,
             "{} of the retries followed an ambiguous outcome (--retry-ambiguous): each may have delivered its message once more.",
             report.ambiguous_retries
-        );
+        )?;
     }
     if let Some(pace) = &report.pace {
-        println!("Slower than asked: {pace}.");
+        writeln!(out, "Slower than asked: {pace}.")?;
     }
     list(
+        out,
         paint.get(style::ERROR),
         "Failed",
         "resend with --retry-failed",
         &report.failed,
-    );
+    )?;
     list(
+        out,
         paint.get(style::WARNING),
         "Unknown (may or may not have been delivered)",
         "check the Messages tab, then resend with --retry-unknown",
         &report.unknown,
-    );
+    )?;
     if report.suppressed_at_claim > 0 {
-        println!(
+        writeln!(
+            out,
             "{} send(s) not sent: their number opted out after the plan was made (`campaignctl optout list`).",
             report.suppressed_at_claim
-        );
+        )?;
     }
     if report.opted_out > 0 {
-        println!(
+        writeln!(
+            out,
             "{} number(s) stopped marketing messages (WhatsApp 131050): added to the ledger's opt-outs, so no campaign sends to them again (`campaignctl optout list`).",
             report.opted_out
-        );
+        )?;
     }
     if !report.optouts_unrecorded.is_empty() {
-        println!(
+        writeln!(
+            out,
             "{} of those opt-out(s) could not be recorded (the ledger failed): add them with `campaignctl optout add {}`.",
             report.optouts_unrecorded.len(),
             report.optouts_unrecorded.join(" ")
-        );
+        )?;
     }
     for stop in &report.campaigns_stopped {
         let stopped = paint.get(style::WARNING);
-        println!(
+        writeln!(
+            out,
             "{stopped}Stopped:{stopped:#} {stop}; every one would fail the same way. Fix the template or its params, then apply again (with --retry-failed for the sends that failed)."
-        );
+        )?;
     }
     if report.unrecorded > 0 {
-        println!(
+        writeln!(
+            out,
             "{} outcome(s) could not be recorded: those sends are listed as in flight and become `unknown` when the ledger is next used.",
             report.unrecorded
-        );
+        )?;
     }
     if let Some(reason) = &report.stopped {
         let stopped = paint.get(style::WARNING);
-        println!("{stopped}Stopped:{stopped:#} {reason}.");
+        writeln!(out, "{stopped}Stopped:{stopped:#} {reason}.")?;
     }
     if report.released > 0 {
-        println!(
+        writeln!(
+            out,
             "{} send(s) waiting to be retried were put back: they were not delivered; apply again (later, if the API asked to wait) to send them.",
             report.released
-        );
+        )?;
     }
+    Ok(())
 }
 
-fn list(title_style: Style, title: &str, hint: &str, items: &[(String, String)]) {
+fn list(
+    out: &mut Out,
+    title_style: Style,
+    title: &str,
+    hint: &str,
+    items: &[(String, String)],
+) -> io::Result<()> {
     if items.is_empty() {
-        return;
+        return Ok(());
     }
-    println!("{title_style}{title}{title_style:#} ({hint}):");
+    writeln!(out, "{title_style}{title}{title_style:#} ({hint}):")?;
     for (key, reason) in items.iter().take(LISTED_FAILURES) {
-        println!("  {key}: {reason}");
+        writeln!(out, "  {key}: {reason}")?;
     }
     if items.len() > LISTED_FAILURES {
-        println!(
+        writeln!(
+            out,
             "  … and {} more (campaignctl status)",
             items.len() - LISTED_FAILURES
-        );
+        )?;
     }
+    Ok(())
 }

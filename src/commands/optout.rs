@@ -13,6 +13,7 @@ use crate::campaign::optouts::{ListColumns, OptOutSource, read_list};
 use crate::campaign::project::{self, Project};
 use crate::error::Error;
 use crate::ledger::{Ledger, OptOut, StateLocation};
+use crate::output;
 use crate::plan::optouts::load_files;
 
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ fn load_project(settings: &OptoutSettings) -> Result<Project, Error> {
     let (project, problems) = project::load(settings.config.as_deref());
     if problems.iter().any(|d| d.is_error()) {
         for d in &problems {
-            eprint!("{d}");
+            output::eprint(format_args!("{d}"));
         }
         return Err(Error::Invalid);
     }
@@ -304,11 +305,11 @@ fn import(
         .map_err(|message| Error::Rejected(format!("{message}; nothing was written")))?;
     if !read.problems.is_empty() {
         for d in &read.problems {
-            eprint!("{d}");
+            output::eprint(format_args!("{d}"));
         }
         let bad = read.problems.len() + read.omitted;
         if read.omitted > 0 {
-            eprintln!("… and {} more bad row(s)", read.omitted);
+            output::eprint(format_args!("… and {} more bad row(s)\n", read.omitted));
         }
         return Err(Error::Rejected(format!(
             "{bad} bad row(s) in {}; nothing was written",
@@ -329,7 +330,8 @@ fn import(
     let mut ledger = state.open()?;
     let existing = ledger.add_optouts(&optouts)?;
     let kept = existing.iter().filter(|e| e.is_some()).count();
-    println!(
+    writeln!(
+        io::stdout(),
         "Imported {}: {} number(s) opted out, {kept} already opted out (kept as they were){}, in {}.",
         file.display(),
         optouts.len() - kept,
@@ -339,6 +341,6 @@ fn import(
             String::new()
         },
         ledger.location()
-    );
+    )?;
     Ok(Outcome::Success)
 }

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use super::{Files, Outcome};
 use crate::error::Error;
 use crate::ledger::StateLocation;
+use crate::output;
 use crate::plan::json::JsonPlan;
 use crate::plan::markdown::Markdown;
 use crate::plan::pipeline::{Prepared, prepare, print_diagnostics};
 use crate::plan::saved::Saver;
 use crate::plan::view::{CampaignView, SendView};
-use crate::plan::{PlanOptions, text};
+use crate::plan::{Plan, PlanOptions, Scan, text};
 use crate::style::Paint;
 
 /// How a plan is printed.
@@ -105,6 +106,7 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
             .finish(
                 plan,
                 &checked.project,
+                settings.files.config.as_deref(),
                 views.clone(),
                 &location,
                 warnings.clone(),
@@ -113,38 +115,52 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
             .map_err(|e| {
                 io::Error::other(format!("cannot write the plan to {}: {e}", path.display()))
             })?;
-        eprintln!(
-            "Saved the plan to {}: `campaignctl apply {}` sends exactly it, or refuses if anything it was made from changed.",
+        output::eprint(format_args!(
+            "Saved the plan to {}: `campaignctl apply {}` sends exactly it, or refuses if anything it was made from changed.\n",
             path.display(),
             path.display()
-        );
+        ));
     }
     drop(pins);
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    match settings.format {
-        // In colour where stdout takes it (--color, NO_COLOR, a terminal). JSON never is.
-        PlanFormat::Text => text::write_plan(&mut out, plan, scan, Paint::stdout())?,
-        PlanFormat::Json => {
-            if let Some(json) = json {
-                let mut file = json
-                    .finish(plan, scan)?
-                    .into_inner()
-                    .map_err(io::IntoInnerError::into_error)?;
-                file.seek(io::SeekFrom::Start(0))?;
-                io::copy(&mut file, &mut out)?;
-            }
+    let output = match (json, markdown) {
+        (Some(json), _) => {
+            let mut file = json
+                .finish(plan, scan)?
+                .into_inner()
+                .map_err(io::IntoInnerError::into_error)?;
+            file.seek(io::SeekFrom::Start(0))?;
+            Output::Json(file)
         }
-        PlanFormat::Markdown => {
-            if let Some(markdown) = markdown {
-                out.write_all(markdown.finish(plan.now, &views, &warnings).as_bytes())?;
-            }
-        }
-    }
-    out.flush()?;
+        (None, Some(markdown)) => Output::Markdown(markdown.finish(plan.now, &views, &warnings)),
+        (None, None) => Output::Text,
+    };
+    // Its reader going away (`| head`) ends the output, not the command: the exit code
+    // stays what the plan says.
+    output::ended(write_output(output, plan, scan))?;
     let due = scan.campaigns.iter().any(|c| c.due > 0);
     Ok(if settings.detailed_exitcode && due {
         Outcome::SendsDue
     } else {
         Outcome::Success
     })
+}
+
+/// The plan as printed: text written from the plan, or what was made while it was scanned.
+enum Output {
+    Text,
+    Json(std::fs::File),
+    Markdown(String),
+}
+
+fn write_output(output: Output, plan: &Plan, scan: &Scan) -> io::Result<()> {
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match output {
+        // In colour where stdout takes it (--color, NO_COLOR, a terminal). JSON never is.
+        Output::Text => text::write_plan(&mut out, plan, scan, Paint::stdout())?,
+        Output::Json(mut file) => {
+            io::copy(&mut file, &mut out)?;
+        }
+        Output::Markdown(markdown) => out.write_all(markdown.as_bytes())?,
+    }
+    out.flush()
 }

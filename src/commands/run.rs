@@ -139,6 +139,9 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
 fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr closed) is dropped: the default would
+        // report it with `eprintln!`, a panic on that same closed stderr.
+        .log_internal_errors(false)
         .with_target(false)
         // Colours as for every other output (--color, NO_COLOR, CLICOLOR_FORCE, a terminal);
         // JSON lines never.

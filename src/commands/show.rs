@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::Outcome;
 use super::plan::PlanFormat;
 use crate::error::Error;
+use crate::output;
 use crate::plan::markdown::Markdown;
 use crate::plan::saved::SavedPlan;
 use crate::plan::text::{TEXT_SENDS_SHOWN, write_text};
@@ -20,8 +21,14 @@ pub(crate) struct ShowSettings {
 
 pub(crate) fn show(settings: &ShowSettings) -> Result<Outcome, Error> {
     let saved = SavedPlan::read(&settings.plan)?;
+    // Its reader going away (`| head`) ends the output quietly.
+    output::ended(write(&saved, settings.format))?;
+    Ok(Outcome::Success)
+}
+
+fn write(saved: &SavedPlan, format: PlanFormat) -> io::Result<()> {
     let mut out = io::BufWriter::new(io::stdout().lock());
-    match settings.format {
+    match format {
         PlanFormat::Text => {
             let campaigns: Vec<_> = saved
                 .campaigns
@@ -34,7 +41,7 @@ pub(crate) fn show(settings: &ShowSettings) -> Result<Outcome, Error> {
             write_text(&mut out, saved.now, &campaigns, Paint::stdout())?;
         }
         PlanFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &saved).map_err(io::Error::other)?;
+            serde_json::to_writer_pretty(&mut out, saved).map_err(io::Error::from)?;
             writeln!(out)?;
         }
         PlanFormat::Markdown => {
@@ -52,6 +59,5 @@ pub(crate) fn show(settings: &ShowSettings) -> Result<Outcome, Error> {
             )?;
         }
     }
-    out.flush()?;
-    Ok(Outcome::Success)
+    out.flush()
 }

@@ -2,6 +2,8 @@
 //! (typically PostgreSQL), so moving to a shared ledger never resends what was sent, nor
 //! sends to a number that opted out.
 
+use std::io::{self, Write};
+
 use super::Outcome;
 use crate::error::Error;
 use crate::ledger::{Filter, Holder, StateLocation, Status};
@@ -38,23 +40,26 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
         .iter()
         .filter(|o| o.is_some())
         .count();
-    println!(
+    writeln!(
+        io::stdout(),
         "Copied {} send(s) and {} missed occurrence(s) from {from} to {to}; {} send(s) and {} missed occurrence(s) were there already.",
         imported.sends_copied,
         imported.missed_copied,
         imported.sends_present,
         imported.missed_present
-    );
+    )?;
     if !optouts.is_empty() {
-        println!(
+        writeln!(
+            io::stdout(),
             "Copied {} opt-out(s), each with its date, reason and source; {present} were there already (kept as they were).",
             optouts.len() - present
-        );
+        )?;
     }
     if in_flight > 0 {
-        println!(
+        writeln!(
+            io::stdout(),
             "note: {in_flight} send(s) were in flight in {from}; the next apply or run on {to} records them as `unknown`."
-        );
+        )?;
     }
     Ok(Outcome::Success)
 }

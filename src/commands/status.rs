@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::ledger::{
     Filter, Ledger, MissedRow, SendRow, StateLocation, Status, failure_reason, timestamp,
 };
+use crate::output;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
@@ -48,14 +49,19 @@ pub(crate) fn status(settings: &StatusSettings) -> Result<Outcome, Error> {
         since: settings.since,
     };
     let mut out = io::BufWriter::new(io::stdout().lock());
-    match settings.format {
-        Format::Csv => write_csv(&mut out, ledger.as_mut(), &filter)?,
+    let written = match settings.format {
+        Format::Csv => write_csv(&mut out, ledger.as_mut(), &filter),
         Format::Text | Format::Json => {
-            write_listing(&mut out, ledger.as_mut(), &filter, settings.format)?;
+            write_listing(&mut out, ledger.as_mut(), &filter, settings.format)
         }
     }
-    out.flush()?;
-    Ok(Outcome::Success)
+    .and_then(|()| Ok(out.flush()?));
+    match written {
+        // Its reader going away (`| head`) ends the output quietly.
+        Err(Error::Io(e)) if output::is_closed(&e) => Ok(Outcome::Success),
+        Err(e) => Err(e),
+        Ok(()) => Ok(Outcome::Success),
+    }
 }
 
 /// The text or JSON listing: every matching row and missed occurrence, grouped (text) or in
@@ -91,7 +97,7 @@ fn write_listing(
             "sends": sends,
             "missed": missed,
         });
-        serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::other)?;
+        serde_json::to_writer_pretty(&mut *out, &value).map_err(io::Error::from)?;
         writeln!(out)?;
     } else {
         write_text(out, ledger.location(), &rows, &missed)?;

@@ -1,5 +1,7 @@
 //! `campaignctl validate`: every problem of every file, then a one-line summary.
 
+use std::io::{self, Write};
+
 use super::{Files, Outcome};
 use crate::error::Error;
 use crate::plan::PlanOptions;
@@ -19,7 +21,8 @@ pub(crate) fn validate(files: &Files) -> Result<Outcome, Error> {
     };
     let sends: usize = checked.scan.campaigns.iter().map(|c| c.total).sum();
     let warnings = checked.warning_count();
-    println!(
+    writeln!(
+        io::stdout(),
         "{} file(s) valid: {} campaign(s), {sends} send(s) rendered{}",
         checked.files,
         checked.plan.campaigns.len(),
@@ -28,6 +31,6 @@ pub(crate) fn validate(files: &Files) -> Result<Outcome, Error> {
         } else {
             String::new()
         }
-    );
+    )?;
     Ok(Outcome::Success)
 }

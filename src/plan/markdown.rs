@@ -1,7 +1,9 @@
 //! The markdown plan, for a pull-request comment or a CI job summary: a heading with the
 //! totals, a table per campaign, the warnings, then every send in a collapsible block per
 //! campaign, each with where its recipient is listed. The whole comment stays under
-//! GitHub's limit of 65,536 characters: sends beyond it are counted, not listed.
+//! GitHub's limit of 65,536 characters whatever the number of campaigns, warnings and
+//! sends: everything shares one budget, and what does not fit is counted, not listed, with
+//! a last line that says what was left out and where to see it all.
 
 use chrono::{DateTime, Utc};
 
@@ -13,6 +15,13 @@ use crate::schedule::rfc3339;
 /// GitHub refuses a comment longer than 65,536 characters; this leaves room for what a
 /// workflow adds around the plan.
 pub(crate) const MAX_CHARS: usize = 60_000;
+
+/// Kept out of the budget for the lines that count what was left out.
+const NOTE_RESERVE: usize = 1_000;
+
+/// The header of a campaign's table of sends.
+const SENDS_HEADER: &str =
+    "| | recipient | name | params | state | source |\n|---|---|---|---|---|---|\n";
 
 /// The first line of every markdown plan: a workflow finds its earlier comment by it, to
 /// update that one rather than add a comment per push.
@@ -54,7 +63,13 @@ impl Markdown {
     }
 
     /// The document, for `campaigns` (in the order their sends came) and `warnings`
-    /// (`FILE:LINE:COL: message`).
+    /// (`FILE:LINE:COL: message`), in at most [`MAX_CHARS`] characters.
+    ///
+    /// The heading always; then the warnings, in at most a quarter of the budget; then the
+    /// campaigns' tables in order, each with room for the summary of its sends, as long as
+    /// the sends of the campaigns shown keep room to be listed (up to a third of what is
+    /// left): the campaigns past that are counted; what remains is shared out among the
+    /// sends of the campaigns shown.
     pub(crate) fn finish(
         mut self,
         now: DateTime<Utc>,
@@ -62,81 +77,162 @@ impl Markdown {
         warnings: &[String],
     ) -> String {
         self.sends.resize_with(campaigns.len(), Listed::default);
-        let mut head = String::new();
-        let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
-        let total: usize = campaigns.iter().map(|c| c.counts.total).sum();
-        let due_campaigns = campaigns.iter().filter(|c| c.counts.due > 0).count();
-        let sent: usize = campaigns
-            .iter()
-            .map(|c| c.counts.of(SendState::AlreadySent))
-            .sum();
-        head.push_str(MARKER);
-        head.push('\n');
-        head.push_str(&format!(
-            "## campaignctl plan: {} due in {due_campaigns} of {} {}\n\n",
-            plural(due, "send"),
-            campaigns.len(),
-            if campaigns.len() == 1 {
-                "campaign"
-            } else {
-                "campaigns"
-            },
-        ));
-        let suppressed: usize = campaigns
-            .iter()
-            .map(|c| c.counts.of(SendState::Suppressed))
-            .sum();
-        head.push_str(&format!(
-            "Planned at `{}`: {} in all, {due} due now, {} not due, {sent} already sent{}.\n",
-            rfc3339(now),
-            plural(total, "send"),
-            total - due,
-            if suppressed > 0 {
-                format!(", {suppressed} suppressed (opted out, never sent)")
-            } else {
-                String::new()
+        let head = heading(now, campaigns);
+        let mut budget = MAX_CHARS.saturating_sub(chars(&head) + NOTE_RESERVE);
+        let (warnings_block, warnings_left) = warnings_block(warnings, budget / 4);
+        budget = budget.saturating_sub(chars(&warnings_block));
+        let sends_room = budget / 3;
+        let mut tables = String::new();
+        let mut used = 0;
+        let mut shown = 0;
+        let mut sends_wanted = 0;
+        for (c, listed) in campaigns.iter().zip(&self.sends) {
+            let table = campaign_table(c);
+            // The table, and its block of sends with no send listed: the least it takes.
+            let n = chars(&table) + chars(&details(c, &[])) + SENDS_HEADER.len();
+            let wanted = sends_wanted + listed.chars;
+            if used + n + wanted.min(sends_room) > budget {
+                break;
             }
-        ));
-        for c in campaigns {
-            head.push_str(&campaign_table(c));
+            used += n;
+            sends_wanted = wanted;
+            tables.push_str(&table);
+            shown += 1;
         }
-        if !warnings.is_empty() {
-            head.push_str(&format!(
-                "\n> [!WARNING]\n> {}\n>\n",
-                plural(warnings.len(), "warning")
+        budget -= used;
+        let hidden = &campaigns[shown..];
+        if !hidden.is_empty() {
+            tables.push_str(&format!(
+                "\n… and {} more, not shown to keep this comment under GitHub's limit ({}, {} due).\n",
+                plural(hidden.len(), "campaign"),
+                plural(hidden.iter().map(|c| c.counts.total).sum(), "send"),
+                hidden.iter().map(|c| c.counts.due).sum::<usize>(),
             ));
-            for w in warnings.iter().take(MAX_WARNINGS) {
-                head.push_str(&format!("> - {}\n", cell(w)));
-            }
-            if warnings.len() > MAX_WARNINGS {
-                head.push_str(&format!(
-                    "> - … and {} more (`campaignctl validate` lists them all)\n",
-                    warnings.len() - MAX_WARNINGS
-                ));
-            }
         }
-        // What is left for the sends, shared out: each campaign gets an equal part, and
-        // what a small campaign leaves over goes to the next ones.
-        let tails: usize = campaigns.len() * 400;
-        let mut budget = MAX_CHARS.saturating_sub(head.chars().count() + tails);
+        // What is left for the sends, shared out: each campaign shown gets an equal part,
+        // and what a small campaign leaves over goes to the next ones.
         let mut out = head;
-        for (i, (c, listed)) in campaigns.iter().zip(&self.sends).enumerate() {
-            let share = budget / (campaigns.len() - i).max(1);
+        out.push_str(&tables);
+        out.push_str(&warnings_block);
+        let mut sends_left: usize = hidden.iter().map(|c| c.counts.total).sum();
+        for (i, (c, listed)) in campaigns.iter().zip(&self.sends).take(shown).enumerate() {
+            let share = budget / (shown - i).max(1);
             let mut used = 0;
-            let mut shown = 0;
+            let mut listed_here = 0;
             for line in &listed.lines {
                 let n = line.chars().count();
                 if used + n > share {
                     break;
                 }
                 used += n;
-                shown += 1;
+                listed_here += 1;
             }
             budget -= used;
-            out.push_str(&details(c, &listed.lines[..shown]));
+            sends_left += c.counts.total - listed_here;
+            out.push_str(&details(c, &listed.lines[..listed_here]));
+        }
+        let mut left_out = Vec::new();
+        if !hidden.is_empty() {
+            left_out.push(format!(
+                "{} of {}",
+                plural(hidden.len(), "campaign"),
+                campaigns.len()
+            ));
+        }
+        if warnings_left > 0 {
+            left_out.push(format!(
+                "{} of {}",
+                plural(warnings_left, "warning"),
+                warnings.len()
+            ));
+        }
+        if sends_left > 0 {
+            left_out.push(plural(sends_left, "send"));
+        }
+        if !left_out.is_empty() {
+            out.push_str(&format!(
+                "\n**Not listed here, to stay under GitHub's comment limit:** {}. `campaignctl plan --format text` shows every campaign (and its warnings), the saved plan every send (`campaignctl plan --out plan.json`, then `campaignctl show plan.json --format json`).\n",
+                left_out.join(", ")
+            ));
         }
         out
     }
+}
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+/// The marker, the title and the totals.
+fn heading(now: DateTime<Utc>, campaigns: &[CampaignView]) -> String {
+    let mut head = String::new();
+    let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
+    let total: usize = campaigns.iter().map(|c| c.counts.total).sum();
+    let due_campaigns = campaigns.iter().filter(|c| c.counts.due > 0).count();
+    let sent: usize = campaigns
+        .iter()
+        .map(|c| c.counts.of(SendState::AlreadySent))
+        .sum();
+    head.push_str(MARKER);
+    head.push('\n');
+    head.push_str(&format!(
+        "## campaignctl plan: {} due in {due_campaigns} of {} {}\n\n",
+        plural(due, "send"),
+        campaigns.len(),
+        if campaigns.len() == 1 {
+            "campaign"
+        } else {
+            "campaigns"
+        },
+    ));
+    let suppressed: usize = campaigns
+        .iter()
+        .map(|c| c.counts.of(SendState::Suppressed))
+        .sum();
+    head.push_str(&format!(
+        "Planned at `{}`: {} in all, {due} due now, {} not due, {sent} already sent{}.\n",
+        rfc3339(now),
+        plural(total, "send"),
+        total - due,
+        if suppressed > 0 {
+            format!(", {suppressed} suppressed (opted out, never sent)")
+        } else {
+            String::new()
+        }
+    ));
+    head
+}
+
+/// The warnings, as many as fit in `budget` characters and at most [`MAX_WARNINGS`], and
+/// how many were left out.
+fn warnings_block(warnings: &[String], budget: usize) -> (String, usize) {
+    if warnings.is_empty() {
+        return (String::new(), 0);
+    }
+    let mut out = format!(
+        "\n> [!WARNING]\n> {}\n>\n",
+        plural(warnings.len(), "warning")
+    );
+    // Room for the line that counts the rest.
+    let mut room = budget.saturating_sub(chars(&out) + 100);
+    let mut listed = 0;
+    for w in warnings.iter().take(MAX_WARNINGS) {
+        let line = format!("> - {}\n", cell(w));
+        let n = chars(&line);
+        if n > room {
+            break;
+        }
+        room -= n;
+        out.push_str(&line);
+        listed += 1;
+    }
+    let left = warnings.len() - listed;
+    if left > 0 {
+        out.push_str(&format!(
+            "> - … and {left} more (`campaignctl validate` lists them all)\n"
+        ));
+    }
+    (out, left)
 }
 
 fn plural(n: usize, word: &str) -> String {
@@ -239,9 +335,7 @@ fn details(c: &CampaignView, lines: &[String]) -> String {
         c.counts.due
     );
     if !lines.is_empty() {
-        out.push_str(
-            "| | recipient | name | params | state | source |\n|---|---|---|---|---|---|\n",
-        );
+        out.push_str(SENDS_HEADER);
         for line in lines {
             out.push_str(line);
         }

@@ -15,6 +15,7 @@ use crate::campaign::project::{self, Project};
 use crate::campaign::{Campaign, loader, validator};
 use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
 use crate::ledger::{Ledger, LedgerError, RecordedSends};
+use crate::output;
 use crate::style::Paint;
 
 /// A set of campaign files, validated and planned, with every send rendered once.
@@ -208,8 +209,13 @@ pub(crate) enum CheckError {
 }
 
 /// Prints every problem, sorted by file and position, and a count line when any is an error.
-/// In colour where stderr takes it.
+/// In colour where stderr takes it. A closed stderr ends them quietly: whether the set is
+/// valid is still the command's outcome.
 pub(crate) fn print_diagnostics(checked: &Checked) -> io::Result<()> {
+    output::ended(write_diagnostics(checked))
+}
+
+fn write_diagnostics(checked: &Checked) -> io::Result<()> {
     let errors = checked.diagnostics.error_count() + checked.omitted_errors;
     let warnings = checked.warning_count();
     let paint = Paint::stderr();

@@ -7,8 +7,9 @@
 //! the exact bytes of `plan`, so an edited or damaged file is refused. A newer major
 //! `format_version` is refused; a newer minor one only adds fields, and is read.
 
-use std::io;
-use std::path::{Path, PathBuf};
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use super::view::{CampaignView, SendView};
 use super::{Plan, PlannedSend};
 use crate::campaign::Audience;
 use crate::campaign::optouts::OptOutSource;
-use crate::campaign::project::Project;
+use crate::campaign::project::{PROJECT_FILE, Project};
 use crate::campaign::recipients::RecipientSource;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::ledger::{Ledger, LedgerError, NewSend, Recorded, RecordedSends, Status};
@@ -27,10 +28,14 @@ use crate::schedule::{Occurrence, rfc3339};
 /// What the `kind` of a saved plan says.
 const KIND: &str = "campaignctl-plan";
 
-/// The format this campaignctl writes: major 1 (what it can read), minor 2 (1.1 added the
-/// send state `suppressed` and `suppressed_by`, 1.2 a failed send's `held`).
+/// The format this campaignctl writes: major 1 (what it can read), minor 3 (1.1 added the
+/// send state `suppressed` and `suppressed_by`, 1.2 a failed send's `held`, 1.3 the
+/// `project` file looked for, found or not).
 pub(crate) const FORMAT_MAJOR: u32 = 1;
-const FORMAT_VERSION: &str = "1.2";
+const FORMAT_VERSION: &str = "1.3";
+
+/// How much of a file is read to tell a saved plan from a campaign file: its first members.
+const PEEK_BYTES: u64 = 1024;
 
 #[derive(Serialize, Deserialize)]
 struct Envelope<'a> {
@@ -50,12 +55,29 @@ pub(crate) struct SavedPlan {
     pub created_at: DateTime<Utc>,
     /// The ledger it was planned against (a password is never in it).
     pub ledger: String,
+    /// The project file the plan looked for, and whether it was there (absent from plans
+    /// made before format 1.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<SavedProject>,
     /// Every file the plan read, with its hash.
     pub files: Vec<SavedFile>,
     pub campaigns: Vec<SavedCampaign>,
     /// The warnings of the files, `FILE:LINE:COL: message`.
     #[serde(default)]
     pub warnings: Vec<String>,
+}
+
+/// The project file a plan looked for: a project file that appears after a plan made without
+/// one (its opt-out lists unknown to the plan), or another one named at apply, makes the
+/// plan stale. One that was there is in `files`, with its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SavedProject {
+    /// `campaignctl.yaml`, or the file named with `--config` (or `CAMPAIGNCTL_CONFIG`).
+    pub path: PathBuf,
+    /// Whether it was named with `--config` (or `CAMPAIGNCTL_CONFIG`).
+    pub named: bool,
+    /// Whether it was there: `false` when the plan was made without a project file.
+    pub found: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,17 +167,24 @@ impl Saver {
     }
 
     /// The saved plan of `plan`, whose sends were all handed over; `views` are the campaigns
-    /// as the reports show them. Its files are every file it was made from: the project file
-    /// and its opt-out lists, the campaign files and their CSV files.
+    /// as the reports show them; `config` the project file named on the command line. Its
+    /// files are every file it was made from, each once: the project file and its opt-out
+    /// lists, the campaign files and their CSV files.
     pub(crate) fn finish(
         mut self,
         plan: &Plan,
         project: &Project,
+        config: Option<&Path>,
         views: Vec<CampaignView>,
         ledger: &str,
         warnings: Vec<String>,
     ) -> io::Result<SavedPlan> {
         self.campaigns.resize_with(views.len(), Vec::new);
+        let looked_for = SavedProject {
+            path: config.map_or_else(|| PathBuf::from(PROJECT_FILE), Path::to_path_buf),
+            named: config.is_some(),
+            found: project.file.is_some(),
+        };
         let mut files = Vec::new();
         if let Some(path) = &project.file {
             let sha256 = file_sha256(path).map_err(|e| {
@@ -200,12 +229,16 @@ impl Saver {
                 }
             }
         }
-        files.dedup();
+        // A CSV file read by several campaigns (or an opt-out list that is also a campaign's
+        // CSV file) is listed once, where it first comes.
+        let mut seen = HashSet::new();
+        files.retain(|f| seen.insert(file_identity(&f.path)));
         Ok(SavedPlan {
             campaignctl: env!("CARGO_PKG_VERSION").to_owned(),
             now: plan.now,
             created_at: Utc::now(),
             ledger: ledger.to_owned(),
+            project: Some(looked_for),
             files,
             campaigns: views
                 .into_iter()
@@ -228,9 +261,21 @@ impl SavedPlan {
         std::fs::write(path, envelope)
     }
 
-    /// Whether `path` looks like a saved plan rather than a campaign file or directory.
+    /// Whether `path` is a saved plan rather than a campaign file or directory: a `.json`
+    /// file, or any file whose first bytes are a JSON object with the `kind` or
+    /// `format_version` of a saved plan (whatever its name: `apply reviewed.plan`). A YAML
+    /// campaign file never starts that way.
     pub(crate) fn is_saved_plan(path: &Path) -> bool {
-        path.is_file() && path.extension().is_some_and(|e| e == "json")
+        if !path.is_file() {
+            return false;
+        }
+        if path.extension().is_some_and(|e| e == "json") {
+            return true;
+        }
+        let mut head = Vec::new();
+        let read =
+            std::fs::File::open(path).and_then(|file| file.take(PEEK_BYTES).read_to_end(&mut head));
+        read.is_ok() && looks_like_saved_plan(&head)
     }
 
     /// Reads and checks a saved plan: its kind, its format, its digest, and the hash of
@@ -294,10 +339,16 @@ impl SavedPlan {
     }
 
     /// What changed, in the files and in time, since the plan was made: every reason it is
-    /// stale that can be seen without the ledger. Empty when it can be applied at `now`.
-    pub(crate) fn stale_inputs(&self, now: DateTime<Utc>) -> Vec<String> {
+    /// stale that can be seen without the ledger. Empty when it can be applied at `now`
+    /// with the project file `config` (named on the command line; else `campaignctl.yaml`).
+    pub(crate) fn stale_inputs(&self, now: DateTime<Utc>, config: Option<&Path>) -> Vec<String> {
         let mut reasons = Vec::new();
-        for file in &self.files {
+        if let Some(reason) = self.project.as_ref().and_then(|p| p.stale(config)) {
+            reasons.push(reason);
+        }
+        // Plans saved before files were listed once may name a file twice: one reason each.
+        let mut seen = HashSet::new();
+        for file in self.files.iter().filter(|f| seen.insert(&f.path)) {
             match file_sha256(&file.path) {
                 Ok(sha256) if sha256 == file.sha256 => {}
                 Ok(_) => reasons.push(format!("{} changed since the plan", file.path.display())),
@@ -440,6 +491,64 @@ impl SavedPlan {
             })
         })
     }
+}
+
+impl SavedProject {
+    /// Why the project file `config` (named at apply; else `campaignctl.yaml`) is not the one
+    /// the plan was made with, or `None`. A changed or removed project file is a changed
+    /// file of `files`.
+    fn stale(&self, config: Option<&Path>) -> Option<String> {
+        let now = config.unwrap_or(Path::new(PROJECT_FILE));
+        let planned = self.path.display();
+        if !same_file(now, &self.path) {
+            let then = if self.found {
+                format!("the project file {planned}")
+            } else {
+                format!("no project file ({planned} was absent)")
+            };
+            return Some(match config {
+                Some(named) => format!(
+                    "the project file is {} (--config or CAMPAIGNCTL_CONFIG), but the plan was made with {then}",
+                    named.display()
+                ),
+                None => format!(
+                    "the plan was made with {then} (--config or CAMPAIGNCTL_CONFIG), and no project file is named now; name the same one"
+                ),
+            });
+        }
+        (!self.found && now.exists()).then(|| {
+            format!(
+                "{planned} was added since the plan (the plan was made without a project file, so without its opt-out lists)"
+            )
+        })
+    }
+}
+
+/// Whether `a` and `b` name the same file: the same file on disk, or, when either is
+/// absent, the same path once `.` components are left out.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => {
+            let parts = |p| Path::components(p).filter(|c| *c != Component::CurDir);
+            parts(a).eq(parts(b))
+        }
+    }
+}
+
+/// What tells two paths of one file apart from two files: the file on disk, when it is
+/// there.
+fn file_identity(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether the first bytes of a file are those of a saved plan: a JSON object (after a
+/// byte-order mark and white space) that names its `kind` or `format_version`.
+fn looks_like_saved_plan(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    let text = text.trim_start_matches('\u{feff}').trim_start();
+    text.starts_with('{')
+        && (text.contains(&format!("\"{KIND}\"")) || text.contains("\"format_version\""))
 }
 
 fn occurrence_time(view: &CampaignView) -> Option<DateTime<Utc>> {

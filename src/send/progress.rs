@@ -115,12 +115,13 @@ impl Progress {
                 if last.elapsed() >= LINE_INTERVAL {
                     *last = Instant::now();
                     let rate = self.done() as f64 / self.start.elapsed().as_secs_f64().max(0.001);
-                    eprintln!(
-                        "progress: {}/{} ({}), {rate:.0}/s",
+                    // Best effort: a closed stderr never stops the run.
+                    crate::output::eprint(format_args!(
+                        "progress: {}/{} ({}), {rate:.0}/s\n",
                         self.done(),
                         self.total,
                         self.message()
-                    );
+                    ));
                 }
             }
             Mode::Quiet => {}

@@ -235,7 +235,8 @@ pub(super) struct ApplyArgs {
     #[arg(long)]
     pub retry_unknown: bool,
 
-    /// Stop after this many sends fail (or end unknown) in a row (0: never).
+    /// Stop when more than N sends in a row fail or end unknown: the (N+1)th stops the run
+    /// (0: never).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_failures: usize,
 }

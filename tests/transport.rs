@@ -28,7 +28,7 @@ use crate::mock_api::{MockApi, SINGLE_PATH};
 use crate::output::Run;
 use crate::private_ca;
 use crate::proxy::Proxy;
-use crate::raw_server::{RawServer, Script};
+use crate::raw_server::{RawServer, Script, Silent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 const KEY: &str = "cc-live-TRANSPORT-3b7e-SECRET-5d41402abc4b2a76";
@@ -142,8 +142,13 @@ impl Sandbox {
     /// `apply --yes --rate 0 --concurrency 1 --request-timeout 2` against `base_url`, with
     /// `env` added.
     fn apply(&self, base_url: &str, env: &[(&str, String)]) -> Run {
+        self.apply_with(base_url, env, &[])
+    }
+
+    /// [`Sandbox::apply`] with `extra` arguments after the others.
+    fn apply_with(&self, base_url: &str, env: &[(&str, String)], extra: &[&str]) -> Run {
         let state = self.state().display().to_string();
-        let args = [
+        let mut args = vec![
             "apply",
             "campaigns",
             "--yes",
@@ -158,6 +163,7 @@ impl Sandbox {
             "--request-timeout",
             "2",
         ];
+        args.extend(extra);
         let mut command = self.command(base_url, &args);
         command.envs(env.iter().map(|(k, v)| (k, v)));
         Run::from(command.output().expect("run campaignctl"))
@@ -439,6 +445,45 @@ fn a_server_that_reads_the_request_and_closes_leaves_it_unknown_after_one_reques
     let case = Case::plain(Script::new().close());
     case.assert_recorded("unknown", None);
     assert!(case.row.error.is_some(), "the reason is recorded\n{case}");
+}
+
+// Never written: no connection, so retried and never `unknown`.
+
+#[test]
+fn a_tls_handshake_that_never_completes_is_not_sent_even_past_the_request_timeout() {
+    // The server accepts the TCP connection and never answers the ClientHello. The connect
+    // timeout (10 s) is longer than the request timeout (2 s): the handshake is cut at 2 s
+    // all the same, as a connection that failed, since no request could have been written.
+    let server = Silent::start();
+    let sb = Sandbox::new(&[mobile(1)]);
+    let run = sb.apply_with(
+        &server.url(),
+        &[trusting_the_private_ca()],
+        &["--connect-timeout", "10"],
+    );
+    let row = sb.row();
+    let shown = format!(
+        "{row:#?}\n--- stdout\n{}--- stderr\n{}",
+        run.stdout, run.stderr
+    );
+    run.assert_code(1);
+    assert_eq!(row.status, "failed", "{shown}");
+    assert_eq!(row.attempts, 5, "retried as not sent: {shown}");
+    let error = row.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("cannot connect to localhost:") && error.contains("timed out"),
+        "{shown}"
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 5, "one connection per attempt: {shown}");
+    for bytes in &received {
+        // A TLS handshake record (the ClientHello), and nothing else.
+        assert_eq!(bytes.first(), Some(&0x16), "{bytes:?}");
+        assert!(
+            !bytes.windows(4).any(|w| w == b"POST"),
+            "request bytes reached the server"
+        );
+    }
 }
 
 // Redirects: answered, so `failed`, and never followed.

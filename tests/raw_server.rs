@@ -9,6 +9,8 @@
 //! without holding or closing leaves the connection open for the next request, which gets
 //! the same script: every request that arrives is counted, however the client retries.
 //!
+//! [`Silent`] accepts connections and never writes: a TLS handshake with it never ends.
+//!
 //! ```ignore
 //! let server = RawServer::start(
 //!     Script::new().write("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}").close(),

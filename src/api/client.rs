@@ -209,23 +209,37 @@ impl Client {
 
     fn failed(&self, e: &reqwest::Error) -> Exchange {
         let origin = self.endpoints.origin();
+        let proxy = self.endpoints.proxy();
+        let through = proxy.map_or_else(String::new, |p| format!(" through the proxy {p}"));
         if e.is_connect() {
-            return match rejected_certificate(e) {
-                Some(reason) => Exchange::NotSent {
-                    reason: format!("the TLS certificate of {origin} was rejected: {reason}"),
-                    certificate: true,
-                },
-                None if e.is_timeout() => Exchange::NotSent {
+            if let Some(reason) = rejected_certificate(e) {
+                return Exchange::NotSent {
                     reason: format!(
-                        "cannot connect to {origin}: timed out after {:?} (the connect timeout, at most the request timeout)",
-                        self.connect_timeout
+                        "the TLS certificate of {origin} was rejected{through}: {reason}"
                     ),
-                    certificate: false,
-                },
-                None => Exchange::NotSent {
-                    reason: format!("cannot connect to {origin}: {}", describe(e)),
-                    certificate: false,
-                },
+                    certificate: true,
+                };
+            }
+            let cause = describe(e);
+            let reason = match proxy {
+                _ if e.is_timeout() => format!(
+                    "cannot connect to {origin}{through}: timed out after {:?} (the connect timeout, at most the request timeout)",
+                    self.connect_timeout
+                ),
+                None => format!("cannot connect to {origin}: {cause}"),
+                // The TLS handshake with the API, through the tunnel, failed.
+                Some(p) if rustls_error(e).is_some() => {
+                    format!("cannot connect to {origin} through the proxy {p}: {cause}")
+                }
+                // The proxy answered the CONNECT, and not with a tunnel (a 407, a 502).
+                Some(p) if cause.contains("tunnel error: ") => {
+                    format!("the proxy {p} opened no tunnel to {origin}: {cause}")
+                }
+                Some(p) => format!("cannot connect to the proxy {p}: {cause}"),
+            };
+            return Exchange::NotSent {
+                reason,
+                certificate: false,
             };
         }
         if let Some(reason) = refused_unprocessed(e) {
@@ -235,7 +249,7 @@ impl Client {
             };
         }
         Exchange::NoAnswer {
-            reason: format!("no answer from {origin}: {}", describe(e)),
+            reason: format!("no answer from {origin}{through}: {}", describe(e)),
         }
     }
 }
@@ -304,16 +318,22 @@ fn refused_unprocessed(e: &reqwest::Error) -> Option<&'static str> {
 
 /// The rustls error of a rejected certificate, wherever it sits in `e`'s causes.
 fn rejected_certificate(e: &reqwest::Error) -> Option<String> {
+    match rustls_error(e)? {
+        tls @ rustls::Error::InvalidCertificate(_) => Some(tls.to_string()),
+        _ => None,
+    }
+}
+
+/// The rustls error among `e`'s causes: a TLS handshake was under way.
+fn rustls_error(e: &reqwest::Error) -> Option<&rustls::Error> {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = e.source();
     while let Some(error) = cause {
         // `io::Error::source` skips the error it wraps, and connectors wrap I/O errors in
         // I/O errors: look inside each.
         let mut inner = error;
         loop {
-            if let Some(tls @ rustls::Error::InvalidCertificate(_)) =
-                inner.downcast_ref::<rustls::Error>()
-            {
-                return Some(tls.to_string());
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
             }
             match inner
                 .downcast_ref::<std::io::Error>()
@@ -339,7 +359,11 @@ fn describe(e: &reqwest::Error) -> String {
             Some(i) => text[..i].to_owned(),
             None => text,
         };
-        if !text.starts_with("client error (") && !parts.iter().any(|p| p.contains(&text)) {
+        // A tunnel's own wrapper around the error of connecting to the proxy says nothing
+        // the message does not say already.
+        let says_nothing = text.starts_with("client error (")
+            || text == "tunnel error: failed to create underlying connection";
+        if !says_nothing && !parts.iter().any(|p| p.contains(&text)) {
             parts.push(text);
         }
         cause = error.source();

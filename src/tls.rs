@@ -1,5 +1,11 @@
 //! TLS client settings shared by the API client and the PostgreSQL ledger: rustls with the
 //! ring provider, checking certificates against the platform's roots.
+//!
+//! On Linux, rustls-platform-verifier takes the roots from rustls-native-certs, which honours
+//! `SSL_CERT_FILE` (a PEM bundle) and `SSL_CERT_DIR` (directories, colon-separated, every
+//! file of which is read: hashed names are not needed); either one replaces the system's
+//! store (found by openssl-probe) rather than adding to it. tests/transport.rs trusts its
+//! private CA through each.
 
 use std::sync::Arc;
 

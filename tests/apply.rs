@@ -328,6 +328,12 @@ params:
         assert_eq!(request.method, "POST");
         assert_eq!(request.header("x-tenant-api-key"), KEY);
         assert_eq!(request.header("content-type"), "application/json");
+        // A declared length, not chunked framing.
+        assert_eq!(
+            request.header("content-length"),
+            request.body_text().len().to_string()
+        );
+        assert!(request.header_values("transfer-encoding").is_empty());
         let recipient = request.recipient.clone().unwrap();
         let campaign = if recipient == "blast" {
             "city-blast"

@@ -1737,3 +1737,67 @@ fn a_template_error_stops_the_rest_of_its_occurrence_and_is_logged() {
     assert_each_requested_once(&sb.mock, &fine);
     daemon.stop().assert_success();
 }
+
+#[test]
+fn an_occurrence_slower_than_its_rate_logs_why_and_its_ambiguous_retries() {
+    let sb = Sandbox::new();
+    let recipients = mobiles(1..9);
+    let when = seconds_ahead(3);
+    sb.write(
+        "campaigns/slow.yaml",
+        &campaign("slow", "E", &recipients, &at(when)),
+    );
+    // One request in flight at 250 ms each reaches 4 sends per second, not 50.
+    sb.mock.delay(Duration::from_millis(250));
+    // A 500 is ambiguous: retried only because the daemon is asked to.
+    sb.mock.for_mobile_first(&mobile(2), 1, Fault::Status(500));
+    let mut daemon = sb.start(
+        &[
+            "--rate",
+            "50",
+            "--max-concurrency",
+            "1",
+            "--retry-ambiguous",
+        ],
+        1,
+    );
+    daemon.wait_log(&[
+        "occurrence finished",
+        "sent=8",
+        " retries=1",
+        "ambiguous_retries=1",
+    ]);
+    let slow = daemon.log_lines_with("occurrence slower than asked");
+    assert_eq!(slow.len(), 1, "{}", daemon.log());
+    let line = &slow[0];
+    eprintln!("{line}");
+    for needle in [
+        "WARN",
+        "campaign=\"slow\"",
+        "sends/s of the 50 asked (--rate): at most 1 requests in flight at ",
+        "(--max-concurrency); raise it to reach the rate",
+        "asked=50",
+        "limit=1",
+        "latency_ms=",
+    ] {
+        assert!(line.contains(needle), "{needle:?} not in {line}");
+    }
+    assert!(!line.contains("slowed_to"), "{line}");
+    let achieved: f64 = line
+        .split("achieved=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no achieved rate in {line}"));
+    assert!(0.0 < achieved && achieved < 10.0, "{line}");
+    let latency: u64 = line
+        .split("latency_ms=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no latency in {line}"));
+    assert!(latency >= 250, "{line}");
+    assert_each_requested_once(&sb.mock, &[mobile(1), mobile(3), mobile(8)]);
+    assert_eq!(sb.mock.requests_for(&mobile(2)).len(), 2);
+    daemon.stop().assert_success();
+}

@@ -42,15 +42,18 @@
 //!   the marketing limit's hold (131049), back-offs of the run (130429) and of one number
 //!   (131056), and template errors that stop a campaign (132xxx).
 //! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
-//!   heads, no answer, redirects), a private CA, HTTP/2 only, and proxies from the
-//!   environment: what each outcome is recorded as, and that nothing is sent twice.
+//!   heads, no answer, redirects), a TLS handshake that never ends, a private CA
+//!   (`SSL_CERT_FILE`, `SSL_CERT_DIR`), HTTP/2 only, and proxies from the environment (HTTP,
+//!   SOCKS5, unreachable, unusable): what each outcome is recorded as, and that nothing is
+//!   sent twice.
 //!
 //! The servers of the transport tests, each on its own runtime on loopback (`loopback`),
 //! each checking itself:
 //! - `raw_server`: HTTP/1.1 answers as scripted bytes, pauses, holds and closes, plain or
-//!   TLS; `h2_server`: HTTPS that speaks only HTTP/2; `private_ca`: their certificate
+//!   TLS, and a server that never says a word; `h2_server`: HTTPS that speaks only HTTP/2; `private_ca`: their certificate
 //!   (tests/fixtures/tls);
-//! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials);
+//! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials)
+//!   and a SOCKS5 one;
 //! - `relay`: a TCP relay that blackholes idle connections (used by `daemon`).
 
 // A test binary: its items are shared between its modules, not an API.

@@ -1,7 +1,7 @@
 //! The private CA of tests/fixtures/tls (see its README): TLS server settings for a server
 //! with the certificate it signed for `localhost` and `127.0.0.1`, and client settings that
 //! trust it, for the servers' own checks. campaignctl trusts it only when a test sets
-//! `SSL_CERT_FILE` to [`ca_file`].
+//! `SSL_CERT_FILE` to [`ca_file`], or `SSL_CERT_DIR` to a directory holding a copy.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -14,10 +14,15 @@
 //! // ... run campaignctl with HTTP_PROXY = proxy.url() ...
 //! assert_eq!(proxy.forwarded().len(), 3);
 //! ```
+//!
+//! [`Socks5`] is a SOCKS5 proxy (RFC 1928, no authentication, CONNECT only) that records the
+//! destination of each connection it opens, as the client named it: an IP address for
+//! `socks5://`, where the client resolves names, and a host name for `socks5h://`.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::loopback::{Loopback, RawRequest, close_gracefully, read_request};
@@ -177,6 +182,116 @@ async fn serve_connection(
     }
 }
 
+/// A running SOCKS5 proxy; stopped when dropped.
+pub struct Socks5 {
+    server: Loopback,
+    targets: Arc<Mutex<Vec<String>>>,
+}
+
+impl Socks5 {
+    pub fn start() -> Socks5 {
+        let targets = Arc::new(Mutex::new(Vec::new()));
+        let shared = targets.clone();
+        let server = Loopback::serve("socks5", move |client| serve_socks5(client, shared.clone()));
+        Socks5 { server, targets }
+    }
+
+    /// `SCHEME://127.0.0.1:PORT` (`socks5` or `socks5h`).
+    pub fn url(&self, scheme: &str) -> String {
+        format!("{scheme}://127.0.0.1:{}", self.server.port())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// `host:port` of every connection asked for, in order, as the client named it.
+    pub fn targets(&self) -> Vec<String> {
+        self.targets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+async fn serve_socks5(mut client: TcpStream, targets: Arc<Mutex<Vec<String>>>) {
+    // The greeting: version 5 and the methods the client offers; "no authentication" (0) is
+    // the one this proxy takes.
+    let mut greeting = [0u8; 2];
+    if client.read_exact(&mut greeting).await.is_err() || greeting[0] != 5 {
+        return;
+    }
+    let mut methods = vec![0u8; usize::from(greeting[1])];
+    if client.read_exact(&mut methods).await.is_err() {
+        return;
+    }
+    if !methods.contains(&0) {
+        let _ = client.write_all(&[5, 0xff]).await;
+        return;
+    }
+    if client.write_all(&[5, 0]).await.is_err() {
+        return;
+    }
+    // The request: version, CONNECT (1), a reserved byte, the address type, the address
+    // and the port.
+    let mut request = [0u8; 4];
+    if client.read_exact(&mut request).await.is_err() || request[..3] != [5, 1, 0] {
+        return;
+    }
+    let host = match request[3] {
+        1 => {
+            let mut ip = [0u8; 4];
+            if client.read_exact(&mut ip).await.is_err() {
+                return;
+            }
+            Ipv4Addr::from(ip).to_string()
+        }
+        3 => {
+            let mut length = [0u8; 1];
+            if client.read_exact(&mut length).await.is_err() {
+                return;
+            }
+            let mut name = vec![0u8; usize::from(length[0])];
+            if client.read_exact(&mut name).await.is_err() {
+                return;
+            }
+            String::from_utf8_lossy(&name).into_owned()
+        }
+        4 => {
+            let mut ip = [0u8; 16];
+            if client.read_exact(&mut ip).await.is_err() {
+                return;
+            }
+            format!("[{}]", Ipv6Addr::from(ip))
+        }
+        _ => return,
+    };
+    let mut port = [0u8; 2];
+    if client.read_exact(&mut port).await.is_err() {
+        return;
+    }
+    let target = format!("{host}:{}", u16::from_be_bytes(port));
+    targets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(target.clone());
+    // The reply: version, a status (0 succeeded, 5 connection refused), a reserved byte and
+    // a bound address of 0.0.0.0:0.
+    let Ok(mut upstream) = TcpStream::connect(&target).await else {
+        let _ = client.write_all(&[5, 5, 0, 1, 0, 0, 0, 0, 0, 0]).await;
+        return;
+    };
+    let _ = upstream.set_nodelay(true);
+    if client
+        .write_all(&[5, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+}
+
 /// `request` for the origin: the path alone on the request line, without the proxy's own
 /// headers, and `connection: close`.
 fn origin_form(request: &RawRequest, method: &str, path: &str) -> Vec<u8> {
@@ -233,7 +348,7 @@ mod checks {
     use std::io::{Read, Write};
     use std::net::TcpStream;
 
-    use super::{Proxy, base64};
+    use super::{Proxy, Socks5, base64};
     use crate::mock_api::{MockApi, SINGLE_PATH};
     use crate::raw_server::{RawServer, Script};
 
@@ -336,5 +451,34 @@ mod checks {
                 .is_empty()
         );
         assert_eq!(proxy.connections(), 4);
+    }
+
+    #[test]
+    fn a_socks5_connect_by_name_is_tunnelled_and_recorded() {
+        let server = RawServer::start(Script::new().write("HTTP/1.1 204 No Content\r\n\r\n"));
+        let proxy = Socks5::start();
+        let mut stream = TcpStream::connect(("127.0.0.1", proxy.port())).unwrap();
+        stream.write_all(&[5, 1, 0]).unwrap();
+        let mut chosen = [0u8; 2];
+        stream.read_exact(&mut chosen).unwrap();
+        assert_eq!(chosen, [5, 0]);
+        let name = b"localhost";
+        let mut connect = vec![5, 1, 0, 3, name.len() as u8];
+        connect.extend_from_slice(name);
+        connect.extend_from_slice(&server.port().to_be_bytes());
+        stream.write_all(&connect).unwrap();
+        let mut reply = [0u8; 10];
+        stream.read_exact(&mut reply).unwrap();
+        assert_eq!(reply[..2], [5, 0]);
+        stream.write_all(post("/p", "").as_bytes()).unwrap();
+        let no_content = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let mut answer = vec![0; no_content.len()];
+        stream.read_exact(&mut answer).unwrap();
+        assert_eq!(answer, no_content);
+        assert_eq!(
+            proxy.targets(),
+            vec![format!("localhost:{}", server.port())]
+        );
+        assert_eq!(server.requests_for("919000000001"), 1);
     }
 }

@@ -9,6 +9,8 @@
 //! without holding or closing leaves the connection open for the next request, which gets
 //! the same script: every request that arrives is counted, however the client retries.
 //!
+//! [`Silent`] accepts connections and never writes: a TLS handshake with it never ends.
+//!
 //! ```ignore
 //! let server = RawServer::start(
 //!     Script::new().write("HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{}").close(),
@@ -160,6 +162,53 @@ impl RawServer {
     /// TCP connections accepted (with or without a request, or a TLS handshake).
     pub fn connections(&self) -> usize {
         lock(&self.state).connections
+    }
+}
+
+/// A server that accepts TCP connections, reads what arrives and never writes a byte: a TLS
+/// client's handshake never completes, so no request can be written. It keeps what each
+/// connection sent.
+pub struct Silent {
+    server: Loopback,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Silent {
+    pub fn start() -> Silent {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let shared = received.clone();
+        let server = Loopback::serve("silent-server", move |mut tcp| {
+            let shared = shared.clone();
+            async move {
+                let index = {
+                    let mut all = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    all.push(Vec::new());
+                    all.len() - 1
+                };
+                let mut chunk = [0u8; 16 * 1024];
+                while let Ok(n) = tokio::io::AsyncReadExt::read(&mut tcp, &mut chunk).await {
+                    if n == 0 {
+                        return;
+                    }
+                    shared.lock().unwrap_or_else(|e| e.into_inner())[index]
+                        .extend_from_slice(&chunk[..n]);
+                }
+            }
+        });
+        Silent { server, received }
+    }
+
+    /// `https://localhost:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}", self.server.port())
+    }
+
+    /// The bytes each connection sent, in the order they were accepted.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -8,8 +8,9 @@
 //!   fails or stalls: `sent` for 2xx; `failed` for 3xx (never followed) and 4xx;
 //! - ambiguous (the request was written, then no status line): `unknown` at once, not
 //!   retried;
-//! - certainly not processed (a refused connection, a rejected certificate): nothing
-//!   arrived.
+//! - certainly not processed (a refused connection, a rejected certificate, a TLS handshake
+//!   that never completes, an unreachable proxy): nothing arrived, and what could not be
+//!   reached is named.
 //!
 //! So every test counts what the server received: never more than one request for anything
 //! answered or ambiguous. Each test has its own directory and ledger, one recipient (or a
@@ -27,8 +28,8 @@ use crate::h2_server::H2Server;
 use crate::mock_api::{MockApi, SINGLE_PATH};
 use crate::output::Run;
 use crate::private_ca;
-use crate::proxy::Proxy;
-use crate::raw_server::{RawServer, Script};
+use crate::proxy::{Proxy, Socks5};
+use crate::raw_server::{RawServer, Script, Silent};
 
 const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 const KEY: &str = "cc-live-TRANSPORT-3b7e-SECRET-5d41402abc4b2a76";
@@ -142,8 +143,13 @@ impl Sandbox {
     /// `apply --yes --rate 0 --concurrency 1 --request-timeout 2` against `base_url`, with
     /// `env` added.
     fn apply(&self, base_url: &str, env: &[(&str, String)]) -> Run {
+        self.apply_with(base_url, env, &[])
+    }
+
+    /// [`Sandbox::apply`] with `extra` arguments after the others.
+    fn apply_with(&self, base_url: &str, env: &[(&str, String)], extra: &[&str]) -> Run {
         let state = self.state().display().to_string();
-        let args = [
+        let mut args = vec![
             "apply",
             "campaigns",
             "--yes",
@@ -158,6 +164,7 @@ impl Sandbox {
             "--request-timeout",
             "2",
         ];
+        args.extend(extra);
         let mut command = self.command(base_url, &args);
         command.envs(env.iter().map(|(k, v)| (k, v)));
         Run::from(command.output().expect("run campaignctl"))
@@ -410,19 +417,23 @@ fn a_100_continue_before_the_200_is_skipped_and_the_send_is_sent() {
 }
 
 #[test]
-fn a_repeated_equal_content_length_is_sent_or_unknown_and_never_resent() {
-    // `Content-Length: 11, 11` is one length said twice (RFC 9110 8.6 lets a recipient
-    // take it). hyper takes it: it splits the value on commas and accepts equal values
-    // (hyper 1.12, headers::content_length_parse_all_values). Observed with reqwest 0.13.5
-    // on hyper 1.12 against this very script: a 200 with its 11-byte body, so `sent`.
-    // (`11, 12` fails the head instead, "invalid content-length parsed", after the request
-    // was written: that would be `unknown`.) Either way, one request.
-    let case =
-        Case::plain(Script::new().write(head("200 OK", "content-length: 11, 11\r\n") + OK_JSON));
-    match case.row.status.as_str() {
-        "sent" => case.assert_recorded("sent", Some(200)),
-        _ => case.assert_recorded("unknown", None),
-    };
+fn a_content_length_said_twice_is_sent_when_its_values_agree_and_unknown_when_not() {
+    // `Content-Length: 11, 11`, and two `Content-Length: 11` lines, are one length said twice
+    // (RFC 9110 8.6 lets a recipient take it). hyper's client takes both: it reads every
+    // value of every Content-Length line, split on commas, and accepts them when all are
+    // equal (hyper 1.12, `headers::content_length_parse_all_values`, from
+    // `role::Client::decoder`). A differing value (`11, 12`) fails the head instead, after the
+    // request was written: `unknown`.
+    for lengths in [
+        "content-length: 11, 11\r\n",
+        "content-length: 11\r\ncontent-length: 11\r\n",
+    ] {
+        Case::plain(Script::new().write(head("200 OK", lengths) + OK_JSON))
+            .assert_recorded("sent", Some(200))
+            .assert_response(OK_JSON);
+    }
+    Case::plain(Script::new().write(head("200 OK", "content-length: 11, 12\r\n") + OK_JSON))
+        .assert_recorded("unknown", None);
 }
 
 // Ambiguous: the request was written and no status line came back.
@@ -439,6 +450,45 @@ fn a_server_that_reads_the_request_and_closes_leaves_it_unknown_after_one_reques
     let case = Case::plain(Script::new().close());
     case.assert_recorded("unknown", None);
     assert!(case.row.error.is_some(), "the reason is recorded\n{case}");
+}
+
+// Never written: no connection, so retried and never `unknown`.
+
+#[test]
+fn a_tls_handshake_that_never_completes_is_not_sent_even_past_the_request_timeout() {
+    // The server accepts the TCP connection and never answers the ClientHello. The connect
+    // timeout (10 s) is longer than the request timeout (2 s): the handshake is cut at 2 s
+    // all the same, as a connection that failed, since no request could have been written.
+    let server = Silent::start();
+    let sb = Sandbox::new(&[mobile(1)]);
+    let run = sb.apply_with(
+        &server.url(),
+        &[trusting_the_private_ca()],
+        &["--connect-timeout", "10"],
+    );
+    let row = sb.row();
+    let shown = format!(
+        "{row:#?}\n--- stdout\n{}--- stderr\n{}",
+        run.stdout, run.stderr
+    );
+    run.assert_code(1);
+    assert_eq!(row.status, "failed", "{shown}");
+    assert_eq!(row.attempts, 5, "retried as not sent: {shown}");
+    let error = row.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("cannot connect to localhost:") && error.contains("timed out"),
+        "{shown}"
+    );
+    let received = server.received();
+    assert_eq!(received.len(), 5, "one connection per attempt: {shown}");
+    for bytes in &received {
+        // A TLS handshake record (the ClientHello), and nothing else.
+        assert_eq!(bytes.first(), Some(&0x16), "{bytes:?}");
+        assert!(
+            !bytes.windows(4).any(|w| w == b"POST"),
+            "request bytes reached the server"
+        );
+    }
 }
 
 // Redirects: answered, so `failed`, and never followed.
@@ -483,6 +533,29 @@ fn a_server_certified_by_a_private_ca_trusted_through_ssl_cert_file_is_sent_to()
     Case::tls(Script::new().write(ok()))
         .assert_recorded("sent", Some(200))
         .assert_response(OK_JSON);
+}
+
+#[test]
+fn a_server_certified_by_a_private_ca_trusted_through_ssl_cert_dir_is_sent_to() {
+    // A directory as a person makes one: the CA under a name of its own (no `openssl
+    // rehash` links), beside a file that holds no certificate. Every file is read.
+    let certs = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(private_ca::ca_file(), certs.path().join("company-ca.pem")).unwrap();
+    std::fs::write(certs.path().join("README"), "The company's CA.\n").unwrap();
+    let server = RawServer::start_tls(Script::new().write(ok()));
+    let sb = Sandbox::new(&[mobile(1)]);
+    let run = sb.apply(
+        &server.url(),
+        &[("SSL_CERT_DIR", certs.path().display().to_string())],
+    );
+    let row = sb.row();
+    assert_eq!(
+        (row.status.as_str(), row.http_status, server.request_count()),
+        ("sent", Some(200), 1),
+        "{row:#?}\n--- stdout\n{}--- stderr\n{}",
+        run.stdout,
+        run.stderr
+    );
 }
 
 #[test]
@@ -657,7 +730,15 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_a_tunnel_with_407() {
     );
     let row = sb.row();
     assert_ne!(row.status, "sent", "{row:#?}");
-    assert!(row.error.is_some(), "the reason is recorded: {row:#?}");
+    let error = row.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "the proxy http://127.0.0.1:{} (from HTTPS_PROXY) opened no tunnel to localhost:{}: ",
+            proxy.port(),
+            server.port()
+        )),
+        "{row:#?}"
+    );
     assert!(proxy.refused() >= 1, "the proxy refused the tunnel");
     assert_eq!(
         server.connections(),
@@ -671,11 +752,121 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_a_tunnel_with_407() {
 fn a_proxy_password_is_never_shown_when_the_proxy_is_not_listening() {
     let mock = MockApi::start();
     let sb = Sandbox::new(&[mobile(1)]);
-    let url = format!("http://user:{PROXY_PASSWORD}@127.0.0.1:{}", closed_port());
+    let port = closed_port();
+    let url = format!("http://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
     let run = sb.apply(&mock.url(), &[("HTTP_PROXY", url)]);
     let row = sb.row();
     assert_eq!(row.status, "failed", "{row:#?}");
-    assert!(row.error.is_some(), "the reason is recorded: {row:#?}");
+    // The proxy, not the API, is what could not be reached.
+    let named = format!("cannot connect to the proxy http://127.0.0.1:{port} (from HTTP_PROXY): ");
+    let error = row.error.clone().unwrap_or_default();
+    assert!(error.starts_with(&named), "{row:#?}");
+    assert!(run.stdout.contains(&named), "{}", run.stdout);
     assert_eq!(mock.request_count(), 0, "a request went around the proxy");
     assert_password_hidden(&sb, &run);
+}
+
+#[test]
+fn an_https_proxy_that_is_not_listening_is_named_and_the_send_retried() {
+    let server = RawServer::start_tls(Script::new().write(ok()));
+    let sb = Sandbox::new(&[mobile(1)]);
+    let port = closed_port();
+    let url = format!("http://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
+    let run = sb.apply(
+        &server.url(),
+        &[trusting_the_private_ca(), ("https_proxy", url)],
+    );
+    let row = sb.row();
+    assert_eq!(
+        (row.status.as_str(), row.attempts),
+        ("failed", 5),
+        "{row:#?}"
+    );
+    let error = row.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "cannot connect to the proxy http://127.0.0.1:{port} (from https_proxy): "
+        )) && error.contains("onnection refused"),
+        "{row:#?}"
+    );
+    assert_eq!(
+        server.connections(),
+        0,
+        "a connection went around the proxy"
+    );
+    assert_password_hidden(&sb, &run);
+}
+
+#[test]
+fn an_unusable_proxy_url_is_refused_before_anything_is_opened() {
+    let server = RawServer::start_tls(Script::new().write(ok()));
+    for (variable, value, shown, reason) in [
+        (
+            "HTTPS_PROXY",
+            format!("http://user:{PROXY_PASSWORD}@bad host:3128"),
+            "http://user:***@bad host:3128".to_owned(),
+            "not a URL",
+        ),
+        (
+            "ALL_PROXY",
+            "ftp://proxy.example:21".to_owned(),
+            "ftp://proxy.example:21".to_owned(),
+            "`ftp://` is not a proxy scheme",
+        ),
+    ] {
+        let sb = Sandbox::new(&[mobile(1)]);
+        let run = sb.apply(
+            &server.url(),
+            &[trusting_the_private_ca(), (variable, value)],
+        );
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains(&format!(
+                "{variable} `{shown}` is not a proxy URL campaignctl can use: {reason}"
+            )),
+            "{}",
+            run.stderr
+        );
+        run.assert_hides(PROXY_PASSWORD);
+        assert!(!sb.state().exists(), "{variable}: a ledger was created");
+    }
+    assert_eq!(server.connections(), 0, "a request went direct");
+}
+
+#[test]
+fn a_socks5h_proxy_carries_https_requests_and_resolves_the_apis_name() {
+    let proxy = Socks5::start();
+    let server = RawServer::start_tls(Script::new().write(ok()));
+    let sb = Sandbox::new(&[mobile(1)]);
+    let run = sb.apply(
+        &server.url(),
+        &[
+            trusting_the_private_ca(),
+            ("HTTPS_PROXY", proxy.url("socks5h")),
+        ],
+    );
+    let row = sb.row();
+    assert_eq!(
+        (row.status.as_str(), row.http_status),
+        ("sent", Some(200)),
+        "{row:#?}\n--- stdout\n{}--- stderr\n{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(server.request_count(), 1);
+    assert_eq!(
+        proxy.targets(),
+        vec![format!("localhost:{}", server.port())]
+    );
+}
+
+#[test]
+fn a_socks5_all_proxy_carries_plain_http_requests() {
+    let proxy = Socks5::start();
+    let (sb, mock, run) = three_sends_to_the_mock(&[("ALL_PROXY", proxy.url("socks5"))]);
+    assert_all_sent(&sb, &mock, &run);
+    let targets = proxy.targets();
+    assert!(!targets.is_empty(), "nothing went through the proxy");
+    let direct = mock.addr().to_string();
+    assert!(targets.iter().all(|t| *t == direct), "{targets:?}");
 }

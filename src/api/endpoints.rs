@@ -7,20 +7,35 @@ use reqwest::Url;
 
 use super::env::{BASE_URL_ENV, DEFAULT_BASE_URL};
 use super::error::SetupError;
+use super::proxy::{self, Proxy};
 use crate::campaign::Kind;
 
-/// The API's base URL with its two endpoints.
+/// The API's base URL with its two endpoints, and the proxy they are reached through.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoints {
     single: Url,
     blast: Url,
+    proxy: Option<Proxy>,
 }
 
 impl Endpoints {
-    /// Reads `CHITCHAT_BASE_URL` (default: the production API).
+    /// Reads `CHITCHAT_BASE_URL` (default: the production API) and the proxy variables.
     pub(crate) fn from_env() -> Result<Endpoints, SetupError> {
         let base = std::env::var(BASE_URL_ENV).unwrap_or_else(|_| DEFAULT_BASE_URL.to_owned());
-        Endpoints::new(&base)
+        let mut endpoints = Endpoints::new(&base)?;
+        let api: Uri =
+            endpoints
+                .single
+                .as_str()
+                .parse()
+                .map_err(
+                    |e: hyper::http::uri::InvalidUri| SetupError::InvalidBaseUrl {
+                        url: base.clone(),
+                        reason: e.to_string(),
+                    },
+                )?;
+        endpoints.proxy = proxy::for_api(&api)?;
+        Ok(endpoints)
     }
 
     pub(crate) fn new(base: &str) -> Result<Endpoints, SetupError> {
@@ -52,7 +67,13 @@ impl Endpoints {
         Ok(Endpoints {
             single: join("single")?,
             blast: join("blast")?,
+            proxy: None,
         })
+    }
+
+    /// The proxy requests go through, if any.
+    pub(crate) fn proxy(&self) -> Option<&Proxy> {
+        self.proxy.as_ref()
     }
 
     pub(crate) fn url(&self, kind: Kind) -> &Url {

@@ -17,6 +17,15 @@ pub(crate) enum SetupError {
         "{BASE_URL_ENV} `{0}` uses plain http://, which is refused except on loopback (127.0.0.0/8, ::1, localhost); use https://"
     )]
     InsecureBaseUrl(String),
+    #[error(
+        "{variable} `{value}` is not a proxy URL campaignctl can use: {reason}; fix it or unset it (requests never go around a proxy that is asked for)"
+    )]
+    InvalidProxy {
+        variable: &'static str,
+        /// Without its password.
+        value: String,
+        reason: String,
+    },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }

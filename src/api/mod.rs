@@ -1,5 +1,6 @@
 //! The ChitChatLabs API as campaignctl uses it: the key, the endpoints, the request bodies
-//! and send keys, the HTTP transport, and the WhatsApp error codes its answers relay.
+//! and send keys, the HTTP transport and its proxy, and the WhatsApp error codes its answers
+//! relay.
 
 pub(crate) mod body;
 mod client;
@@ -7,6 +8,7 @@ mod endpoints;
 mod env;
 mod error;
 mod key;
+mod proxy;
 mod whatsapp;
 
 pub(crate) use body::{body_hash, send_key};

@@ -248,7 +248,8 @@ pub(super) struct ApplyArgs {
     #[arg(long)]
     pub retry_unknown: bool,
 
-    /// Stop after this many sends fail (or end unknown) in a row (0: never).
+    /// Stop when more than N sends in a row fail or end unknown: the (N+1)th stops the run
+    /// (0: never).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub max_failures: usize,
 }
@@ -275,11 +276,13 @@ pub(super) struct SendArgs {
     #[arg(long)]
     pub retry_ambiguous: bool,
 
-    /// HTTP connect timeout, seconds.
+    /// HTTP connect timeout, seconds: opening a connection (TCP, proxy, TLS handshake); at
+    /// most --request-timeout is used. A connection that is not open in time failed, and its
+    /// send is retried: nothing was written.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     pub connect_timeout: f64,
 
-    /// HTTP request timeout (request and whole answer), seconds.
+    /// HTTP request timeout, seconds: from writing the request to the end of the answer.
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub request_timeout: f64,
 

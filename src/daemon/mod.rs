@@ -318,9 +318,15 @@ impl Daemon {
                         unknown = report.unknown.len(),
                         already_recorded = report.taken,
                         opted_out_since_plan = report.suppressed_at_claim,
+                        retries = report.retries,
+                        ambiguous_retries = report.ambiguous_retries,
                         stopped = report.stopped.as_ref().map(ToString::to_string),
                         "occurrence finished"
                     );
+                    if let Some(pace) = &report.pace {
+                        let tenths = |rate: f64| (rate * 10.0).round() / 10.0;
+                        warn!(campaign = name, occurrence = %at, asked = pace.asked, achieved = tenths(pace.achieved), latency_ms = pace.latency.map(|l| l.as_millis() as u64), limit = pace.limit, slowed_to = pace.slowed_to.map(tenths), "occurrence slower than asked: {pace}");
+                    }
                 }
                 Err(problem) => error!(campaign = name, occurrence = %at, "occurrence not sent: {problem}"),
             }

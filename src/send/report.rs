@@ -116,15 +116,18 @@ impl fmt::Display for Pace {
             "{:.1} sends/s of the {} asked (--rate)",
             self.achieved, self.asked
         )?;
-        if let Some(rate) = self.slowed_to {
-            return write!(
-                f,
-                ": the API said to slow down (HTTP 429, or WhatsApp 130429), so the run slowed down to {rate:.1}/s"
-            );
-        }
         let latency = self
             .latency
             .map_or_else(|| "unknown".to_owned(), |l| format!("{} ms", l.as_millis()));
+        if let Some(rate) = self.slowed_to {
+            // The cause is the API's answer, not the limit: the latency is still worth
+            // knowing, to tell a slow API from a strict one.
+            return write!(
+                f,
+                ": the API said to slow down (HTTP 429, or WhatsApp 130429), so the run slowed down to {rate:.1}/s, with at most {} requests in flight at {latency} each",
+                self.limit
+            );
+        }
         write!(
             f,
             ": at most {} requests in flight at {latency} each",
@@ -138,5 +141,51 @@ impl fmt::Display for Pace {
                 f.write_str(" (--max-concurrency); raise it to reach the rate")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pace(slowed_to: Option<f64>) -> Pace {
+        Pace {
+            asked: 20.0,
+            achieved: 4.31,
+            latency: Some(Duration::from_millis(120)),
+            limit: 8,
+            concurrency: Concurrency::Auto { max: 8 },
+            slowed_to,
+        }
+    }
+
+    #[test]
+    fn a_pace_slowed_down_by_the_api_keeps_its_rate_and_latency() {
+        assert_eq!(
+            pace(Some(5.0)).to_string(),
+            "4.3 sends/s of the 20 asked (--rate): the API said to slow down (HTTP 429, or \
+             WhatsApp 130429), so the run slowed down to 5.0/s, with at most 8 requests in \
+             flight at 120 ms each"
+        );
+    }
+
+    #[test]
+    fn a_pace_held_back_by_the_limit_names_the_flag_to_raise() {
+        assert_eq!(
+            pace(None).to_string(),
+            "4.3 sends/s of the 20 asked (--rate): at most 8 requests in flight at 120 ms each \
+             (--max-concurrency); raise it to reach the rate"
+        );
+        let fixed = Pace {
+            concurrency: Concurrency::Fixed(8),
+            latency: None,
+            ..pace(None)
+        };
+        assert!(
+            fixed
+                .to_string()
+                .ends_with("at unknown each (--concurrency); leave it out to follow the rate"),
+            "{fixed}"
+        );
     }
 }

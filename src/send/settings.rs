@@ -68,7 +68,8 @@ pub(crate) struct Settings {
     /// Also retry ambiguous outcomes (the request may have been processed): a possible
     /// duplicate rather than a possibly missing message.
     pub retry_ambiguous: bool,
-    /// Stop the run after this many failed or unknown sends in a row.
+    /// Stop the run when more than this many sends in a row failed or ended unknown (0:
+    /// never).
     pub max_consecutive_failures: usize,
     /// Minimum time between two sends to one number (WhatsApp's per-user pair limit).
     /// Zero when no number can come twice (one campaign occurrence, whose numbers the

@@ -268,7 +268,12 @@ fn a_number_that_opts_out_during_a_run_gets_none_of_its_other_messages() {
     assert_eq!(second["sends"][0]["state"], "suppressed", "{second}");
     let list = w.run(&["optout", "list", "--format", "csv"]);
     list.assert_code(0);
-    assert_eq!(list.csv().len(), 2, "a header and one opt-out: {}", list.stdout);
+    assert_eq!(
+        list.csv().len(),
+        2,
+        "a header and one opt-out: {}",
+        list.stdout
+    );
 }
 
 #[test]

@@ -35,10 +35,7 @@ impl Cap {
     /// `2 marketing message(s) per 7d`, as reports say it.
     pub(crate) fn describe(&self) -> String {
         match self.category {
-            Some(category) => format!(
-                "{} {category} message(s) per {}",
-                self.max, self.per_text
-            ),
+            Some(category) => format!("{} {category} message(s) per {}", self.max, self.per_text),
             None => format!("{} message(s) per {}", self.max, self.per_text),
         }
     }

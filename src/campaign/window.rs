@@ -21,7 +21,10 @@ pub(crate) struct WindowSpec {
     /// The hours in which messages may be sent, on the recipient's clock: `HH:MM-HH:MM`,
     /// e.g. `09:00-20:00`. An end before the start is an overnight window (`21:00-06:00`,
     /// belonging to the day it starts on); `24:00` may end a window.
-    #[schemars(required, regex(pattern = r"^\s*[0-9]{2}:[0-9]{2}\s*-\s*[0-9]{2}:[0-9]{2}\s*$"))]
+    #[schemars(
+        required,
+        regex(pattern = r"^\s*[0-9]{2}:[0-9]{2}\s*-\s*[0-9]{2}:[0-9]{2}\s*$")
+    )]
     pub hours: Option<String>,
     /// The days of the week: `MON-SAT`, `MON,WED,FRI`, `MON-FRI,SUN`, or `ALL`. Default: every
     /// day.
@@ -93,7 +96,10 @@ impl Window {
                 None
             }
             None => {
-                problems.push(("hours", "a window needs `hours`, e.g. 09:00-20:00".to_owned()));
+                problems.push((
+                    "hours",
+                    "a window needs `hours`, e.g. 09:00-20:00".to_owned(),
+                ));
                 None
             }
         };
@@ -248,7 +254,11 @@ mod tests {
         );
         // The United States has several zones: the schedule's, else UTC.
         assert_eq!(zone(None, us), Ok(("UTC".to_owned(), ZoneFrom::Utc)));
-        assert!(zone(Some("Somewhere"), us).unwrap_err().contains("`Somewhere`"));
+        assert!(
+            zone(Some("Somewhere"), us)
+                .unwrap_err()
+                .contains("`Somewhere`")
+        );
         let fixed = Window::from_spec(&WindowSpec {
             timezone: Some("Europe/London".to_owned()),
             ..spec("09:00-20:00")

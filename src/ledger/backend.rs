@@ -30,6 +30,15 @@ pub(crate) struct NewSend {
     pub test: bool,
 }
 
+/// A send deliberately not sent, as [`Ledger::skip`] records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Skipped {
+    pub send: NewSend,
+    /// `capped` or `missed`.
+    pub status: Status,
+    pub reason: String,
+}
+
 /// The result of a claim: the send may go out (and what the row was before, to put it back
 /// if the send never starts), or another run already has it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,15 +142,10 @@ pub(crate) trait Ledger: Send {
     /// claim always wins). Exactly one caller can claim a send.
     fn claim(&mut self, sends: &[NewSend], retry: &[Status]) -> Result<Vec<Claim>, LedgerError>;
 
-    /// Records sends that are deliberately not sent, with `status` (`capped` or `missed`)
-    /// and `reason`, in one transaction. A send already recorded keeps its row. Returns how
-    /// many were recorded.
-    fn skip(
-        &mut self,
-        sends: &[NewSend],
-        status: Status,
-        reason: &str,
-    ) -> Result<usize, LedgerError>;
+    /// Records sends that are deliberately not sent (`capped` or `missed`, with the reason),
+    /// in one transaction. A send already recorded keeps its row. Returns how many were
+    /// recorded.
+    fn skip(&mut self, skipped: &[Skipped]) -> Result<usize, LedgerError>;
 
     /// Hands `visit` every send that may have reached its recipient (`sent`, `unknown`,
     /// `in_flight`; not test sends) updated at or after `since`, one row at a time; returns

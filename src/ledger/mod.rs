@@ -16,7 +16,7 @@ mod postgres;
 mod row;
 mod sqlite;
 
-pub(crate) use backend::{Claim, Filter, Finished, Ledger, NewSend};
+pub(crate) use backend::{Claim, Filter, Finished, Ledger, NewSend, Skipped};
 pub(crate) use error::LedgerError;
 pub(crate) use handle::SharedLedger;
 pub(crate) use holder::Holder;

@@ -12,7 +12,7 @@ use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Statement, ToSql, TransactionBehavior, params,
 };
 
-use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
+use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend, Skipped};
 use super::error::{LedgerError, Source};
 use super::holder::Holder;
 use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
@@ -619,12 +619,7 @@ impl Ledger for SqliteLedger {
         result
     }
 
-    fn skip(
-        &mut self,
-        sends: &[NewSend],
-        status: Status,
-        reason: &str,
-    ) -> Result<usize, LedgerError> {
+    fn skip(&mut self, skipped: &[Skipped]) -> Result<usize, LedgerError> {
         let location = self.location.clone();
         let now = timestamp(Utc::now());
         let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
@@ -639,17 +634,24 @@ impl Ledger for SqliteLedger {
                      ON CONFLICT (key) DO NOTHING",
                 )
                 .map_err(|e| storage(&location, e))?;
-            (|| {
-                insert.raw_bind_parameter(9, status.as_str())?;
-                insert.raw_bind_parameter(12, reason)?;
-                insert.raw_bind_parameter(13, &now)
-            })()
-            .map_err(|e| storage(&location, e))?;
-            let mut previous = None;
-            for send in sends {
-                recorded +=
-                    insert_send(&mut insert, send, previous).map_err(|e| storage(&location, e))?;
-                previous = Some(send);
+            insert
+                .raw_bind_parameter(13, &now)
+                .map_err(|e| storage(&location, e))?;
+            let mut previous: Option<&Skipped> = None;
+            for s in skipped {
+                (|| {
+                    rebind(
+                        &mut insert,
+                        9,
+                        s.status.as_str(),
+                        previous.map(|p| p.status.as_str()),
+                    )?;
+                    rebind(&mut insert, 12, &s.reason, previous.map(|p| &p.reason))?;
+                    insert_send(&mut insert, &s.send, previous.map(|p| &p.send))
+                })()
+                .map(|n| recorded += n)
+                .map_err(|e| storage(&location, e))?;
+                previous = Some(s);
             }
         }
         tx.commit().map_err(|e| storage(&location, e))?;

@@ -523,6 +523,9 @@ mod tests {
             panic!("not capped");
         };
         assert_eq!((hit.cap.as_str(), hit.count), ("5 message(s) per 1d", 5));
-        assert!(hit.text().starts_with("frequency cap of 5 message(s) per 1d: 5 already ("));
+        assert!(
+            hit.text()
+                .starts_with("frequency cap of 5 message(s) per 1d: 5 already (")
+        );
     }
 }

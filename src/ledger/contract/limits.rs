@@ -6,7 +6,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{finished, row, send};
-use crate::ledger::backend::{Claim, Filter, Ledger, NewSend};
+use crate::ledger::backend::{Claim, Filter, Ledger, NewSend, Skipped};
 use crate::ledger::row::{Messaged, OptOut, SendRow, Status};
 use crate::schedule::Occurrence;
 
@@ -23,6 +23,18 @@ fn keys(l: &mut dyn Ledger) -> Vec<(String, Status)> {
         .unwrap()
         .into_iter()
         .map(|r| (r.key, r.status))
+        .collect()
+}
+
+/// `sends` held back with `status` for `reason`.
+fn skipped(sends: &[NewSend], status: Status, reason: &str) -> Vec<Skipped> {
+    sends
+        .iter()
+        .map(|send| Skipped {
+            send: send.clone(),
+            status,
+            reason: reason.to_owned(),
+        })
         .collect()
 }
 
@@ -78,11 +90,19 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
     let reason = "capped: 2 marketing message(s) in 7d";
     // A row already recorded keeps it: only a and b are recorded.
     assert_eq!(
-        l.skip(&[a.clone(), b.clone(), c.clone()], Status::Capped, reason)
-            .unwrap(),
+        l.skip(&skipped(
+            &[a.clone(), b.clone(), c.clone()],
+            Status::Capped,
+            reason
+        ))
+        .unwrap(),
         2
     );
-    assert_eq!(l.skip(&[a.clone()], Status::Missed, "late").unwrap(), 0);
+    assert_eq!(
+        l.skip(&skipped(&[a.clone()], Status::Missed, "late"))
+            .unwrap(),
+        0
+    );
     let rows: Vec<SendRow> = l.sends(&Filter::default()).unwrap();
     let capped = rows.iter().find(|r| r.key == a.key).unwrap();
     assert_eq!(
@@ -113,14 +133,26 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
         l.claim(&[a.clone()], &[Status::Capped]).unwrap(),
         vec![Claim::Claimed(Some(Status::Capped))]
     );
+    // One batch, each with its own status and reason.
+    let (d, e) = (send("d/once/919000000005"), send("d/once/919000000006"));
+    let mut batch = skipped(std::slice::from_ref(&d), Status::Capped, "cap of d");
+    batch.extend(skipped(std::slice::from_ref(&e), Status::Missed, "window of e"));
+    assert_eq!(l.skip(&batch).unwrap(), 2);
+    let rows = l.sends(&Filter::default()).unwrap();
+    let of = |key: &str| {
+        let r = rows.iter().find(|r| r.key == key).unwrap();
+        (r.status, r.error.clone().unwrap())
+    };
+    assert_eq!(of(&d.key), (Status::Capped, "cap of d".to_owned()));
+    assert_eq!(of(&e.key), (Status::Missed, "window of e".to_owned()));
     // A missed send never is.
     let late = send("c/2026-12-01T03:30:00Z/919000000004");
     assert_eq!(
-        l.skip(
+        l.skip(&skipped(
             std::slice::from_ref(&late),
             Status::Missed,
             "its send window did not open within max_delay (24h)"
-        )
+        ))
         .unwrap(),
         1
     );
@@ -165,7 +197,8 @@ fn messaged_lists_what_may_have_reached_someone(mut l: Box<dyn Ledger>) {
     // sends[3] stays in flight; sends[4] and [5] are put back and capped.
     l.release(&[(sends[4].key.clone(), None), (sends[5].key.clone(), None)])
         .unwrap();
-    l.skip(&sends[4..], Status::Capped, "capped").unwrap();
+    l.skip(&skipped(&sends[4..], Status::Capped, "capped"))
+        .unwrap();
     let other = send("d/2026-12-01T03:30:00Z/919000000001");
     l.claim(std::slice::from_ref(&other), &[]).unwrap();
     l.finish(&[finished(&other.key, Status::Sent)]).unwrap();
@@ -241,11 +274,11 @@ fn import_copies_category_and_test(mut from: Box<dyn Ledger>, mut to: Box<dyn Le
     };
     from.claim(&[test.clone()], &[]).unwrap();
     from.finish(&[finished(&test.key, Status::Sent)]).unwrap();
-    from.skip(
+    from.skip(&skipped(
         &[marketing("c/once/919000000003")],
         Status::Capped,
         "capped",
-    )
+    ))
     .unwrap();
     let rows = from.sends(&Filter::default()).unwrap();
     to.import(&rows, &[]).unwrap();

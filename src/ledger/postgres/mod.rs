@@ -19,7 +19,7 @@ use postgres::Client;
 
 pub(crate) use location::PgLocation;
 
-use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend};
+use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend, Skipped};
 use super::error::LedgerError;
 use super::holder::Holder;
 use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
@@ -499,36 +499,35 @@ impl Ledger for PgLedger {
             .collect())
     }
 
-    fn skip(
-        &mut self,
-        sends: &[NewSend],
-        status: Status,
-        reason: &str,
-    ) -> Result<usize, LedgerError> {
+    fn skip(&mut self, skipped: &[Skipped]) -> Result<usize, LedgerError> {
         self.require_lock()?;
         let now = timestamp(Utc::now());
-        let column =
-            |f: fn(&NewSend) -> &String| sends.iter().map(|s| f(s).as_str()).collect::<Vec<&str>>();
-        let keys = column(|s| &s.key);
+        let column = |f: fn(&Skipped) -> &str| skipped.iter().map(f).collect::<Vec<&str>>();
+        let keys = column(|s| &s.send.key);
         let (campaigns, files, occurrences) = (
-            column(|s| &s.campaign),
-            column(|s| &s.file),
-            column(|s| &s.occurrence),
+            column(|s| &s.send.campaign),
+            column(|s| &s.send.file),
+            column(|s| &s.send.occurrence),
         );
-        let (recipients, endpoints) = (column(|s| &s.recipient), column(|s| &s.endpoint));
-        let (requests, hashes) = (column(|s| &s.request), column(|s| &s.request_hash));
-        let categories: Vec<Option<&str>> = sends.iter().map(|s| s.category.as_deref()).collect();
-        let tests: Vec<bool> = sends.iter().map(|s| s.test).collect();
-        let status = status.as_str();
+        let (recipients, endpoints) = (column(|s| &s.send.recipient), column(|s| &s.send.endpoint));
+        let (requests, hashes) = (
+            column(|s| &s.send.request),
+            column(|s| &s.send.request_hash),
+        );
+        let (statuses, reasons) = (column(|s| s.status.as_str()), column(|s| &s.reason));
+        let categories: Vec<Option<&str>> =
+            skipped.iter().map(|s| s.send.category.as_deref()).collect();
+        let tests: Vec<bool> = skipped.iter().map(|s| s.send.test).collect();
         let recorded = self.with(|c| {
             c.execute(
                 "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
                                     request_hash, status, attempts, error, created_at, updated_at,
                                     category, test)
-                 SELECT k, c, f, o, r, e, q, h, $12, 0, $13, $9, $9, g, t
+                 SELECT k, c, f, o, r, e, q, h, s, 0, m, $9, $9, g, t
                  FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::TEXT[],
-                             $6::TEXT[], $7::TEXT[], $8::TEXT[], $10::TEXT[], $11::BOOL[])
-                      AS u(k, c, f, o, r, e, q, h, g, t)
+                             $6::TEXT[], $7::TEXT[], $8::TEXT[], $10::TEXT[], $11::BOOL[],
+                             $12::TEXT[], $13::TEXT[])
+                      AS u(k, c, f, o, r, e, q, h, g, t, s, m)
                  ON CONFLICT (key) DO NOTHING",
                 &[
                     &keys,
@@ -542,8 +541,8 @@ impl Ledger for PgLedger {
                     &now,
                     &categories,
                     &tests,
-                    &status,
-                    &reason,
+                    &statuses,
+                    &reasons,
                 ],
             )
         })?;

@@ -298,11 +298,11 @@ fn a_version_3_ledger_gains_categories_tests_and_statuses_as_version_4() {
     assert_eq!(l.version().unwrap(), 4);
     assert_eq!(l.sends(&Filter::default()).unwrap(), sends);
     assert_eq!(
-        l.skip(
-            &[crate::ledger::contract::send("c/once/919000000003")],
-            Status::Capped,
-            "capped"
-        )
+        l.skip(&[crate::ledger::Skipped {
+            send: crate::ledger::contract::send("c/once/919000000003"),
+            status: Status::Capped,
+            reason: "capped".to_owned(),
+        }])
         .unwrap(),
         1
     );

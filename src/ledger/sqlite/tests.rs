@@ -405,8 +405,12 @@ fn a_version_4_ledger_is_rebuilt_as_version_5_keeping_its_rows() {
         Some("2026-12-01T03:30:00Z".parse().unwrap())
     );
     assert_eq!(
-        l.skip(&[send("c/once/919000000003")], Status::Capped, "capped")
-            .unwrap(),
+        l.skip(&[crate::ledger::Skipped {
+            send: send("c/once/919000000003"),
+            status: Status::Capped,
+            reason: "capped".to_owned(),
+        }])
+        .unwrap(),
         1
     );
     assert_eq!(messaged(&mut l), vec![("919000000001".to_owned(), None)]);

@@ -69,6 +69,9 @@ pub(crate) enum Error {
     #[error("{}", invalid_numbers(.0))]
     InvalidNumbers(Vec<String>),
 
+    #[error(transparent)]
+    TestSend(#[from] crate::commands::test_send::TestSendError),
+
     /// An input refused as a whole, with why.
     #[error("{0}")]
     Rejected(String),

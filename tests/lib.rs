@@ -41,6 +41,8 @@
 //!   (131050, both ledgers), undeliverable numbers and `--include-undeliverable` (131026),
 //!   the marketing limit's hold (131049), back-offs of the run (130429) and of one number
 //!   (131056), and template errors that stop a campaign (132xxx).
+//! - `test_send`: `apply FILE --to NUMBER [--as RECIPIENT]`: one recipient's message sent
+//!   to another number, recorded as a test that blocks nothing.
 //! - `transport`: `apply` against odd answers (stalled, cut or close-delimited bodies, huge
 //!   heads, no answer, redirects), a TLS handshake that never ends, a private CA
 //!   (`SSL_CERT_FILE`, `SSL_CERT_DIR`), HTTP/2 only, and proxies from the environment (HTTP,
@@ -90,6 +92,7 @@ mod request;
 mod saved_plan;
 mod schedule;
 mod schema;
+mod test_send;
 mod transport;
 mod validate;
 mod whatsapp_codes;

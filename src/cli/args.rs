@@ -248,6 +248,16 @@ pub(super) struct ApplyArgs {
     #[arg(long)]
     pub retry_unknown: bool,
 
+    /// Send one test message instead: the campaign of the one campaign file given, rendered
+    /// for its first recipient (or the one --as names), to this number. Recorded as a test:
+    /// never the recipient's send, and counted by no limit.
+    #[arg(long, value_name = "NUMBER", conflicts_with_all = ["retry_failed", "retry_unknown"])]
+    pub to: Option<String>,
+
+    /// With --to: whose message to send, a recipient of the campaign (default: the first).
+    #[arg(long = "as", value_name = "RECIPIENT", requires = "to")]
+    pub as_recipient: Option<String>,
+
     /// Stop when more than N sends in a row fail or end unknown: the (N+1)th stops the run
     /// (0: never).
     #[arg(long, default_value_t = 20, value_name = "N")]

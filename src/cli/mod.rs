@@ -54,7 +54,10 @@ fn dispatch(command: Command) -> Result<Outcome, Error> {
     match command {
         Command::Validate(args) => commands::validate::validate(&settings::files(&args)),
         Command::Plan(args) => commands::plan::plan(&settings::plan(&args)?),
-        Command::Apply(args) => commands::apply::apply(&settings::apply(&args)?),
+        Command::Apply(args) => match settings::test_send(&args)? {
+            Some(test) => commands::test_send::test_send(&test),
+            None => commands::apply::apply(&settings::apply(&args)?),
+        },
         Command::Run(args) => commands::run::run(&settings::run(&args)?),
         Command::Status(args) => commands::status::status(&settings::status(&args)?),
         Command::State(StateCommand::Migrate(args)) => {

@@ -20,6 +20,7 @@ use crate::commands::run::{self, RunSettings};
 use crate::commands::show::ShowSettings;
 use crate::commands::state::MigrateSettings;
 use crate::commands::status::{self, StatusSettings};
+use crate::commands::test_send::TestSendSettings;
 use crate::ledger::{LedgerError, StateLocation, Status};
 use crate::plan::PlanOptions;
 use crate::send::{self, Concurrency};
@@ -113,6 +114,18 @@ pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
             ..sending(&args.send)
         },
     })
+}
+
+/// `apply --to`: a test send, when asked for.
+pub(super) fn test_send(args: &ApplyArgs) -> Result<Option<TestSendSettings>, LedgerError> {
+    let Some(to) = &args.to else {
+        return Ok(None);
+    };
+    Ok(Some(TestSendSettings {
+        apply: apply(args)?,
+        to: to.clone(),
+        recipient: args.as_recipient.clone(),
+    }))
 }
 
 fn sending(args: &SendArgs) -> send::Settings {

@@ -44,7 +44,7 @@ const LISTED_FAILURES: usize = 20;
 /// Where apply prints its plan and its summary: stdout, whose reader going away (`| head`)
 /// ends what is printed, never the run. Stopping half-way would leave sends for a later
 /// run (and a saved plan stale); every outcome is recorded as in any run.
-type Out = Lenient<io::Stdout>;
+pub(super) type Out = Lenient<io::Stdout>;
 
 pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     if let [path] = settings.files.paths.as_slice()
@@ -241,7 +241,7 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
 
 /// Opens the ledger for sending: its lock taken, and what an earlier run left in flight
 /// recorded as `unknown`.
-fn open_for_sending(settings: &ApplySettings) -> Result<Box<dyn Ledger>, Error> {
+pub(super) fn open_for_sending(settings: &ApplySettings) -> Result<Box<dyn Ledger>, Error> {
     let mut ledger = settings.state.open()?;
     ledger.lock_within(&Holder::current("apply"), settings.lock_timeout)?;
     let recovered = ledger.recover()?;
@@ -263,8 +263,8 @@ fn views(plan: &Plan, scan: &Scan) -> Vec<CampaignView> {
 }
 
 /// Sends of the plan that are not sent: already sent, or to a number that opted out.
-#[derive(Clone, Copy)]
-struct Skipped {
+#[derive(Clone, Copy, Default)]
+pub(super) struct Skipped {
     already_sent: usize,
     suppressed: usize,
 }
@@ -355,12 +355,12 @@ fn already_sent(campaigns: &[CampaignView]) -> usize {
 }
 
 /// The sending part of an apply, once the sends are known.
-struct Sending {
+pub(super) struct Sending {
     executor: Arc<Executor>,
 }
 
 impl Sending {
-    fn new(
+    pub(super) fn new(
         settings: &ApplySettings,
         endpoints: Endpoints,
         key: ApiKey,
@@ -379,7 +379,7 @@ impl Sending {
 
     /// Sends what `feed` hands over (on a planning thread of its own), shows progress, and
     /// prints the summary.
-    fn run(
+    pub(super) fn run(
         self,
         out: &mut Out,
         ledger: Box<dyn Ledger>,
@@ -450,7 +450,7 @@ fn send(
 }
 
 /// Asks on the terminal (stdin is one: checked before anything was opened).
-fn confirm(due: usize) -> Result<(), Error> {
+pub(super) fn confirm(due: usize) -> Result<(), Error> {
     output::eprint(format_args!(
         "Send {due} message(s)? Type `yes` to confirm: "
     ));

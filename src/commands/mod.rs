@@ -10,6 +10,7 @@ pub(crate) mod schema;
 pub(crate) mod show;
 pub(crate) mod state;
 pub(crate) mod status;
+pub(crate) mod test_send;
 pub(crate) mod validate;
 
 use std::path::PathBuf;

@@ -40,6 +40,13 @@ impl Outgoing {
         }
     }
 
+    /// A test send (`apply --to`): recorded as a test, which no limit counts.
+    pub(crate) fn test(send: PlannedSend) -> Outgoing {
+        let mut outgoing = Outgoing::new(send);
+        outgoing.record.test = true;
+        outgoing
+    }
+
     pub(crate) fn new(send: PlannedSend) -> Outgoing {
         let body = send.body();
         let record = NewSend {

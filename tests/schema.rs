@@ -1,6 +1,7 @@
-//! The JSON Schema: the committed `schemas/campaign.schema.json` is exactly what
+//! The JSON Schemas: the committed `schemas/campaign.schema.json` is exactly what
 //! `campaignctl schema` prints (so a stale schema fails CI), and it is the schema editors
-//! use, so it must accept every bundled example and reject what `validate` rejects.
+//! use, so it must accept every bundled example and reject what `validate` rejects. The
+//! project file's and the template catalogue's schemas are likewise checked for staleness.
 
 use std::path::Path;
 
@@ -50,6 +51,41 @@ fn committed_project_schema_is_up_to_date() {
         schema["$id"],
         "https://campaignctl.dev/schemas/project.schema.json"
     );
+}
+
+/// If this fails, run `cargo run -- schema --templates > schemas/templates.schema.json`.
+#[test]
+fn committed_templates_schema_is_up_to_date() {
+    let output = Test::in_repo()
+        .args(["schema", "--templates"])
+        .stderr("")
+        .run();
+    let committed = std::fs::read_to_string(Path::new(REPO).join("schemas/templates.schema.json"))
+        .expect("schemas/templates.schema.json is committed");
+    assert!(
+        output.stdout == committed,
+        "schemas/templates.schema.json is stale: regenerate it with \
+         `cargo run -- schema --templates > schemas/templates.schema.json`"
+    );
+    let schema: Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        schema["$id"],
+        "https://campaignctl.dev/schemas/templates.schema.json"
+    );
+    // The project file's `templates` takes a path, or the list a catalogue file has.
+    let project: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(REPO).join("schemas/project.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        project["$defs"]["Templates"]["type"],
+        serde_json::json!(["string", "array"])
+    );
+    assert_eq!(
+        project["$defs"]["Templates"]["items"],
+        schema["properties"]["templates"]["items"]
+    );
+    assert_eq!(project["$defs"]["Template"], schema["$defs"]["Template"]);
 }
 
 #[test]

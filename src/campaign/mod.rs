@@ -1,5 +1,6 @@
 //! A validated campaign: everything `plan`, `apply` and `run` need, with no loose ends.
 
+pub(crate) mod catalogue;
 pub(crate) mod document;
 pub(crate) mod file;
 pub(crate) mod loader;
@@ -21,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnostic::Pos;
 use crate::schedule::Schedule;
+use catalogue::Template;
 use file::Media;
 use recipients::RecipientSource;
 
@@ -31,6 +33,8 @@ pub(crate) struct Campaign {
     pub file: Arc<Path>,
     pub description: Option<String>,
     pub template: String,
+    /// The template's entry in the project's catalogue; `None` without a catalogue.
+    pub template_info: Option<Arc<Template>>,
     pub language: String,
     pub media: Option<Media>,
     pub tag: Option<String>,

@@ -52,7 +52,7 @@ pub(crate) fn prepare(
 ) -> Result<Prepared, LedgerError> {
     let (project, project_problems) = project::load(config);
     let (files, optout_problems) = optouts::load_files(&project);
-    let (sources, load_problems) = loader::load(paths, allow_empty);
+    let (sources, load_problems) = loader::load(paths, allow_empty, project.catalogue_file());
     let validated = validator::validate(&sources, &project);
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(project_problems);

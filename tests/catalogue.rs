@@ -663,3 +663,21 @@ fn the_catalogue_file_is_not_a_campaign() {
         .stderr("")
         .run();
 }
+
+/// `optout` reads the project file for its default country, never the catalogue: a number
+/// can be opted out while the catalogue has a mistake.
+#[test]
+fn optout_does_not_depend_on_the_catalogue() {
+    Test::new()
+        .file(
+            "campaignctl.yaml",
+            "default_country: IN\ntemplates:\n  - {name: Bad-Name}\n",
+        )
+        .args(["optout", "add", "097399 78284", "--state", "state.db"])
+        .stdout_contains("919739978284")
+        .run();
+    Test::new()
+        .file("campaignctl.yaml", "templates: missing.yaml\n")
+        .args(["optout", "add", "+91 97399 78284", "--state", "state.db"])
+        .run();
+}

@@ -120,8 +120,10 @@ pub(crate) fn schema() -> Value {
 
 /// Loads the project file: `explicit` (from `--config` or `CAMPAIGNCTL_CONFIG`), which must
 /// exist, or `campaignctl.yaml` in the working directory, if there is one. Every problem is
-/// returned located; with errors the project keeps its defaults.
-pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
+/// returned located; with errors the project keeps its defaults. The template catalogue is
+/// read only when `catalogue` is true (commands that check campaigns): `optout`, which
+/// never does, must work even while the catalogue has a mistake.
+pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Diagnostic>) {
     let path = match explicit {
         Some(path) => path.to_owned(),
         None => {
@@ -167,12 +169,13 @@ pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
         .check(&doc)
         .into_iter()
         .partition(|p| p.pointer == "/templates" || p.pointer.starts_with("/templates/"));
+    let in_templates = if catalogue { in_templates } else { Vec::new() };
     if !others.is_empty() {
         let all = others.into_iter().chain(in_templates).collect();
         return (Project::default(), locate(&doc, all, &file, &text));
     }
     let mut value = doc.value.clone();
-    if !in_templates.is_empty()
+    if (!catalogue || !in_templates.is_empty())
         && let Some(object) = value.as_object_mut()
     {
         object.remove("templates");

@@ -26,7 +26,7 @@ fn help_lists_the_commands() {
         "  validate     Check campaign files against the schema and every rule; report all problems at once\n",
         "  plan         Show what `apply` would send at `--now`, without sending or writing anything\n",
         "  optout       Manage the ledger's opt-outs: numbers no campaign ever messages\n",
-        "  schema       Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml)\n",
+        "  schema       Print the JSON Schema of a campaign file, the project file or a template catalogue\n",
     ] {
         assert!(output.stdout.contains(line), "{}", output.stdout);
     }

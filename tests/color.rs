@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::test::{BIN, REPO};
+use crate::test::{BIN, FIXTURES_CONFIG, REPO};
 
 const NOW: &str = "2026-11-30T03:35:00Z";
 /// Never created (`plan` never writes): no ledger, every send `new`.
@@ -40,7 +40,14 @@ fn plan(color: &str) -> Command {
 }
 
 fn validate(color: &str) -> Command {
-    campaignctl(&["validate", INVALID, "--color", color])
+    campaignctl(&[
+        "validate",
+        "--config",
+        FIXTURES_CONFIG,
+        INVALID,
+        "--color",
+        color,
+    ])
 }
 
 /// stdout and stderr of a run.

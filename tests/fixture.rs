@@ -3,19 +3,24 @@
 //! snapshotted. Every `fixtures/valid/ok_*.yaml` must validate with exit 0.
 //!
 //! The binary runs in the repository root with a relative path, so the paths in messages
-//! (and in the snapshots) are `tests/fixtures/...` on every machine.
+//! (and in the snapshots) are `tests/fixtures/...` on every machine. It is given the
+//! fixtures' own project file, which sets nothing: the repository's `campaignctl.yaml` has
+//! the bundled campaigns' template catalogue, which the fixtures are not about.
 
 use std::path::Path;
 use std::process::Command;
 
-use crate::test::{BIN, REPO};
+use crate::test::{BIN, FIXTURES_CONFIG, REPO};
 
 fn validate(path: &Path) -> Command {
     let relative = path
         .strip_prefix(REPO)
         .expect("fixtures live in the repository");
     let mut command = Command::new(BIN);
-    command.current_dir(REPO).arg("validate").arg(relative);
+    command
+        .current_dir(REPO)
+        .args(["validate", "--config", FIXTURES_CONFIG])
+        .arg(relative);
     command
 }
 

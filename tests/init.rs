@@ -6,10 +6,12 @@ use std::process::Command;
 
 use crate::test::{BIN, Test};
 
-const FILES: [&str; 5] = [
+const FILES: [&str; 7] = [
+    "campaignctl.yaml",
     "campaigns/welcome.yaml",
     "campaigns/data/recipients.csv",
     "schemas/campaign.schema.json",
+    "schemas/project.schema.json",
     ".gitignore",
     ".github/workflows/campaigns.yml",
 ];
@@ -40,9 +42,11 @@ fn into_an_empty_directory() {
         .stdout(
             "
             Created:
+              campaignctl.yaml
               campaigns/welcome.yaml
               campaigns/data/recipients.csv
               schemas/campaign.schema.json
+              schemas/project.schema.json
               .gitignore
               .github/workflows/campaigns.yml
             Next: edit campaigns/welcome.yaml and run `campaignctl validate` and `campaignctl plan`.
@@ -78,6 +82,18 @@ fn into_an_empty_directory() {
         read(dir, "schemas/campaign.schema.json"),
         campaignctl(dir, &["schema"]).1
     );
+    // The project file lists the example's template in its catalogue, which `validate`
+    // checked above (without a catalogue it would have added a note).
+    let project = read(dir, "campaignctl.yaml");
+    assert!(
+        project.starts_with("# yaml-language-server: $schema=schemas/project.schema.json\n"),
+        "{project}"
+    );
+    assert!(project.contains("  - name: welcome_message "), "{project}");
+    assert_eq!(
+        read(dir, "schemas/project.schema.json"),
+        campaignctl(dir, &["schema", "--project"]).1
+    );
     assert_eq!(
         read(dir, "campaigns/data/recipients.csv").lines().next(),
         Some("mobile,name")
@@ -104,8 +120,9 @@ fn never_overwrites() {
         campaignctl(dir, &["init"]),
         (
             0,
-            "Skipped, already there (left as they are):\n  campaigns/welcome.yaml\n  \
-             campaigns/data/recipients.csv\n  schemas/campaign.schema.json\n  .gitignore\n  \
+            "Skipped, already there (left as they are):\n  campaignctl.yaml\n  \
+             campaigns/welcome.yaml\n  campaigns/data/recipients.csv\n  \
+             schemas/campaign.schema.json\n  schemas/project.schema.json\n  .gitignore\n  \
              .github/workflows/campaigns.yml\n\
              note: .gitignore does not list .campaignctl/ (the local ledger): add it\n\
              Next: edit campaigns/welcome.yaml and run `campaignctl validate` and `campaignctl plan`.\n"
@@ -130,7 +147,7 @@ fn never_overwrites() {
 fn into_a_new_directory() {
     let output = Test::new()
         .args(["init", "new/repo"])
-        .stdout_contains("Created in new/repo:\n  campaigns/welcome.yaml\n")
+        .stdout_contains("Created in new/repo:\n  campaignctl.yaml\n  campaigns/welcome.yaml\n")
         .stdout_contains("Next: cd new/repo, then edit campaigns/welcome.yaml")
         .run();
     let repo = output.path().join("new/repo");

@@ -16,7 +16,10 @@
 //!   delimiters, byte-order marks, encodings).
 //! - `saved_plan`: `plan --out`, `show` and `apply PLAN`: exactly the saved sends, and
 //!   every reason a saved plan is stale; the markdown plan and its size limit.
-//! - `schema`: the committed JSON Schema is current and accepts the examples.
+//! - `catalogue`: the template catalogue (inline, YAML or JSON file), its own errors, every
+//!   check of a campaign against it, param lengths, the +1 marketing warning, the note of
+//!   `validate` without one.
+//! - `schema`: the committed JSON Schemas are current and accept the examples.
 //! - `cli`: help, working directories, machine time zone, nothing written.
 //! - `closed_pipe`: a reader that goes away early (`plan | head -c 10`, `show | head -1`,
 //!   `status | head`, `apply 2>&1 | head`): a quiet end and the command's own exit code;
@@ -72,6 +75,7 @@ mod relay;
 mod test;
 
 mod apply;
+mod catalogue;
 mod cli;
 mod closed_pipe;
 mod color;

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::test::Test;
+use crate::test::{NO_CATALOGUE_NOTE, Test};
 
 const NOW: &str = "2026-11-30T03:35:00Z";
 
@@ -241,7 +241,7 @@ fn a_fixed_line_number_is_a_warning_inline_and_in_csv_rows() {
         )
         .file("list.csv", "mobile\n+91 11 2345 6789\n")
         .args(["validate", "c.yaml"])
-        .stdout("1 file(s) valid: 1 campaign(s), 2 send(s) rendered, 2 warning(s)\n")
+        .stdout(&format!("1 file(s) valid: 1 campaign(s), 2 send(s) rendered, 2 warning(s)\n{NO_CATALOGUE_NOTE}"))
         .stderr(
             "
             c.yaml:7:13: warning: mobile number `080 2222 3333` is a fixed-line number in India; it may not be on WhatsApp

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::apply::{Sandbox, campaign, mobile, mobiles};
 use crate::output::Run;
 use crate::postgres::TestDb;
+use crate::test::NO_CATALOGUE_NOTE;
 
 const NOW: &str = "2026-11-30T09:00:00+05:30";
 
@@ -414,7 +415,7 @@ fn the_project_files_opt_out_lists_are_honoured_by_validate_plan_and_apply() {
     validate.assert_code(0);
     assert_eq!(
         validate.stdout,
-        "1 file(s) valid: 1 campaign(s), 4 send(s) rendered\n"
+        format!("1 file(s) valid: 1 campaign(s), 4 send(s) rendered\n{NO_CATALOGUE_NOTE}")
     );
     let plan = w.plan_json();
     assert_eq!(
@@ -823,7 +824,9 @@ fn a_blast_warns_that_opt_outs_do_not_apply_to_it_only_when_there_are_opt_outs()
     );
     assert_eq!(
         validate.stdout,
-        "1 file(s) valid: 1 campaign(s), 1 send(s) rendered, 1 warning(s)\n"
+        format!(
+            "1 file(s) valid: 1 campaign(s), 1 send(s) rendered, 1 warning(s)\n{NO_CATALOGUE_NOTE}"
+        )
     );
 }
 

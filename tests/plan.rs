@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::test::{BIN, REPO, Test};
+use crate::test::{BIN, NO_CATALOGUE_NOTE, REPO, Test};
 
 /// The instants the bundled campaigns are planned at, with what each one shows.
 const INSTANTS: [(&str, &str); 4] = [
@@ -343,7 +343,9 @@ fn disabled_campaign_is_shown_and_never_due() {
     // It is still validated.
     test()
         .args(["validate"])
-        .stdout("1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n")
+        .stdout(&format!(
+            "1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .run();
 }
 

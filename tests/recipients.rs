@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::test::Test;
+use crate::test::{NO_CATALOGUE_NOTE, Test};
 
 const NOW: &str = "2026-11-30T03:35:00Z";
 
@@ -159,7 +159,7 @@ fn a_number_listed_twice_is_sent_once_with_a_warning() {
     };
     test()
         .args(["validate", "c.yaml"])
-        .stdout("1 file(s) valid: 1 campaign(s), 3 send(s) rendered, 2 warning(s)\n")
+        .stdout(&format!("1 file(s) valid: 1 campaign(s), 3 send(s) rendered, 2 warning(s)\n{NO_CATALOGUE_NOTE}"))
         .stderr(
             "
             c.yaml:8:5: warning: 919739978284 is listed more than once in campaign `c`; it is sent once
@@ -201,7 +201,9 @@ fn the_same_number_in_two_campaigns_is_not_a_duplicate() {
         .file("a.yaml", campaign("  - mobile: \"919739978284\"\n"))
         .file("b.yaml", campaign("  - mobile: \"919739978284\"\n"))
         .args(["validate", "a.yaml", "b.yaml"])
-        .stdout("2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n")
+        .stdout(&format!(
+            "2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .stderr("")
         .run();
 }
@@ -266,7 +268,9 @@ fn empty_recipient_list_sends_nothing() {
             "template: welcome\nlanguage: en\nparams: [Hello]\nrecipients: []\n",
         )
         .args(["validate", "c.yaml"])
-        .stdout("1 file(s) valid: 1 campaign(s), 0 send(s) rendered, 1 warning(s)\n")
+        .stdout(&format!(
+            "1 file(s) valid: 1 campaign(s), 0 send(s) rendered, 1 warning(s)\n{NO_CATALOGUE_NOTE}"
+        ))
         .stderr(
             "
             c.yaml:4:1: warning: campaign `c` sends to nobody: its `recipients` list is empty

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::test::Test;
+use crate::test::{FIXTURES_CONFIG, Test};
 
 const NOW: &str = "2026-11-30T03:35:00Z";
 
@@ -413,6 +413,8 @@ fn merge_keys_apply() {
     let plan = Test::in_repo()
         .args([
             "plan",
+            "--config",
+            FIXTURES_CONFIG,
             "tests/fixtures/valid/ok_merge_keys.yaml",
             "--format",
             "json",

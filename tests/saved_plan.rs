@@ -337,6 +337,35 @@ fn a_saved_plan_is_refused_when_a_csv_file_changed() {
     );
 }
 
+/// The template catalogue is one of the files a plan is made from: a template paused since
+/// (or any other edit) makes the plan stale.
+#[test]
+fn a_saved_plan_is_refused_when_the_template_catalogue_changed() {
+    let sb = Sandbox::new();
+    with_csv(&sb);
+    sb.write("campaignctl.yaml", "templates: campaigns/templates.yaml\n");
+    let catalogue = "templates:\n  \
+         - {name: welcome_message, languages: [en], category: utility, params: 2}\n  \
+         - {name: reminder, languages: [en], category: utility, params: 1}\n";
+    sb.write("campaigns/templates.yaml", catalogue);
+    let plan = save(&sb, NOW);
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    assert_eq!(
+        saved["plan"]["files"][1]["path"],
+        "campaigns/templates.yaml"
+    );
+    sb.write(
+        "campaigns/templates.yaml",
+        &catalogue.replace("params: 1}", "params: 1, status: paused}"),
+    );
+    assert_stale(
+        &sb,
+        &plan,
+        NOW,
+        "campaigns/templates.yaml changed since the plan",
+    );
+}
+
 #[test]
 fn a_stale_plan_is_refused_with_every_reason_at_once() {
     let sb = Sandbox::new();

@@ -1,6 +1,7 @@
-//! The JSON Schema: the committed `schemas/campaign.schema.json` is exactly what
+//! The JSON Schemas: the committed `schemas/campaign.schema.json` is exactly what
 //! `campaignctl schema` prints (so a stale schema fails CI), and it is the schema editors
-//! use, so it must accept every bundled example and reject what `validate` rejects.
+//! use, so it must accept every bundled example and reject what `validate` rejects. The
+//! project file's and the template catalogue's schemas are likewise checked for staleness.
 
 use std::path::Path;
 
@@ -50,6 +51,70 @@ fn committed_project_schema_is_up_to_date() {
         schema["$id"],
         "https://campaignctl.dev/schemas/project.schema.json"
     );
+}
+
+/// If this fails, run `cargo run -- schema --templates > schemas/templates.schema.json`.
+#[test]
+fn committed_templates_schema_is_up_to_date() {
+    let output = Test::in_repo()
+        .args(["schema", "--templates"])
+        .stderr("")
+        .run();
+    let committed = std::fs::read_to_string(Path::new(REPO).join("schemas/templates.schema.json"))
+        .expect("schemas/templates.schema.json is committed");
+    assert!(
+        output.stdout == committed,
+        "schemas/templates.schema.json is stale: regenerate it with \
+         `cargo run -- schema --templates > schemas/templates.schema.json`"
+    );
+    let schema: Value = serde_json::from_str(&committed).unwrap();
+    assert_eq!(
+        schema["$id"],
+        "https://campaignctl.dev/schemas/templates.schema.json"
+    );
+    // The project file's `templates` takes a path, or the list a catalogue file has.
+    let project: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(REPO).join("schemas/project.schema.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        project["$defs"]["Templates"]["type"],
+        serde_json::json!(["string", "array"])
+    );
+    assert_eq!(
+        project["$defs"]["Templates"]["items"],
+        schema["properties"]["templates"]["items"]
+    );
+    assert_eq!(project["$defs"]["Template"], schema["$defs"]["Template"]);
+}
+
+/// The bundled catalogue and project file satisfy their committed schemas, as editors
+/// check them through their modelines.
+#[test]
+fn bundled_catalogue_and_project_file_satisfy_their_schemas() {
+    for (file, schema, modeline) in [
+        (
+            "campaigns/templates.yaml",
+            "schemas/templates.schema.json",
+            "# yaml-language-server: $schema=../schemas/templates.schema.json\n",
+        ),
+        (
+            "campaignctl.yaml",
+            "schemas/project.schema.json",
+            "# yaml-language-server: $schema=schemas/project.schema.json\n",
+        ),
+    ] {
+        let read = |path: &str| std::fs::read_to_string(Path::new(REPO).join(path)).unwrap();
+        let schema: Value = serde_json::from_str(&read(schema)).unwrap();
+        let validator = jsonschema::options().build(&schema).unwrap();
+        let text = read(file);
+        assert!(
+            text.starts_with(modeline),
+            "{file} lacks the schema modeline"
+        );
+        let value: Value = serde_saphyr::from_str(&text).unwrap();
+        assert!(validator.is_valid(&value), "{file}");
+    }
 }
 
 #[test]
@@ -113,6 +178,8 @@ fn bundled_examples_satisfy_the_committed_schema() {
     let validator = committed_validator();
     let mut files = Vec::new();
     yaml_files(&Path::new(REPO).join("campaigns"), &mut files);
+    // The template catalogue is not a campaign (the project file names it).
+    files.retain(|f| !f.ends_with("campaigns/templates.yaml"));
     assert!(files.len() >= 4, "{files:?}");
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();

@@ -30,6 +30,14 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_campaignctl");
 /// The repository root: the bundled `campaigns/` and `schemas/` are relative to it.
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
+/// The project file of the fixtures, relative to [`REPO`]: it sets nothing, so a fixture run
+/// from the repository root is not checked against the bundled campaigns' template
+/// catalogue (the repository's `campaignctl.yaml`).
+pub const FIXTURES_CONFIG: &str = "tests/fixtures/campaignctl.yaml";
+
+/// What `validate` says after its summary when there is no template catalogue.
+pub const NO_CATALOGUE_NOTE: &str = "note: template names, languages, param counts and media are not checked: there is no template catalogue; list your templates under `templates:` in campaignctl.yaml (see docs/templates.md)\n";
+
 /// File contents: text is unindented, bytes are written as they are.
 pub trait Contents {
     fn into_bytes(self) -> Vec<u8>;

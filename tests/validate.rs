@@ -2,7 +2,7 @@
 //! file is reported in one run, in a stable order. Rules that need more than one file (or a
 //! particular file name) are here; the one-file rules are fixtures (see `fixture.rs`).
 
-use crate::test::Test;
+use crate::test::{NO_CATALOGUE_NOTE, Test};
 
 const VALID: &str = "
     template: welcome
@@ -28,7 +28,9 @@ fn defaults_to_the_campaigns_directory() {
         .file("campaigns/a.yaml", VALID)
         .file("campaigns/b.yaml", VALID_BLAST)
         .args(["validate"])
-        .stdout("2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n")
+        .stdout(&format!(
+            "2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .stderr("")
         .run();
 }
@@ -103,7 +105,9 @@ fn which_files_are_loaded() {
             "campaigns/a.yaml",
             "./campaigns/nested",
         ])
-        .stdout("2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n")
+        .stdout(&format!(
+            "2 file(s) valid: 2 campaign(s), 2 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .run();
     // The campaign names come from the file stems.
     Test::new()
@@ -154,7 +158,9 @@ fn invalid_file_stem_needs_a_name() {
             format!("name: nov-welcome\n{}", crate::test::unindent(VALID)),
         )
         .args(["validate"])
-        .stdout("1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n")
+        .stdout(&format!(
+            "1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .run();
 }
 
@@ -337,7 +343,9 @@ fn summary_counts_files_campaigns_and_sends() {
             "mobile\n919739978284\n919845012345\n",
         )
         .args(["validate"])
-        .stdout("3 file(s) valid: 3 campaign(s), 5 send(s) rendered\n")
+        .stdout(&format!(
+            "3 file(s) valid: 3 campaign(s), 5 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .stderr("")
         .run();
 }
@@ -399,7 +407,9 @@ fn summary_counts_every_warning() {
             "#,
         )
         .args(["validate"])
-        .stdout("1 file(s) valid: 1 campaign(s), 1 send(s) rendered, 1 warning(s)\n")
+        .stdout(&format!(
+            "1 file(s) valid: 1 campaign(s), 1 send(s) rendered, 1 warning(s)\n{NO_CATALOGUE_NOTE}"
+        ))
         .run();
 }
 
@@ -454,7 +464,9 @@ fn validate_renders_at_now() {
             "#,
         )
         .args(["validate", "--now", "2026-11-30T03:35:00Z"])
-        .stdout("1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n")
+        .stdout(&format!(
+            "1 file(s) valid: 1 campaign(s), 1 send(s) rendered\n{NO_CATALOGUE_NOTE}"
+        ))
         .run();
 }
 

@@ -21,14 +21,27 @@ pub(crate) struct Source {
 /// Reads every campaign file under `paths`, in a stable (sorted) order. Unreadable files
 /// are reported, never skipped silently. A directory without campaign files is an error
 /// unless `allow_empty` (the daemon: removing the last file unschedules everything).
-pub(crate) fn load(paths: &[PathBuf], allow_empty: bool) -> (Vec<Source>, Vec<Diagnostic>) {
+/// `catalogue`, the project's template catalogue file, is not a campaign: a directory's
+/// walk leaves it out.
+pub(crate) fn load(
+    paths: &[PathBuf],
+    allow_empty: bool,
+    catalogue: Option<&Path>,
+) -> (Vec<Source>, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut problems = Vec::new();
+    let catalogue = catalogue.and_then(|c| std::fs::canonicalize(c).ok());
     for path in paths {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => {
                 let before = files.len();
-                if let Err(e) = walk(path, &mut files) {
+                let walked = walk(path, &mut files);
+                if let Some(catalogue) = &catalogue {
+                    let mut found = files.split_off(before);
+                    found.retain(|f| std::fs::canonicalize(f).ok().as_ref() != Some(catalogue));
+                    files.extend(found);
+                }
+                if let Err(e) = walked {
                     problems.push(Diagnostic::error(path.as_path(), Pos::default(), e));
                 } else if files.len() == before && !allow_empty {
                     problems.push(Diagnostic::error(
@@ -90,7 +103,8 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
+/// Reads a YAML file (a campaign or a template catalogue) as text, within the size limit.
+pub(crate) fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
     let fail = |pos: Pos, message: String| Box::new(Diagnostic::error(path, pos, message));
     let meta = std::fs::metadata(path)
         .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
@@ -131,7 +145,7 @@ mod tests {
         std::fs::write(root.join("notes.txt"), "x").unwrap();
         std::fs::write(root.join(".hidden.yaml"), "x").unwrap();
         std::fs::write(root.join("bad.yaml"), b"name: x\nlanguage: \xff\n").unwrap();
-        let (sources, problems) = load(&[root.to_owned(), root.join("a.yaml")], false);
+        let (sources, problems) = load(&[root.to_owned(), root.join("a.yaml")], false, None);
         let names: Vec<_> = sources
             .iter()
             .map(|s| s.path.strip_prefix(root).unwrap().to_owned())
@@ -151,6 +165,7 @@ mod tests {
         let (sources, problems) = load(
             &[dir.path().join("nope.yaml"), dir.path().to_owned()],
             false,
+            None,
         );
         assert!(sources.is_empty());
         assert_eq!(problems.len(), 2);

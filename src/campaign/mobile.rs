@@ -118,6 +118,16 @@ impl Mobile {
         }
         digits.parse().ok().map(Mobile)
     }
+
+    /// Whether the number has the country code 1 (the North American Numbering Plan: the
+    /// United States, Canada and some Caribbean countries). No other code starts with 1.
+    pub(crate) fn is_plus_one(self) -> bool {
+        let mut n = self.0;
+        while n >= 10 {
+            n /= 10;
+        }
+        n == 1
+    }
 }
 
 fn invalid(raw: &str, number: &Number) -> String {
@@ -205,6 +215,15 @@ mod tests {
         assert_eq!(country("79123456789"), Some("RU"));
         // A non-geographic number (+800, international freephone) has no country.
         assert_eq!(country("80012345678"), None);
+    }
+
+    #[test]
+    fn plus_one_numbers() {
+        let digits = |d: &str| Mobile::from_digits(d).unwrap();
+        assert!(digits("14155552671").is_plus_one());
+        assert!(digits("16135550123").is_plus_one());
+        assert!(!digits("919739978284").is_plus_one());
+        assert!(!digits("447700900123").is_plus_one());
     }
 
     fn read(raw: &str, country: Option<&str>) -> Result<(String, Option<String>), String> {

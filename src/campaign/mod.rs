@@ -1,5 +1,6 @@
 //! A validated campaign: everything `plan`, `apply` and `run` need, with no loose ends.
 
+pub(crate) mod catalogue;
 pub(crate) mod csv_file;
 pub(crate) mod document;
 pub(crate) mod file;
@@ -24,6 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::diagnostic::Pos;
 use crate::schedule::Schedule;
+use catalogue::Template;
 use file::Media;
 use recipients::RecipientSource;
 
@@ -34,6 +36,8 @@ pub(crate) struct Campaign {
     pub file: Arc<Path>,
     pub description: Option<String>,
     pub template: String,
+    /// The template's entry in the project's catalogue; `None` without a catalogue.
+    pub template_info: Option<Arc<Template>>,
     pub language: String,
     pub media: Option<Media>,
     pub tag: Option<String>,
@@ -82,7 +86,7 @@ impl Campaign {
     /// The category of its template (`marketing`, `utility`, `authentication`), when a
     /// template catalogue names it.
     pub(crate) fn category(&self) -> Option<&'static str> {
-        None
+        self.template_info.as_ref().map(|t| t.category.as_str())
     }
 
     pub(crate) fn kind(&self) -> Kind {

@@ -13,9 +13,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::catalogue::{Catalogue, Templates};
 use super::document::Document;
 use super::numbering::Country;
-use super::schema::SchemaChecker;
+use super::schema::{SchemaChecker, locate};
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
 
 /// The project file's name, looked for in the working directory.
@@ -36,6 +37,12 @@ pub(crate) struct ProjectFile {
     /// Opt-out lists: CSV files of numbers that no campaign ever messages. Each has a
     /// `mobile` column (or the column named by `columns.mobile`) and may have a `reason`.
     pub suppressions: Option<Vec<SuppressionFile>>,
+
+    /// The template catalogue: the templates approved in WhatsApp Manager, with their
+    /// languages, category, param count and media header, which every campaign is checked
+    /// against. The path of a catalogue file (YAML or JSON, `templates: [...]`), relative to
+    /// this file, or the list itself.
+    pub templates: Option<Templates>,
 }
 
 /// A CSV file of numbers never to message: its path, or the path and its column names.
@@ -74,6 +81,16 @@ pub(crate) struct Project {
     /// [`Mobile::read`](super::mobile::Mobile::read); a campaign's own overrides it.
     pub default_country: Option<Country>,
     pub suppressions: Vec<Suppressions>,
+    /// The templates campaigns may send; `None` without `templates:` (or when the catalogue
+    /// has errors, which are reported).
+    pub catalogue: Option<Arc<Catalogue>>,
+}
+
+impl Project {
+    /// The catalogue file, when the templates are listed in one of their own.
+    pub(crate) fn catalogue_file(&self) -> Option<&Path> {
+        self.catalogue.as_deref().and_then(Catalogue::own_file)
+    }
 }
 
 /// An opt-out list of the project file.
@@ -87,7 +104,12 @@ pub(crate) struct Suppressions {
     pub pos: Pos,
 }
 
-static CHECKER: LazyLock<SchemaChecker> = LazyLock::new(|| SchemaChecker::new(schema()));
+static CHECKER: LazyLock<SchemaChecker> = LazyLock::new(|| {
+    SchemaChecker::new(
+        schema(),
+        "a project file must be a mapping of keys (default_country, suppressions, templates)",
+    )
+});
 
 /// The JSON Schema of the project file.
 pub(crate) fn schema() -> Value {
@@ -98,8 +120,10 @@ pub(crate) fn schema() -> Value {
 
 /// Loads the project file: `explicit` (from `--config` or `CAMPAIGNCTL_CONFIG`), which must
 /// exist, or `campaignctl.yaml` in the working directory, if there is one. Every problem is
-/// returned located; with errors the project keeps its defaults.
-pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
+/// returned located; with errors the project keeps its defaults. The template catalogue is
+/// read only when `catalogue` is true (commands that check campaigns): `optout`, which
+/// never does, must work even while the catalogue has a mistake.
+pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Diagnostic>) {
     let path = match explicit {
         Some(path) => path.to_owned(),
         None => {
@@ -138,26 +162,25 @@ pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
             Vec::new(),
         );
     }
-    let problems: Vec<Diagnostic> = CHECKER
+    // Problems of the template catalogue leave it out, and the rest of the project is kept
+    // (the campaigns' numbers are still read with its default country); any other problem
+    // leaves the project at its defaults.
+    let (in_templates, others): (Vec<_>, Vec<_>) = CHECKER
         .check(&doc)
         .into_iter()
-        .map(|p| {
-            let pos = if p.at_key {
-                doc.key_pos(&p.pointer)
-            } else {
-                doc.value_pos(&p.pointer)
-            };
-            let d = Diagnostic::error(&*file, pos, p.message).with_source(&text);
-            match p.help {
-                Some(help) => d.with_help(help),
-                None => d,
-            }
-        })
-        .collect();
-    if !problems.is_empty() {
-        return (Project::default(), problems);
+        .partition(|p| p.pointer == "/templates" || p.pointer.starts_with("/templates/"));
+    let in_templates = if catalogue { in_templates } else { Vec::new() };
+    if !others.is_empty() {
+        let all = others.into_iter().chain(in_templates).collect();
+        return (Project::default(), locate(&doc, all, &file, &text));
     }
-    let parsed: ProjectFile = match serde_json::from_value(doc.value.clone()) {
+    let mut value = doc.value.clone();
+    if (!catalogue || !in_templates.is_empty())
+        && let Some(object) = value.as_object_mut()
+    {
+        object.remove("templates");
+    }
+    let parsed: ProjectFile = match serde_json::from_value(value) {
         Ok(parsed) => parsed,
         Err(e) => return (Project::default(), fail(Pos::default(), e.to_string())),
     };
@@ -202,12 +225,33 @@ pub(crate) fn load(explicit: Option<&Path>) -> (Project, Vec<Diagnostic>) {
             }
         })
         .collect();
+    // A catalogue with errors is left out, and the rest of the project kept: the errors
+    // stop the set, and the campaigns' own problems are still reported.
+    let (catalogue, problems) = match parsed.templates {
+        None => (None, locate(&doc, in_templates, &file, &text)),
+        Some(Templates::List(list)) => split(Catalogue::from_list(list, &file, &doc, &text, true)),
+        Some(Templates::File(name)) => {
+            let entry = Diagnostic::error(&*file, doc.value_pos("/templates"), String::new())
+                .with_source(&text);
+            split(Catalogue::load(&dir.join(name), entry))
+        }
+    };
     (
         Project {
             file: Some(file),
             default_country,
             suppressions,
+            catalogue,
         },
-        Vec::new(),
+        problems,
     )
+}
+
+fn split(
+    catalogue: Result<Catalogue, Vec<Diagnostic>>,
+) -> (Option<Arc<Catalogue>>, Vec<Diagnostic>) {
+    match catalogue {
+        Ok(catalogue) => (Some(Arc::new(catalogue)), Vec::new()),
+        Err(problems) => (None, problems),
+    }
 }

@@ -1,6 +1,7 @@
 //! Checks a parsed file against the campaign JSON Schema and turns every violation into a
 //! message a person can act on, at the line and column of the offending key or value.
 
+use std::path::Path;
 use std::sync::LazyLock;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
@@ -9,7 +10,7 @@ use serde_json::Value;
 
 use super::document::{Document, pointer_push};
 use super::file as campaign_file;
-use crate::diagnostic::did_you_mean;
+use crate::diagnostic::{Diagnostic, did_you_mean};
 
 /// One schema violation, located by JSON pointer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,14 +27,20 @@ pub(crate) struct SchemaProblem {
 pub(crate) struct SchemaChecker {
     schema: Value,
     validator: Validator,
+    /// What a file of this kind is, for a document that is not a mapping at all.
+    not_a_mapping: &'static str,
 }
 
 impl SchemaChecker {
-    pub(crate) fn new(schema: Value) -> SchemaChecker {
+    pub(crate) fn new(schema: Value, not_a_mapping: &'static str) -> SchemaChecker {
         let validator = jsonschema::options()
             .build(&schema)
             .expect("a generated schema is a valid JSON Schema");
-        SchemaChecker { schema, validator }
+        SchemaChecker {
+            schema,
+            validator,
+            not_a_mapping,
+        }
     }
 
     /// Every schema violation in the document, in document order.
@@ -41,22 +48,55 @@ impl SchemaChecker {
         let mut problems: Vec<SchemaProblem> = self
             .validator
             .iter_errors(&doc.value)
-            .flat_map(|error| explain(&self.schema, &error))
+            .flat_map(|error| explain(&self.schema, &error, self.not_a_mapping))
             .collect();
         problems.dedup();
         problems
     }
+
+    /// [`SchemaChecker::check`], as errors located in `file`, whose text is `text`.
+    pub(crate) fn located(&self, doc: &Document, file: &Path, text: &str) -> Vec<Diagnostic> {
+        locate(doc, self.check(doc), file, text)
+    }
 }
 
-static CAMPAIGN: LazyLock<SchemaChecker> =
-    LazyLock::new(|| SchemaChecker::new(campaign_file::schema()));
+/// Schema problems of `doc`, as errors located in `file`, whose text is `text`.
+pub(crate) fn locate(
+    doc: &Document,
+    problems: Vec<SchemaProblem>,
+    file: &Path,
+    text: &str,
+) -> Vec<Diagnostic> {
+    problems
+        .into_iter()
+        .map(|p| {
+            let pos = if p.at_key {
+                doc.key_pos(&p.pointer)
+            } else {
+                doc.value_pos(&p.pointer)
+            };
+            let d = Diagnostic::error(file, pos, p.message).with_source(text);
+            match p.help {
+                Some(help) => d.with_help(help),
+                None => d,
+            }
+        })
+        .collect()
+}
+
+static CAMPAIGN: LazyLock<SchemaChecker> = LazyLock::new(|| {
+    SchemaChecker::new(
+        campaign_file::schema(),
+        "a campaign file must be a mapping of keys (template, language, ...)",
+    )
+});
 
 /// Every violation of the campaign file schema in the document, in document order.
 pub(crate) fn check(doc: &Document) -> Vec<SchemaProblem> {
     CAMPAIGN.check(doc)
 }
 
-fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
+fn explain(schema: &Value, error: &ValidationError<'_>, not_a_mapping: &str) -> Vec<SchemaProblem> {
     let pointer = error.instance_path().as_str().to_owned();
     let instance = error.instance();
     let field = display_path(&pointer);
@@ -103,10 +143,7 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
                     .join(" or "),
             };
             let message = if pointer.is_empty() {
-                format!(
-                    "a campaign file must be a mapping of keys (template, language, ...), found {}",
-                    describe(instance)
-                )
+                format!("{not_a_mapping}, found {}", describe(instance))
             } else {
                 format!("`{field}` must be {expected}, found {}", describe(instance))
             };
@@ -131,6 +168,13 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
         ValidationErrorKind::MinLength { .. } => {
             vec![problem(format!("`{field}` must not be empty"))]
         }
+        ValidationErrorKind::MinItems { .. } => {
+            vec![problem(format!("`{field}` must not be empty"))]
+        }
+        ValidationErrorKind::Minimum { limit } => vec![problem(format!(
+            "`{field}` must be at least {limit}, found {}",
+            describe(instance)
+        ))],
         ValidationErrorKind::MinProperties { .. } => {
             vec![problem(format!("`{field}` must have at least one key"))]
         }
@@ -141,8 +185,13 @@ fn explain(schema: &Value, error: &ValidationError<'_>) -> Vec<SchemaProblem> {
 /// Pattern failures get a message that says what the value should look like.
 fn explain_pattern(pointer: &str, instance: &Value) -> SchemaProblem {
     let value = instance.as_str().unwrap_or_default();
-    let (message, help) = match pointer {
-        "/language" => {
+    // List indices do not matter: `/templates/3/name` is a `/templates/*/name`.
+    let shape: Vec<&str> = pointer
+        .split('/')
+        .map(|t| if t.parse::<usize>().is_ok() { "*" } else { t })
+        .collect();
+    let (message, help) = match shape.join("/").as_str() {
+        "/language" | "/templates/*/languages/*" => {
             let suggestion = suggest_language(value);
             (
                 format!("`{value}` is not a WhatsApp template language code"),
@@ -159,7 +208,7 @@ fn explain_pattern(pointer: &str, instance: &Value) -> SchemaProblem {
                     .to_owned(),
             ),
         ),
-        "/template" => (
+        "/template" | "/templates/*/name" => (
             format!("invalid template name `{value}`"),
             Some(
                 "WhatsApp template names are lowercase letters, digits and underscores".to_owned(),

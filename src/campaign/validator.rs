@@ -11,6 +11,7 @@ use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use super::catalogue::Request;
 use super::document::{Document, pointer_push};
 use super::file::{CampaignFile, Columns, Delimiter, MobileValue, RecipientEntry, ScheduleSpec};
 use super::loader::Source;
@@ -304,8 +305,8 @@ fn build(
         }
     };
 
-    let template = file.template.unwrap_or_default();
-    let language = file.language.unwrap_or_default();
+    let template = file.template.clone().unwrap_or_default();
+    let language = file.language.clone().unwrap_or_default();
     if doc.value.get("language").and_then(Value::as_str) == Some(&language)
         && !KNOWN_LANGUAGES.contains(language.as_str())
     {
@@ -336,6 +337,7 @@ fn build(
         }
     }
 
+    let params_given = file.params.is_some();
     let params: Vec<Param> = file
         .params
         .unwrap_or_default()
@@ -397,11 +399,31 @@ fn build(
         .schedule
         .and_then(|spec| schedule(&spec, doc, problems));
 
+    // A key with a schema problem (reported above) is not checked against the catalogue.
+    let template_info = project.catalogue.as_ref().and_then(|catalogue| {
+        let request = Request {
+            template: file.template.as_deref()?,
+            language: file.language.as_deref(),
+            params: params_given.then_some(params.len()),
+            media: match (&file.media, doc.value.get("media")) {
+                (Some(media), _) => Some(Some(media.kind)),
+                (None, None) => Some(None),
+                (None, Some(_)) => None,
+            },
+        };
+        let (found, mismatches) = catalogue.check(doc, &request);
+        for m in mismatches {
+            problems.error_at(m.pos, m.message, m.help);
+        }
+        found
+    });
+
     let campaign = Campaign {
         name,
         file: path.clone(),
         description: file.description,
         template,
+        template_info,
         language,
         media: file.media,
         tag: file.tag,

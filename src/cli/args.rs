@@ -55,7 +55,7 @@ pub(super) enum Command {
     Optout(OptoutCommand),
     /// Print a plan saved with `plan --out FILE`.
     Show(ShowArgs),
-    /// Print the JSON Schema of a campaign file (or, with --project, of campaignctl.yaml).
+    /// Print the JSON Schema of a campaign file, the project file or a template catalogue
     Schema(SchemaArgs),
     /// Create a repository of campaigns (an example, its CSV, CI); overwrites nothing.
     Init(InitArgs),
@@ -425,8 +425,12 @@ pub(super) enum PlanFormat {
 #[derive(Debug, clap::Args)]
 pub(super) struct SchemaArgs {
     /// The schema of the project file, campaignctl.yaml, instead.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "templates")]
     pub project: bool,
+
+    /// The schema of a template catalogue file (`templates: [...]`) instead.
+    #[arg(long)]
+    pub templates: bool,
 }
 
 #[derive(Debug, clap::Args)]

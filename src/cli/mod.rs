@@ -65,10 +65,10 @@ fn dispatch(command: Command) -> Result<Outcome, Error> {
         }
         Command::Optout(command) => commands::optout::optout(&settings::optout(&command)?),
         Command::Show(args) => commands::show::show(&settings::show(&args)),
-        Command::Schema(args) => commands::schema::schema(if args.project {
-            commands::schema::Which::Project
-        } else {
-            commands::schema::Which::Campaign
+        Command::Schema(args) => commands::schema::schema(match (args.project, args.templates) {
+            (true, _) => commands::schema::Which::Project,
+            (_, true) => commands::schema::Which::Templates,
+            _ => commands::schema::Which::Campaign,
         }),
         Command::Init(args) => commands::init::init(&settings::init(&args)),
         Command::Completions(args) => generate::completions(settings::shell(args.shell)),

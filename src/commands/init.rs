@@ -2,9 +2,11 @@
 //!
 //! The files are templates beside this one (`init/`) and the documented CI example itself
 //! (`examples/github-actions.yml`), carried in the binary with `include_str!`. The example
-//! campaign's modeline points at `../schemas/campaign.schema.json`, which init writes from
-//! this binary's own schema: there is no published schema URL, and a local copy works
-//! offline and matches the campaignctl that made the repository.
+//! campaign's modeline points at `../schemas/campaign.schema.json`, and the project file's
+//! (`campaignctl.yaml`, with the template catalogue entry of the example's template) at
+//! `schemas/project.schema.json`, which init writes from this binary's own schemas: there
+//! is no published schema URL, and a local copy works offline and matches the campaignctl
+//! that made the repository.
 //!
 //! Nothing is ever overwritten: each file is created with `create_new`, so an existing file
 //! (or a symlink, even a dangling one) is skipped and listed, and the rest are created.
@@ -24,19 +26,25 @@ pub(crate) struct InitSettings {
     pub dir: PathBuf,
 }
 
+const PROJECT: &str = include_str!("init/campaignctl.yaml");
 const WELCOME: &str = include_str!("init/welcome.yaml");
 const RECIPIENTS: &str = include_str!("init/recipients.csv");
 const GITIGNORE: &str = include_str!("init/gitignore");
 const WORKFLOW: &str = include_str!("../../examples/github-actions.yml");
 
 /// What init writes, relative to the directory, in the order it is listed.
-fn templates() -> [(&'static str, Cow<'static, str>); 5] {
+fn templates() -> [(&'static str, Cow<'static, str>); 7] {
     [
+        ("campaignctl.yaml", Cow::Borrowed(PROJECT)),
         ("campaigns/welcome.yaml", Cow::Borrowed(WELCOME)),
         ("campaigns/data/recipients.csv", Cow::Borrowed(RECIPIENTS)),
         (
             "schemas/campaign.schema.json",
             Cow::Owned(schema_text(&crate::campaign::file::schema())),
+        ),
+        (
+            "schemas/project.schema.json",
+            Cow::Owned(schema_text(&crate::campaign::project::schema())),
         ),
         (".gitignore", Cow::Borrowed(GITIGNORE)),
         (".github/workflows/campaigns.yml", Cow::Borrowed(WORKFLOW)),

@@ -88,7 +88,7 @@ pub(crate) fn optout(settings: &OptoutSettings) -> Result<Outcome, Error> {
 }
 
 fn load_project(settings: &OptoutSettings) -> Result<Project, Error> {
-    let (project, problems) = project::load(settings.config.as_deref());
+    let (project, problems) = project::load(settings.config.as_deref(), false);
     if problems.iter().any(|d| d.is_error()) {
         for d in &problems {
             output::eprint(format_args!("{d}"));

@@ -1,10 +1,11 @@
-//! `campaignctl schema`: the JSON Schema of a campaign file, or of the project file.
+//! `campaignctl schema`: the JSON Schema of a campaign file, of the project file, or of a
+//! template catalogue file.
 
 use std::io::{self, Write};
 
 use super::Outcome;
 use crate::campaign::file::{self, schema_text};
-use crate::campaign::project;
+use crate::campaign::{catalogue, project};
 use crate::error::Error;
 
 /// Which schema.
@@ -12,12 +13,14 @@ use crate::error::Error;
 pub(crate) enum Which {
     Campaign,
     Project,
+    Templates,
 }
 
 pub(crate) fn schema(which: Which) -> Result<Outcome, Error> {
     let schema = match which {
         Which::Campaign => file::schema(),
         Which::Project => project::schema(),
+        Which::Templates => catalogue::schema(),
     };
     io::stdout().write_all(schema_text(&schema).as_bytes())?;
     Ok(Outcome::Success)

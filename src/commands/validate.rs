@@ -1,8 +1,12 @@
-//! `campaignctl validate`: every problem of every file, then a one-line summary.
+//! `campaignctl validate`: every problem of every file, then a one-line summary (and, without
+//! a template catalogue, a note that templates are not checked).
+
+use std::path::Path;
 
 use std::io::{self, Write};
 
 use super::{Files, Outcome};
+use crate::campaign::project::PROJECT_FILE;
 use crate::error::Error;
 use crate::plan::PlanOptions;
 use crate::plan::pipeline::check;
@@ -32,5 +36,18 @@ pub(crate) fn validate(files: &Files) -> Result<Outcome, Error> {
             String::new()
         }
     )?;
+    if checked.project.catalogue.is_none() {
+        // Once, and not a warning: a set without a catalogue is valid, as it always was.
+        let file = checked
+            .project
+            .file
+            .as_deref()
+            .unwrap_or(Path::new(PROJECT_FILE));
+        writeln!(
+            io::stdout(),
+            "note: template names, languages, param counts and media are not checked: there is no template catalogue; list your templates under `templates:` in {} (see docs/templates.md)",
+            file.display()
+        )?;
+    }
     Ok(Outcome::Success)
 }

@@ -2,6 +2,7 @@
 //! (or the next one), and a stream of its sends, each rendered to its exact API request and
 //! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
 
+mod catalogue;
 mod held;
 pub(crate) mod json;
 pub(crate) mod limits;
@@ -280,10 +281,9 @@ impl CampaignPlan {
         };
         match &campaign.audience {
             Audience::Search(_) => {
-                let item = match self.renderer.render(&self.run, None) {
-                    Ok((params, _)) => {
-                        SendItem::Send(self.send(None, None, params, &against, None))
-                    }
+                let rendered = self.renderer.render(&self.run, None);
+                let item = match rendered.and_then(|(params, _)| self.fit(params)) {
+                    Ok(params) => SendItem::Send(self.send(None, None, params, &against, None)),
                     Err(errors) => SendItem::Problems(
                         errors
                             .into_iter()
@@ -315,7 +315,8 @@ impl CampaignPlan {
                         );
                     }
                     let mobile = recipient.mobile;
-                    match self.renderer.render(&self.run, Some(recipient)) {
+                    let rendered = self.renderer.render(&self.run, Some(recipient));
+                    match rendered.and_then(|(params, r)| Ok((self.fit(params)?, r))) {
                         Ok((params, recipient)) => SendItem::Send(self.send(
                             Some(mobile),
                             recipient.and_then(|r| r.name),
@@ -502,6 +503,8 @@ pub(crate) struct CampaignScan {
     pub suppressed: Vec<(String, String)>,
     /// Whether any of its recipients or params has an error.
     pub errors: bool,
+    /// Sends to +1 numbers (suppressed ones left out), for the catalogue's warning.
+    pub plus_one: usize,
 }
 
 /// Suppressed sends listed per campaign by `apply`; the rest are counted.
@@ -628,6 +631,10 @@ impl Plan {
                         counts.total += 1;
                         counts.due += usize::from(send.due);
                         *counts.by_state.entry(send.state).or_default() += 1;
+                        counts.plus_one += usize::from(
+                            send.state != SendState::Suppressed
+                                && send.mobile.is_some_and(Mobile::is_plus_one),
+                        );
                         if let Some(source) = &send.suppressed_by
                             && counts.suppressed.len() < SUPPRESSED_LISTED
                         {
@@ -664,6 +671,9 @@ impl Plan {
             {
                 scan.diagnostics.push(d);
             }
+            let campaign = &self.campaigns[index].campaign;
+            scan.diagnostics
+                .extend(catalogue::marketing_warning(campaign, &counts));
             scan.campaigns.push(counts);
         }
         scan

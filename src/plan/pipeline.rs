@@ -51,9 +51,9 @@ pub(crate) fn prepare(
     options: PlanOptions,
     allow_empty: bool,
 ) -> Result<Prepared, LedgerError> {
-    let (project, project_problems) = project::load(config);
+    let (project, project_problems) = project::load(config, true);
     let (files, optout_problems) = optouts::load_files(&project);
-    let (sources, load_problems) = loader::load(paths, allow_empty);
+    let (sources, load_problems) = loader::load(paths, allow_empty, project.catalogue_file());
     let validated = validator::validate(&sources, &project);
     let mut diagnostics = Diagnostics::default();
     diagnostics.extend(project_problems);

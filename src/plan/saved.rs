@@ -168,8 +168,8 @@ impl Saver {
 
     /// The saved plan of `plan`, whose sends were all handed over; `views` are the campaigns
     /// as the reports show them; `config` the project file named on the command line. Its
-    /// files are every file it was made from, each once: the project file and its opt-out
-    /// lists, the campaign files and their CSV files.
+    /// files are every file it was made from, each once: the project file, its template
+    /// catalogue and its opt-out lists, the campaign files and their CSV files.
     pub(crate) fn finish(
         mut self,
         plan: &Plan,
@@ -190,6 +190,18 @@ impl Saver {
             let sha256 = file_sha256(path).map_err(|e| {
                 io::Error::other(format!(
                     "cannot read the project file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            files.push(SavedFile {
+                path: path.to_path_buf(),
+                sha256,
+            });
+        }
+        if let Some(path) = project.catalogue_file() {
+            let sha256 = file_sha256(path).map_err(|e| {
+                io::Error::other(format!(
+                    "cannot read the template catalogue {}: {e}",
                     path.display()
                 ))
             })?;

@@ -45,7 +45,11 @@ fn a_test_send_is_the_first_recipients_message_to_another_number_and_blocks_noth
         run.stdout
     );
     assert!(run.stdout.contains("  param 1: Runner0\n  param 2: Run\n"));
-    assert_eq!(sb.mock.request_count(), 1, "one request, to the team's phone");
+    assert_eq!(
+        sb.mock.request_count(),
+        1,
+        "one request, to the team's phone"
+    );
     // The first recipient's exact body, but for the number it goes to.
     let body = only_body(&sb, TEAM_DIGITS);
     assert_eq!(body["to"]["mobile"], TEAM_DIGITS);

@@ -2,28 +2,29 @@
 //! template takes; and after the scan, a warning for a marketing template sent to +1 numbers,
 //! which Meta does not deliver marketing templates to (the United States).
 
-use super::{CampaignPlan, CampaignScan};
+use super::scan::CampaignScan;
 use crate::campaign::catalogue::Category;
 use crate::campaign::renderer::RenderError;
 use crate::campaign::{Audience, Campaign};
 use crate::diagnostic::Diagnostic;
 
-impl CampaignPlan {
-    /// The rendered params, or an error for each that is longer than the campaign's template
-    /// takes. Without a catalogue every length passes.
-    pub(super) fn fit(&self, params: Vec<String>) -> Result<Vec<String>, Vec<RenderError>> {
-        let Some(template) = &self.campaign.template_info else {
-            return Ok(params);
-        };
-        let long = template.long_params(&params);
-        if long.is_empty() {
-            return Ok(params);
-        }
-        Err(long
-            .into_iter()
-            .map(|(index, message)| RenderError { index, message })
-            .collect())
+/// The rendered params of a send of `campaign`, or an error for each that is longer than
+/// its template takes. Without a catalogue every length passes.
+pub(super) fn fit(
+    campaign: &Campaign,
+    params: Vec<String>,
+) -> Result<Vec<String>, Vec<RenderError>> {
+    let Some(template) = &campaign.template_info else {
+        return Ok(params);
+    };
+    let long = template.long_params(&params);
+    if long.is_empty() {
+        return Ok(params);
     }
+    Err(long
+        .into_iter()
+        .map(|(index, message)| RenderError { index, message })
+        .collect())
 }
 
 /// The warning for a campaign of a marketing template with recipients whose numbers start

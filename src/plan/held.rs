@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::PlanOptions;
+use super::state::PlanOptions;
 use crate::api::{WaAction, WaCode};
 use crate::ledger::{Recorded, Status};
 use crate::schedule::rfc3339;

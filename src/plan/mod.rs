@@ -10,6 +10,9 @@ pub(crate) mod markdown;
 pub(crate) mod optouts;
 pub(crate) mod pipeline;
 pub(crate) mod saved;
+mod scan;
+mod send;
+mod state;
 pub(crate) mod text;
 pub(crate) mod view;
 
@@ -18,84 +21,24 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
-use crate::api::body::{self, To};
 use crate::api::{body_hash, send_key};
 use crate::campaign::mobile::{Mobile, MobileMap};
 use crate::campaign::optouts::OptOuts;
 use crate::campaign::recipients::{self, Origin, Recipient};
 use crate::campaign::renderer::{RenderError, Renderer, RunContext, Templates};
-use crate::campaign::{Audience, Campaign, Kind};
+use crate::campaign::{Audience, Campaign};
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
 use crate::ledger::{RecordedSends, Status};
 use crate::schedule::Occurrence;
 pub(crate) use held::Held;
 use optouts::PlanOptOuts;
+pub(crate) use scan::{CampaignScan, SUPPRESSED_LISTED, Scan};
+pub(crate) use send::{PlannedSend, SendItem};
+pub(crate) use state::{PlanOptions, SendState, Timing};
 
 /// Number of upcoming fire times listed per scheduled campaign.
 pub(crate) const NEXT_RUNS: usize = 5;
-
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct PlanOptions {
-    /// Resend sends the ledger records as `failed`.
-    pub retry_failed: bool,
-    /// Resend sends the ledger records as `unknown` (the process died mid-send).
-    pub retry_unknown: bool,
-    /// With `retry_failed`, also resend those WhatsApp said were undeliverable (131026).
-    pub include_undeliverable: bool,
-}
-
-/// A send's state as `plan` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum SendState {
-    New,
-    AlreadySent,
-    /// Sent, but the request it would send now differs (params edited since).
-    SentChangedSince,
-    Failed,
-    Unknown,
-    InFlight,
-    Missed,
-    /// The number opted out: never sent, by any campaign.
-    Suppressed,
-    /// A frequency cap of the project file holds it back: not sent, and not resent unless
-    /// asked (`--retry-capped`).
-    Capped,
-}
-
-impl SendState {
-    pub(crate) fn label(self) -> &'static str {
-        match self {
-            SendState::New => "new",
-            SendState::AlreadySent => "already sent",
-            SendState::SentChangedSince => "sent (changed since)",
-            SendState::Failed => "failed",
-            SendState::Unknown => "unknown",
-            SendState::InFlight => "in flight",
-            SendState::Missed => "missed",
-            SendState::Suppressed => "suppressed",
-            SendState::Capped => "capped",
-        }
-    }
-}
-
-/// Why a campaign's occurrence is or is not due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Timing {
-    /// Unscheduled campaigns: sent once, by `apply`.
-    Once,
-    /// The latest occurrence is within its catch-up window.
-    Due,
-    /// The next occurrence is in the future.
-    Upcoming,
-    /// The only (`at`) occurrence passed more than `catch_up` ago: it will never be sent.
-    Expired,
-    /// `enabled: false`.
-    Disabled,
-}
 
 /// The plan for one campaign.
 pub(crate) struct CampaignPlan {
@@ -113,66 +56,6 @@ pub(crate) struct CampaignPlan {
     /// current time when later (WhatsApp's holds are in real time: a plan of the past never
     /// resends what is held back now, as the ledger's claim would not).
     holds_at: DateTime<Utc>,
-}
-
-/// One send: its key, its exact request, and its state.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedSend {
-    pub key: String,
-    /// The normalised mobile number, or `blast`: the last part of the key.
-    pub recipient: String,
-    pub campaign: Arc<Campaign>,
-    pub occurrence: Occurrence,
-    pub kind: Kind,
-    pub mobile: Option<Mobile>,
-    pub name: Option<String>,
-    pub params: Vec<String>,
-    pub state: SendState,
-    pub due: bool,
-    /// Where the recipient is listed (none for a blast).
-    pub origin: Option<Origin>,
-    /// Where its opt-out comes from, when it is `Suppressed`.
-    pub suppressed_by: Option<String>,
-    /// Why it is not resent, when it is `Failed` and WhatsApp said so.
-    pub held: Option<Held>,
-}
-
-impl PlannedSend {
-    /// The occurrence as the key spells it: `once`, or the RFC 3339 UTC time. Neither it
-    /// nor the campaign name nor the recipient contains a `/` (see [`send_key`]).
-    pub(crate) fn occurrence_text(&self) -> &str {
-        let start = self.campaign.name.len() + 1;
-        let end = self.key.len() - self.recipient.len() - 1;
-        &self.key[start..end]
-    }
-
-    /// The request body exactly as `apply` sends it: compact JSON with the fields in the
-    /// order of the API reference.
-    pub(crate) fn body(&self) -> String {
-        let mut body = Vec::with_capacity(256);
-        self.write_body(&mut body)
-            .expect("writing to a Vec does not fail");
-        String::from_utf8(body).expect("serde_json writes UTF-8")
-    }
-
-    /// Writes [`PlannedSend::body`] to `out`.
-    pub(crate) fn write_body(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
-        let to = self.mobile.map(|_| To {
-            mobile: &self.recipient,
-            name: self.name.as_deref(),
-        });
-        body::write(out, &self.campaign, to, &self.params)
-    }
-}
-
-/// An item of a campaign's send stream.
-#[derive(Debug)]
-pub(crate) enum SendItem {
-    Send(PlannedSend),
-    /// Recipient or param problems; errors make the whole set invalid.
-    Problems(Vec<Diagnostic>),
-    /// A number listed again in the campaign (a warning): it is sent once.
-    Duplicate(Diagnostic),
 }
 
 impl CampaignPlan {
@@ -282,7 +165,7 @@ impl CampaignPlan {
         match &campaign.audience {
             Audience::Search(_) => {
                 let rendered = self.renderer.render(&self.run, None);
-                let item = match rendered.and_then(|(params, _)| self.fit(params)) {
+                let item = match rendered.and_then(|(params, _)| catalogue::fit(campaign, params)) {
                     Ok(params) => SendItem::Send(self.send(None, None, params, &against, None)),
                     Err(errors) => SendItem::Problems(
                         errors
@@ -316,7 +199,9 @@ impl CampaignPlan {
                     }
                     let mobile = recipient.mobile;
                     let rendered = self.renderer.render(&self.run, Some(recipient));
-                    match rendered.and_then(|(params, r)| Ok((self.fit(params)?, r))) {
+                    match rendered
+                        .and_then(|(params, r)| Ok((catalogue::fit(campaign, params)?, r)))
+                    {
                         Ok((params, recipient)) => SendItem::Send(self.send(
                             Some(mobile),
                             recipient.and_then(|r| r.name),
@@ -489,43 +374,6 @@ pub(crate) struct Plan {
     optouts: PlanOptOuts,
 }
 
-/// Counts and the first few sends of one campaign, from one pass over its sends.
-#[derive(Debug, Default)]
-pub(crate) struct CampaignScan {
-    pub total: usize,
-    pub due: usize,
-    pub by_state: std::collections::BTreeMap<SendState, usize>,
-    /// The first sends, for the text plan.
-    pub first: Vec<PlannedSend>,
-    /// Numbers listed again (each sent once).
-    pub duplicates: usize,
-    /// The first suppressed sends: `(recipient, where its opt-out comes from)`.
-    pub suppressed: Vec<(String, String)>,
-    /// Whether any of its recipients or params has an error.
-    pub errors: bool,
-    /// Sends to +1 numbers (suppressed ones left out), for the catalogue's warning.
-    pub plus_one: usize,
-}
-
-/// Suppressed sends listed per campaign by `apply`; the rest are counted.
-pub(crate) const SUPPRESSED_LISTED: usize = 20;
-
-impl CampaignScan {
-    pub(crate) fn of(&self, state: SendState) -> usize {
-        self.by_state.get(&state).copied().unwrap_or(0)
-    }
-}
-
-/// One pass over every send of a plan.
-#[derive(Debug, Default)]
-pub(crate) struct Scan {
-    pub campaigns: Vec<CampaignScan>,
-    pub diagnostics: crate::diagnostic::Diagnostics,
-    /// Errors and warnings beyond the per-campaign cap, counted but not listed.
-    pub omitted_errors: usize,
-    pub omitted_warnings: usize,
-}
-
 impl Plan {
     /// Plans `campaigns` at `now`; `recorded` gives the ledger's records of a campaign's
     /// occurrence (empty without a ledger).
@@ -677,11 +525,5 @@ impl Plan {
             scan.campaigns.push(counts);
         }
         scan
-    }
-}
-
-impl Scan {
-    pub(crate) fn has_errors(&self) -> bool {
-        self.omitted_errors > 0 || self.diagnostics.has_errors()
     }
 }

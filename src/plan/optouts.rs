@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::CampaignScan;
+use super::scan::CampaignScan;
+use super::state::SendState;
 use crate::campaign::mobile::Mobile;
 use crate::campaign::optouts::{ListColumns, OptOutSource, OptOuts, read_list};
 use crate::campaign::project::Project;
@@ -163,7 +164,7 @@ pub(crate) fn audience_warning(
         Audience::Search(_) => return None,
         Audience::Recipients(sources) => sources,
     };
-    let suppressed = counts.of(super::SendState::Suppressed);
+    let suppressed = counts.of(SendState::Suppressed);
     if counts.errors || counts.total > suppressed {
         return None;
     }

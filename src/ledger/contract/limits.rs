@@ -136,7 +136,11 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
     // One batch, each with its own status and reason.
     let (d, e) = (send("d/once/919000000005"), send("d/once/919000000006"));
     let mut batch = skipped(std::slice::from_ref(&d), Status::Capped, "cap of d");
-    batch.extend(skipped(std::slice::from_ref(&e), Status::Missed, "window of e"));
+    batch.extend(skipped(
+        std::slice::from_ref(&e),
+        Status::Missed,
+        "window of e",
+    ));
     assert_eq!(l.skip(&batch).unwrap(), 2);
     let rows = l.sends(&Filter::default()).unwrap();
     let of = |key: &str| {

@@ -70,7 +70,7 @@ pub(crate) enum Error {
     InvalidNumbers(Vec<String>),
 
     #[error(transparent)]
-    TestSend(#[from] crate::commands::test_send::TestSendError),
+    TestSend(#[from] TestSendError),
 
     /// An input refused as a whole, with why.
     #[error("{0}")]
@@ -78,6 +78,23 @@ pub(crate) enum Error {
 
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+/// Why a test send cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TestSendError {
+    #[error("--to sends one campaign: give one campaign file, not {0}")]
+    NotOneFile(String),
+    #[error(
+        "campaign `{0}` is a blast to a contact search: a test send needs a campaign of recipients, whose message it renders"
+    )]
+    Blast(String),
+    #[error("{flag}: {reason}")]
+    BadNumber { flag: &'static str, reason: String },
+    #[error("{mobile} is not a recipient of campaign `{campaign}`")]
+    NotARecipient { mobile: String, campaign: String },
+    #[error("campaign `{0}` has no recipients to render a message for")]
+    NoRecipient(String),
 }
 
 /// One bad number on one line, several as a list.

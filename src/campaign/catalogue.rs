@@ -200,19 +200,21 @@ impl Catalogue {
         // `./templates.yaml` is shown as `templates.yaml`.
         let path = path.strip_prefix(".").unwrap_or(path);
         let file: Arc<Path> = path.into();
-        let text = super::loader::read(path).map_err(|d| {
-            let mut entry = entry;
-            entry.message = format!(
-                "cannot read the template catalogue `{}`: {}",
-                path.display(),
-                d.message.trim_start_matches("cannot read: ")
-            );
-            match d.pos.line {
-                // Read, but not UTF-8 text: that is the file's own problem, at its place.
-                0 => vec![entry],
-                _ => vec![*d],
-            }
-        })?;
+        let text = super::document::read_file(path, super::document::YamlFile::Catalogue).map_err(
+            |d| {
+                let mut entry = entry;
+                entry.message = format!(
+                    "cannot read the template catalogue `{}`: {}",
+                    path.display(),
+                    d.message.trim_start_matches("cannot read: ")
+                );
+                match d.pos.line {
+                    // Read, but not UTF-8 text: that is the file's own problem, at its place.
+                    0 => vec![entry],
+                    _ => vec![*d],
+                }
+            },
+        )?;
         let fail = |pos: Pos, message: String| {
             vec![Diagnostic::error(&*file, pos, message).with_source(&text)]
         };

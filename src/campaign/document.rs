@@ -8,7 +8,9 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 use serde_saphyr::{Location, Spanned};
 
-use crate::diagnostic::Pos;
+use std::path::Path;
+
+use crate::diagnostic::{Diagnostic, Pos, io_reason};
 
 /// Where a node is in the file: the value, and for mapping entries also the key.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -275,6 +277,63 @@ impl<'de> Visitor<'de> for NodeVisitor {
         }
         Ok(Node::Map(entries))
     }
+}
+
+/// YAML files larger than this are refused rather than read into memory; recipients in bulk
+/// belong in a CSV file, which is streamed.
+const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What a YAML file is, for the messages of [`read_file`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum YamlFile {
+    Campaign,
+    Catalogue,
+}
+
+impl YamlFile {
+    fn plural(self) -> &'static str {
+        match self {
+            YamlFile::Campaign => "campaign files",
+            YamlFile::Catalogue => "template catalogues",
+        }
+    }
+}
+
+/// Reads a YAML file as text, within the size limit; a file that is not UTF-8 is an error at
+/// its first bad byte.
+pub(crate) fn read_file(path: &Path, kind: YamlFile) -> Result<String, Box<Diagnostic>> {
+    let fail = |pos: Pos, message: String| Box::new(Diagnostic::error(path, pos, message));
+    let meta = std::fs::metadata(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    if meta.len() > MAX_FILE_BYTES {
+        let hint = match kind {
+            YamlFile::Campaign => " (put recipients in a CSV file)",
+            YamlFile::Catalogue => "",
+        };
+        return Err(fail(
+            Pos::default(),
+            format!(
+                "file is {} bytes; {} are limited to {MAX_FILE_BYTES}{hint}",
+                meta.len(),
+                kind.plural()
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        fail(
+            Pos::new(line, column, 1),
+            format!(
+                "file is not valid UTF-8 ({} must be UTF-8 text)",
+                kind.plural()
+            ),
+        )
+    })
 }
 
 #[cfg(test)]

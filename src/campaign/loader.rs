@@ -5,11 +5,8 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::document::{YamlFile, read_file};
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
-
-/// Campaign files larger than this are refused rather than read into memory; recipients
-/// in bulk belong in a CSV file, which is streamed.
-const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One campaign file's text.
 #[derive(Debug, Clone)]
@@ -65,7 +62,7 @@ pub(crate) fn load(
 
     let mut sources = Vec::new();
     for path in files {
-        match read(&path) {
+        match read_file(&path, YamlFile::Campaign) {
             Ok(text) => sources.push(Source {
                 path: path.into(),
                 text: text.into(),
@@ -101,34 +98,6 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Reads a YAML file (a campaign or a template catalogue) as text, within the size limit.
-pub(crate) fn read(path: &Path) -> Result<String, Box<Diagnostic>> {
-    let fail = |pos: Pos, message: String| Box::new(Diagnostic::error(path, pos, message));
-    let meta = std::fs::metadata(path)
-        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(
-            Pos::default(),
-            format!(
-                "file is {} bytes; campaign files are limited to {MAX_FILE_BYTES} (put recipients in a CSV file)",
-                meta.len()
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| fail(Pos::default(), format!("cannot read: {}", io_reason(&e))))?;
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let valid = std::str::from_utf8(valid).unwrap_or_default();
-        let line = valid.matches('\n').count() + 1;
-        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        fail(
-            Pos::new(line, column, 1),
-            "file is not valid UTF-8 (campaign files must be UTF-8 text)".to_owned(),
-        )
-    })
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::apply::{ApplySettings, Out, Sending, Skipped, confirm, open_for_sendi
 use crate::api::{ApiKey, Endpoints};
 use crate::campaign::Kind;
 use crate::campaign::mobile::Mobile;
-use crate::error::Error;
+use crate::error::{Error, TestSendError};
 use crate::output::Lenient;
 use crate::plan::pipeline::check;
 use crate::plan::view::CampaignView;
@@ -33,23 +33,6 @@ pub(crate) struct TestSendSettings {
     pub to: String,
     /// The recipient whose message is sent, as written; the first recipient when `None`.
     pub recipient: Option<String>,
-}
-
-/// Why a test send cannot be made.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum TestSendError {
-    #[error("--to sends one campaign: give one campaign file, not {0}")]
-    NotOneFile(String),
-    #[error(
-        "campaign `{0}` is a blast to a contact search: a test send needs a campaign of recipients, whose message it renders"
-    )]
-    Blast(String),
-    #[error("{flag}: {reason}")]
-    BadNumber { flag: &'static str, reason: String },
-    #[error("{mobile} is not a recipient of campaign `{campaign}`")]
-    NotARecipient { mobile: Mobile, campaign: String },
-    #[error("campaign `{0}` has no recipients to render a message for")]
-    NoRecipient(String),
 }
 
 pub(crate) fn test_send(settings: &TestSendSettings) -> Result<Outcome, Error> {
@@ -102,7 +85,7 @@ pub(crate) fn test_send(settings: &TestSendSettings) -> Result<Outcome, Error> {
     }) else {
         return Err(match wanted {
             Some(mobile) => TestSendError::NotARecipient {
-                mobile,
+                mobile: mobile.to_string(),
                 campaign: campaign.name.clone(),
             },
             None => TestSendError::NoRecipient(campaign.name.clone()),

@@ -706,7 +706,7 @@ fn a_saved_plan_made_before_an_opt_out_is_refused_naming_the_number() {
     ]);
     save.assert_code(0);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], "1.3");
+    assert_eq!(saved["format_version"], "1.4");
     let files: Vec<&str> = saved["plan"]["files"]
         .as_array()
         .unwrap()

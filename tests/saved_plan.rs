@@ -474,7 +474,7 @@ fn a_project_file_added_after_the_plan_or_another_one_named_makes_it_stale() {
     // Planned without a project file: the plan says which one it looked for.
     let plan = save(&sb, NOW);
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
-    assert_eq!(saved["format_version"], "1.3");
+    assert_eq!(saved["format_version"], "1.4");
     assert_eq!(
         saved["plan"]["project"],
         serde_json::json!({"path": "campaignctl.yaml", "named": false, "found": false})
@@ -663,7 +663,7 @@ fn a_saved_plan_of_a_newer_format_is_refused() {
     let text = std::fs::read_to_string(&plan).unwrap();
     std::fs::write(
         &plan,
-        text.replace("\"format_version\": \"1.3\"", "\"format_version\": \"2.0\""),
+        text.replace("\"format_version\": \"1.4\"", "\"format_version\": \"2.0\""),
     )
     .unwrap();
     let run = apply_saved(&sb, &plan, NOW);

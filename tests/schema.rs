@@ -154,7 +154,8 @@ fn schema_identifies_itself() {
             "search",
             "tag",
             "template",
-            "vars"
+            "vars",
+            "window"
         ]
     );
 }

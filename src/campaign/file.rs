@@ -71,6 +71,10 @@ pub(crate) struct CampaignFile {
     /// When to send. Without a schedule the campaign is sent once, by `campaignctl apply`.
     pub schedule: Option<ScheduleSpec>,
 
+    /// The send window: the hours and days in which a recipient may be messaged, on their
+    /// clock. Overrides `window` of the project file (`campaignctl.yaml`).
+    pub window: Option<super::window::WindowSpec>,
+
     /// `false` keeps the campaign loaded and validated but never sent. Default: `true`.
     #[serde(default = "default_enabled")]
     pub enabled: bool,

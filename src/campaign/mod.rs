@@ -47,6 +47,8 @@ pub(crate) struct Campaign {
     /// Where the audience is given: the `recipients` or `search` key.
     pub audience_pos: Pos,
     pub schedule: Option<Schedule>,
+    /// Its send window: its own, else the project's.
+    pub window: Option<Arc<window::Window>>,
     pub enabled: bool,
     /// The file's text, for showing the offending line of a rendering error.
     pub source: Arc<str>,

@@ -15,8 +15,10 @@ use serde_json::Value;
 
 use super::catalogue::{Catalogue, Templates};
 use super::document::Document;
+use super::limits::{Limits, LimitsSpec};
 use super::numbering::Country;
 use super::schema::{SchemaChecker, locate};
+use super::window::{Window, WindowSpec};
 use crate::diagnostic::{Diagnostic, Pos, io_reason};
 
 /// The project file's name, looked for in the working directory.
@@ -43,6 +45,15 @@ pub(crate) struct ProjectFile {
     /// against. The path of a catalogue file (YAML or JSON, `templates: [...]`), relative to
     /// this file, or the list itself.
     pub templates: Option<Templates>,
+
+    /// WhatsApp's messaging limits, across every campaign, counted from the ledger (so they
+    /// hold across applies, the daemon and replicas): the daily number of unique recipients,
+    /// and frequency caps per recipient.
+    pub limits: Option<LimitsSpec>,
+
+    /// The send window of every campaign: the hours and days in which a recipient may be
+    /// messaged, on their clock. A campaign's own `window:` overrides it.
+    pub window: Option<WindowSpec>,
 }
 
 /// A CSV file of numbers never to message: its path, or the path and its column names.
@@ -84,6 +95,10 @@ pub(crate) struct Project {
     /// The templates campaigns may send; `None` without `templates:` (or when the catalogue
     /// has errors, which are reported).
     pub catalogue: Option<Arc<Catalogue>>,
+    /// `limits:`; none set without it.
+    pub limits: Arc<Limits>,
+    /// `window:`, the default of every campaign.
+    pub window: Option<Arc<Window>>,
 }
 
 impl Project {
@@ -107,7 +122,7 @@ pub(crate) struct Suppressions {
 static CHECKER: LazyLock<SchemaChecker> = LazyLock::new(|| {
     SchemaChecker::new(
         schema(),
-        "a project file must be a mapping of keys (default_country, suppressions, templates)",
+        "a project file must be a mapping of keys (default_country, suppressions, templates, limits, window)",
     )
 });
 
@@ -227,7 +242,35 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
         .collect();
     // A catalogue with errors is left out, and the rest of the project kept: the errors
     // stop the set, and the campaigns' own problems are still reported.
-    let (catalogue, problems) = match parsed.templates {
+    let located = |pos: Pos, message: String, help: Option<String>| {
+        let d = Diagnostic::error(&*file, pos, message).with_source(&text);
+        match help {
+            Some(help) => d.with_help(help),
+            None => d,
+        }
+    };
+    let mut found: Vec<Diagnostic> = Vec::new();
+    let limits = match &parsed.limits {
+        None => Limits::default(),
+        Some(spec) => {
+            let (limits, problems) =
+                Limits::located(spec, &doc, "/limits", parsed.templates.is_some());
+            found.extend(problems.into_iter().map(|(p, m, h)| located(p, m, h)));
+            limits
+        }
+    };
+    let window =
+        parsed
+            .window
+            .as_ref()
+            .and_then(|spec| match Window::located(spec, &doc, "/window") {
+                Ok(window) => Some(Arc::new(window)),
+                Err(problems) => {
+                    found.extend(problems.into_iter().map(|(p, m)| located(p, m, None)));
+                    None
+                }
+            });
+    let (catalogue, mut problems) = match parsed.templates {
         None => (None, locate(&doc, in_templates, &file, &text)),
         Some(Templates::List(list)) => split(Catalogue::from_list(list, &file, &doc, &text, true)),
         Some(Templates::File(name)) => {
@@ -242,8 +285,13 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
             default_country,
             suppressions,
             catalogue,
+            limits: Arc::new(limits),
+            window,
         },
-        problems,
+        {
+            problems.extend(found);
+            problems
+        },
     )
 }
 

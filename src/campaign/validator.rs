@@ -23,6 +23,7 @@ use super::recipients::{
 };
 use super::renderer::{RESERVED, Renderer, Templates};
 use super::schema;
+use super::window::Window;
 use super::{Audience, Campaign, Kind, Param};
 use crate::diagnostic::{Diagnostic, Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN, Pos, did_you_mean};
 use crate::schedule::cron::Cron;
@@ -398,6 +399,18 @@ fn build(
     let schedule = file
         .schedule
         .and_then(|spec| schedule(&spec, doc, problems));
+    let window = match &file.window {
+        None => project.window.clone(),
+        Some(spec) => match Window::located(spec, doc, "/window") {
+            Ok(window) => Some(Arc::new(window)),
+            Err(located) => {
+                for (pos, message) in located {
+                    problems.error_at(pos, message, None);
+                }
+                None
+            }
+        },
+    };
 
     // A key with a schema problem (reported above) is not checked against the catalogue.
     let template_info = project.catalogue.as_ref().and_then(|catalogue| {
@@ -439,6 +452,7 @@ fn build(
         } else {
             None
         },
+        window,
         enabled: file.enabled,
         source: source.text.clone(),
     };

@@ -7,7 +7,9 @@ use chrono_tz::Tz;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::document::Document;
 use super::mobile::Mobile;
+use crate::diagnostic::Pos;
 use crate::schedule::window::{Days, Hours, SendWindow};
 use crate::schedule::{Schedule, format_duration, parse_duration, zones};
 
@@ -149,6 +151,29 @@ impl Window {
             }
             _ => Err(problems),
         }
+    }
+
+    /// [`Window::from_spec`] for a `window:` at `base` in `doc`: each problem at the place of
+    /// its key.
+    pub(crate) fn located(
+        spec: &WindowSpec,
+        doc: &Document,
+        base: &str,
+    ) -> Result<Window, Vec<(Pos, String)>> {
+        Window::from_spec(spec).map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|(key, message)| {
+                    let pointer = format!("{base}/{key}");
+                    let pos = if doc.value.pointer(&pointer).is_some() {
+                        doc.value_pos(&pointer)
+                    } else {
+                        doc.key_pos(base)
+                    };
+                    (pos, message)
+                })
+                .collect()
+        })
     }
 
     /// `09:00-20:00 MON-SAT, each recipient's time zone, max_delay 24h`.

@@ -248,10 +248,15 @@ pub(super) struct ApplyArgs {
     #[arg(long)]
     pub retry_unknown: bool,
 
+    /// Also resend sends the ledger records as `capped` (a frequency cap held them back),
+    /// where the caps allow them now.
+    #[arg(long)]
+    pub retry_capped: bool,
+
     /// Send one test message instead: the campaign of the one campaign file given, rendered
     /// for its first recipient (or the one --as names), to this number. Recorded as a test:
     /// never the recipient's send, and counted by no limit.
-    #[arg(long, value_name = "NUMBER", conflicts_with_all = ["retry_failed", "retry_unknown"])]
+    #[arg(long, value_name = "NUMBER", conflicts_with_all = ["retry_failed", "retry_unknown", "retry_capped"])]
     pub to: Option<String>,
 
     /// With --to: whose message to send, a recipient of the campaign (default: the first).

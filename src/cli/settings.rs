@@ -97,6 +97,9 @@ pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
     if args.retry_unknown {
         retry_statuses.push(Status::Unknown);
     }
+    if args.retry_capped {
+        retry_statuses.push(Status::Capped);
+    }
     Ok(ApplySettings {
         files: files(&args.files),
         state: state(&args.state)?,
@@ -106,6 +109,7 @@ pub(super) fn apply(args: &ApplyArgs) -> Result<ApplySettings, LedgerError> {
         options: PlanOptions {
             retry_failed: args.retry_failed,
             retry_unknown: args.retry_unknown,
+            retry_capped: args.retry_capped,
             include_undeliverable: args.include_undeliverable,
         },
         send: send::Settings {

@@ -13,11 +13,13 @@ use crate::api::{ApiKey, Endpoints};
 use crate::error::Error;
 use crate::ledger::{Holder, Ledger, SharedLedger, StateLocation};
 use crate::output::{self, Lenient};
+use crate::plan::limits::{DailyBudget, History};
 use crate::plan::optouts::load_ledger;
 use crate::plan::pipeline::{Checked, check, evaluate_pinned, print_diagnostics};
 use crate::plan::saved::SavedPlan;
+use crate::plan::text::{daily_line, waits_text};
 use crate::plan::view::CampaignView;
-use crate::plan::{Plan, PlanOptions, SUPPRESSED_LISTED, Scan, SendState, Timing};
+use crate::plan::{Plan, PlanOptions, SUPPRESSED_LISTED, Scan, SendItem, SendState, Timing};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Outgoing, Report, StopReason};
 use crate::signal::Signals;
@@ -71,8 +73,15 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
             return Err(Error::Invalid);
         };
         let due: usize = checked.scan.campaigns.iter().map(|c| c.due).sum();
-        print_plan_summary(&mut out, &views(&checked.plan, &checked.scan))?;
+        let campaigns = views(&checked.plan, &checked.scan);
+        print_plan_summary(&mut out, &campaigns)?;
         print_suppressed(&mut out, &suppressed(&checked.plan, &checked.scan))?;
+        print_held_back(
+            &mut out,
+            &campaigns,
+            &checked.scan,
+            checked.plan.budget().daily(),
+        )?;
         writeln!(
             out,
             "Dry run: {due} send(s) would be sent; nothing was sent or recorded."
@@ -118,7 +127,9 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     let optouts = plan.match_optouts(load_ledger(&mut *ledger)?);
     let recorded =
         plan.match_ledger(|campaign, occurrence| ledger.recorded(&campaign.name, occurrence))?;
-    if optouts || recorded {
+    let limits = plan.budget().shared_limits();
+    let limited = plan.match_limits(History::load(&mut *ledger, &limits, now)?);
+    if optouts || recorded || limited {
         scan = plan.scan(0);
         let paint = Paint::stderr();
         if scan.has_errors() {
@@ -141,8 +152,26 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     print_plan_summary(&mut out, &campaigns)?;
     let suppressed = suppressed(&plan, &scan);
     print_suppressed(&mut out, &suppressed)?;
+    print_held_back(&mut out, &campaigns, &scan, plan.budget().daily())?;
     let already_sent = already_sent(&campaigns);
     let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
+    let capped = scan.campaigns.iter().any(|c| !c.capped.is_empty());
+    if due == 0 && !capped {
+        writeln!(
+            out,
+            "Nothing to send ({already_sent} already sent{}).",
+            suppressed_note(suppressed.total)
+        )?;
+        return Ok(Outcome::Success);
+    }
+    if !settings.yes && due > 0 {
+        confirm(due)?;
+    }
+    if capped {
+        // Held back on purpose, and recorded so: not sent later unless asked.
+        let skipped = capped_sends(plan.all_sends());
+        ledger.skip(&skipped)?;
+    }
     if due == 0 {
         writeln!(
             out,
@@ -151,17 +180,13 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
         )?;
         return Ok(Outcome::Success);
     }
-    if !settings.yes {
-        confirm(due)?;
-    }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
     let skipped = Skipped {
         already_sent,
         suppressed: suppressed.total,
     };
     sending.run(&mut out, ledger, due, skipped, |tx| {
-        let items = (0..plan.campaigns.len()).flat_map(|index| plan.sends(index));
-        send::feed(items, tx);
+        send::feed(plan.all_sends(), tx);
     })
 }
 
@@ -181,7 +206,7 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
         // exists; never created, locked or changed) for the rest of the reasons.
         match settings.state.open_read_only() {
             Ok(None) => {}
-            Ok(Some(mut ledger)) => match saved.stale_ledger(&mut *ledger) {
+            Ok(Some(mut ledger)) => match saved.stale_ledger(&mut *ledger, settings.files.now) {
                 Ok(found) => reasons.extend(found),
                 Err(e) if !reasons.is_empty() => {
                     reasons.push(format!("the ledger could not be checked: {e}"));
@@ -215,12 +240,22 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
     let endpoints = Endpoints::from_env()?;
     // Under the ledger's lock: what it recorded until now is what the run starts from.
     let mut ledger = open_for_sending(settings)?;
-    let reasons = saved.stale_ledger(&mut *ledger)?;
+    let reasons = saved.stale_ledger(&mut *ledger, settings.files.now)?;
     if !reasons.is_empty() {
         return Err(stale(reasons));
     }
     print_plan_summary(&mut out, &campaigns)?;
     print_suppressed(&mut out, &suppressed)?;
+    let capped = saved.capped();
+    if !capped.is_empty() {
+        // Held back on purpose, as the plan said: recorded, not sent later unless asked.
+        ledger.skip(&capped)?;
+        writeln!(
+            out,
+            "{} send(s) held back by a frequency cap, recorded as capped (`campaignctl plan` says why).",
+            capped.len()
+        )?;
+    }
     if due == 0 {
         writeln!(
             out,
@@ -252,6 +287,68 @@ pub(super) fn open_for_sending(settings: &ApplySettings) -> Result<Box<dyn Ledge
         ));
     }
     Ok(ledger)
+}
+
+/// The sends that a frequency cap holds back in this pass over a plan, as the ledger records
+/// them (`capped`, with the cap and what counts against it).
+fn capped_sends(items: impl Iterator<Item = SendItem>) -> Vec<crate::ledger::Skipped> {
+    items
+        .filter_map(|item| match item {
+            SendItem::Send(send) => {
+                let reason = send.capped.as_ref()?.text();
+                Some(crate::ledger::Skipped {
+                    send: Outgoing::new(send).into_record(),
+                    status: crate::ledger::Status::Capped,
+                    reason,
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Says what waits (for a send window or the daily limit) and what a cap held back.
+fn print_held_back(
+    out: &mut Out,
+    campaigns: &[CampaignView],
+    scan: &Scan,
+    daily: Option<DailyBudget>,
+) -> io::Result<()> {
+    if let Some(daily) = daily {
+        writeln!(out, "{}", daily_line(&daily))?;
+    }
+    for (c, counts) in campaigns.iter().zip(&scan.campaigns) {
+        if c.waits.window.count > 0 {
+            writeln!(
+                out,
+                "{}: {} outside their send window (`apply` again then sends them): {}",
+                c.name,
+                c.waits.window.count,
+                waits_text(&c.waits.window)
+            )?;
+        }
+        if c.waits.daily_limit.count > 0 {
+            writeln!(
+                out,
+                "{}: {} over the daily limit (`apply` again then sends them): {}",
+                c.name,
+                c.waits.daily_limit.count,
+                waits_text(&c.waits.daily_limit)
+            )?;
+        }
+        let capped = c.counts.of(SendState::Capped);
+        if capped > 0 {
+            writeln!(
+                out,
+                "{}: {capped} capped, not sent (resend with --retry-capped once the cap allows):",
+                c.name
+            )?;
+            for (recipient, why) in &counts.capped {
+                writeln!(out, "  {recipient}: {why}")?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn views(plan: &Plan, scan: &Scan) -> Vec<CampaignView> {

@@ -131,7 +131,9 @@ pub(crate) fn plan(settings: &PlanSettings) -> Result<Outcome, Error> {
             file.seek(io::SeekFrom::Start(0))?;
             Output::Json(file)
         }
-        (None, Some(markdown)) => Output::Markdown(markdown.finish(plan.now, &views, &warnings)),
+        (None, Some(markdown)) => {
+            Output::Markdown(markdown.finish(plan.now, &views, &warnings, plan.budget().daily()))
+        }
         (None, None) => Output::Text,
     };
     // Its reader going away (`| head`) ends the output, not the command: the exit code

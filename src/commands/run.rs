@@ -13,7 +13,7 @@ use super::Outcome;
 use crate::api::{ApiKey, Endpoints};
 use crate::campaign::project::PROJECT_FILE;
 use crate::daemon::health::{self, Health, Role};
-use crate::daemon::{Daemon, reload};
+use crate::daemon::{Daemon, Rules, reload};
 use crate::error::Error;
 use crate::ledger::{Holder, SharedLedger, StateLocation};
 use crate::plan::pipeline::print_diagnostics;
@@ -69,7 +69,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
         warn!(location = %d.location(), "{}", d.message);
     }
     let campaigns = checked.campaigns();
-    let suppressions = checked.plan.optouts().files.clone();
+    let rules = Rules::of(&checked);
 
     let key = ApiKey::from_env()?;
     let endpoints = Endpoints::from_env()?;
@@ -109,7 +109,7 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
             shared,
             pins,
         );
-        daemon.start(campaigns, suppressions, Utc::now()).await;
+        daemon.start(campaigns, rules, Utc::now()).await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
         // The project file is watched too: editing it reloads every campaign.
         let mut watched = settings.paths.clone();

@@ -38,7 +38,13 @@ fn write(saved: &SavedPlan, format: PlanFormat) -> io::Result<()> {
                     (c.view.clone(), first.map(|s| s.view.clone()).collect())
                 })
                 .collect();
-            write_text(&mut out, saved.now, &campaigns, Paint::stdout())?;
+            write_text(
+                &mut out,
+                saved.now,
+                &campaigns,
+                saved.daily_limit,
+                Paint::stdout(),
+            )?;
         }
         PlanFormat::Json => {
             serde_json::to_writer_pretty(&mut out, saved).map_err(io::Error::from)?;
@@ -54,7 +60,7 @@ fn write(saved: &SavedPlan, format: PlanFormat) -> io::Result<()> {
             let views: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
             out.write_all(
                 markdown
-                    .finish(saved.now, &views, &saved.warnings)
+                    .finish(saved.now, &views, &saved.warnings, saved.daily_limit)
                     .as_bytes(),
             )?;
         }

@@ -17,10 +17,12 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
-use crate::ledger::{Holder, SharedLedger, Status};
+use crate::campaign::limits::Limits;
+use crate::ledger::{Holder, SharedLedger, Skipped, Status};
+use crate::plan::limits::{Budget, History};
 use crate::plan::optouts::{FileOptOuts, PlanOptOuts, load_ledger};
 use crate::plan::pipeline::Checked;
-use crate::plan::{CampaignPlan, Plan, PlanOptions, SendState};
+use crate::plan::{CampaignPlan, Plan, PlanOptions, SendState, wait_allowed};
 use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
@@ -44,9 +46,8 @@ pub(crate) struct Daemon {
     /// The project file named on the command line (else `campaignctl.yaml` if present).
     config: Option<PathBuf>,
     campaigns: BTreeMap<String, Arc<Campaign>>,
-    /// The project file's opt-out lists, as read with the campaigns (the ledger's are read
-    /// for each occurrence).
-    suppressions: Arc<FileOptOuts>,
+    /// What the project file says of every campaign, as read with the campaigns.
+    rules: Rules,
     scheduler: Scheduler,
     executor: Arc<Executor>,
     ledger: SharedLedger,
@@ -67,6 +68,9 @@ pub(crate) struct Daemon {
     pending: Vec<(String, DateTime<Utc>)>,
     /// Occurrences whose files failed to render at send time, to send after a good reload.
     after_reload: Vec<(String, DateTime<Utc>)>,
+    /// Occurrences with sends waiting for their window or the daily limit: planned again at
+    /// `at`, when the first of them may go.
+    deferred: Vec<Deferred>,
     /// The reload in progress: it runs beside the scheduler so fire times are kept.
     reloading: Option<tokio::task::JoinHandle<(String, Reloaded)>>,
     /// A reload asked for while one runs: done when it ends.
@@ -79,6 +83,30 @@ pub(crate) struct Daemon {
     generation: u64,
 }
 
+/// What the project file says of every campaign: its opt-out lists (the ledger's are read
+/// at each fire time) and its limits (counted from the ledger at each fire time).
+#[derive(Clone, Default)]
+pub(crate) struct Rules {
+    pub suppressions: Arc<FileOptOuts>,
+    pub limits: Arc<Limits>,
+}
+
+impl Rules {
+    pub(crate) fn of(checked: &Checked) -> Rules {
+        Rules {
+            suppressions: checked.plan.optouts().files.clone(),
+            limits: checked.plan.budget().shared_limits(),
+        }
+    }
+}
+
+/// An occurrence planned again when its first waiting send may go.
+struct Deferred {
+    campaign: String,
+    occurrence: DateTime<Utc>,
+    at: DateTime<Utc>,
+}
+
 /// An occurrence's run ended.
 struct Finished {
     campaign: String,
@@ -87,6 +115,8 @@ struct Finished {
     ledger_failed: bool,
     /// Its files no longer render: retried after the next successful reload.
     files_failed: bool,
+    /// Sends still wait (for their window or the daily limit): plan it again then.
+    wake: Option<DateTime<Utc>>,
 }
 
 impl Daemon {
@@ -103,7 +133,7 @@ impl Daemon {
             paths,
             config,
             campaigns: BTreeMap::new(),
-            suppressions: Arc::default(),
+            rules: Rules::default(),
             scheduler: Scheduler::new(),
             executor,
             ledger,
@@ -116,6 +146,7 @@ impl Daemon {
             leader_seen: None,
             pending: Vec::new(),
             after_reload: Vec::new(),
+            deferred: Vec::new(),
             reloading: None,
             reload_again: None,
             ledger_failures: 0,
@@ -125,15 +156,15 @@ impl Daemon {
         }
     }
 
-    /// Installs the first set of campaigns (and the opt-out lists read with them) and takes
-    /// the lead if it can.
+    /// Installs the first set of campaigns (and the project's rules read with them) and
+    /// takes the lead if it can.
     pub(crate) async fn start(
         &mut self,
         campaigns: Vec<Arc<Campaign>>,
-        suppressions: Arc<FileOptOuts>,
+        rules: Rules,
         now: DateTime<Utc>,
     ) {
-        self.suppressions = suppressions;
+        self.rules = rules;
         self.install(campaigns, now).await;
         self.health.reloaded("start", Vec::new());
         self.check_leadership().await;
@@ -154,13 +185,21 @@ impl Daemon {
                 for action in self.scheduler.tick(now) {
                     self.act(action).await;
                 }
+                self.resume_deferred(now);
             }
             self.publish();
-            // Sleep to the next fire time, but wake at least every minute to notice clock
-            // jumps; tokio's timers run on the monotonic clock.
-            let wait = self
-                .scheduler
-                .next_wake()
+            // Sleep to the next fire time (or the next waiting send's), but wake at least
+            // every minute to notice clock jumps; tokio's timers run on the monotonic clock.
+            let deferred = self
+                .deferred
+                .iter()
+                .filter(|d| !self.runs.contains_key(&d.campaign))
+                .map(|d| d.at)
+                .min();
+            let wait = [self.scheduler.next_wake(), deferred]
+                .into_iter()
+                .flatten()
+                .min()
                 .map_or(MAX_SLEEP, |at| {
                     (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
                 })
@@ -253,11 +292,11 @@ impl Daemon {
         };
         let (stop_tx, _) = watch::channel(None);
         self.runs.insert(name.to_owned(), stop_tx.clone());
-        let (executor, ledger, health, suppressions) = (
+        let (executor, ledger, health, rules) = (
             self.executor.clone(),
             self.ledger.clone(),
             self.health.clone(),
-            self.suppressions.clone(),
+            self.rules.clone(),
         );
         let late = Utc::now() - occurrence;
         self.tasks.spawn(async move {
@@ -268,9 +307,10 @@ impl Daemon {
                 occurrence,
                 ledger_failed: false,
                 files_failed: false,
+                wake: None,
             };
-            let planned = plan_occurrence(campaign, occurrence, ledger.clone(), suppressions).await;
-            let Planned { plan, due, suppressed } = match planned {
+            let planned = plan_occurrence(campaign, occurrence, ledger.clone(), rules).await;
+            let Planned { plan, due, suppressed, waiting, wake, skipped } = match planned {
                 Ok(planned) => planned,
                 Err(PlanError::Ledger(problem)) => {
                     error!(campaign = name, occurrence = %at, "occurrence not sent: the ledger failed: {problem}");
@@ -283,10 +323,36 @@ impl Daemon {
                     return done;
                 }
             };
+            if !skipped.is_empty() {
+                let (capped, missed) = (
+                    skipped.iter().filter(|s| s.status == Status::Capped).count(),
+                    skipped.iter().filter(|s| s.status == Status::Missed).count(),
+                );
+                match ledger.call(move |l| l.skip(&skipped)).await {
+                    Ok(_) => {
+                        if capped > 0 {
+                            info!(campaign = name, occurrence = %at, capped, "sends held back by a frequency cap: recorded as capped, not sent");
+                        }
+                        if missed > 0 {
+                            warn!(campaign = name, occurrence = %at, missed, "sends whose send window or daily limit does not open before the occurrence's deadline (catch_up plus max_delay): recorded as missed");
+                        }
+                    }
+                    Err(e) => {
+                        error!(campaign = name, occurrence = %at, "occurrence not sent: the ledger failed: {e}");
+                        done.ledger_failed = true;
+                        return done;
+                    }
+                }
+            }
+            done.wake = wake;
+            if waiting > 0 {
+                info!(campaign = name, occurrence = %at, waiting, next = wake.map(rfc3339), "sends wait for their send window or the daily limit");
+            }
             if due == 0 {
                 // After a restart or a takeover the latest occurrence is re-planned in case it
-                // was cut short; this one was complete (or every number left opted out).
-                info!(campaign = name, occurrence = %at, suppressed, "occurrence already complete: nothing to send");
+                // was cut short; this one was complete (or every number left opted out, or
+                // every send waits).
+                info!(campaign = name, occurrence = %at, suppressed, "occurrence already complete: nothing to send now");
                 return done;
             }
             health.count_occurrence(&name);
@@ -345,6 +411,13 @@ impl Daemon {
         if done.files_failed {
             self.after_reload
                 .push((done.campaign.clone(), done.occurrence));
+        }
+        if let Some(at) = done.wake {
+            self.deferred.push(Deferred {
+                campaign: done.campaign.clone(),
+                occurrence: done.occurrence,
+                at,
+            });
         }
         if let Some(action) = self.scheduler.finished(&done.campaign, Utc::now()) {
             self.act(action).await;
@@ -417,6 +490,31 @@ impl Daemon {
         self.campaigns = new;
     }
 
+    /// Plans again the occurrences whose waiting sends may go by `now` (their window opened,
+    /// or the 24 hours freed up), unless the campaign is sending: then after it finishes.
+    fn resume_deferred(&mut self, now: DateTime<Utc>) {
+        let (ready, later): (Vec<Deferred>, Vec<Deferred>) = std::mem::take(&mut self.deferred)
+            .into_iter()
+            .partition(|d| {
+                d.at <= now
+                    && !self.runs.contains_key(&d.campaign)
+                    && self.campaigns.contains_key(&d.campaign)
+            });
+        self.deferred = later;
+        // A campaign removed meanwhile is dropped with its deferred occurrences.
+        let campaigns = &self.campaigns;
+        self.deferred
+            .retain(|d| campaigns.contains_key(&d.campaign));
+        for d in ready {
+            if self.scheduler.begin(&d.campaign) {
+                info!(campaign = d.campaign, occurrence = %rfc3339(d.occurrence), "occurrence resumed: its waiting sends may go");
+                self.start_occurrence(&d.campaign, d.occurrence);
+            } else {
+                self.deferred.push(d);
+            }
+        }
+    }
+
     /// Updates what /healthz and /metrics show.
     fn publish(&self) {
         let campaigns = self
@@ -448,47 +546,69 @@ enum PlanError {
     Files(String),
 }
 
-/// An occurrence planned: its plan, how many sends are due (0: the occurrence is complete)
-/// and how many are suppressed.
+/// An occurrence planned: its plan, how many sends are due (0: the occurrence is complete,
+/// or every send left waits), how many are suppressed, how many wait and when the first
+/// may go, and the sends held back on purpose (capped, or missed), to record.
 struct Planned {
     plan: Plan,
     due: usize,
     suppressed: usize,
+    waiting: usize,
+    wake: Option<DateTime<Utc>>,
+    skipped: Vec<Skipped>,
 }
 
-/// Plans one occurrence against the ledger (its records, and its opt-outs at this moment)
-/// and the opt-out lists of the project file, and checks that every send renders.
+/// Plans one occurrence against the ledger (its records, its opt-outs at this moment, and
+/// its recent sends for the limits) and the project file's rules, and checks that every
+/// send renders.
 async fn plan_occurrence(
     campaign: Arc<Campaign>,
     occurrence: DateTime<Utc>,
     ledger: SharedLedger,
-    suppressions: Arc<FileOptOuts>,
+    rules: Rules,
 ) -> Result<Planned, PlanError> {
     tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let name = campaign.name.clone();
-        let campaign_plan = CampaignPlan::at(campaign, occurrence, now)
+        let wait = wait_allowed(&campaign, rules.limits.daily_recipients.is_some());
+        let campaign_plan = CampaignPlan::at(campaign, occurrence, now, wait)
             .ok_or_else(|| PlanError::Files("its params no longer compile".to_owned()))?;
-        let (recorded, optouts) = {
+        let (recorded, optouts, history) = {
             let mut ledger = ledger.lock();
             let recorded = ledger.recorded(&name, Occurrence::At(occurrence));
             let optouts = load_ledger(&mut **ledger);
-            match (recorded, optouts) {
-                (Ok(recorded), Ok(optouts)) => (recorded, optouts),
-                (Err(e), _) | (_, Err(e)) => return Err(PlanError::Ledger(e.to_string())),
+            let history = History::load(&mut **ledger, &rules.limits, now);
+            match (recorded, optouts, history) {
+                (Ok(recorded), Ok(optouts), Ok(history)) => (recorded, optouts, history),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+                    return Err(PlanError::Ledger(e.to_string()));
+                }
             }
         };
         let optouts = PlanOptOuts {
-            files: suppressions,
+            files: rules.suppressions,
             ledger: Arc::new(optouts),
         };
         let plan = Plan::of(
             now,
             PlanOptions::default(),
             optouts,
+            Budget::new(rules.limits, Arc::new(history), now),
             vec![(campaign_plan, recorded)],
         );
-        let scan = plan.scan(0);
+        let mut skipped = Vec::new();
+        let scan = plan.scan_with(0, &mut |_, send| {
+            let (status, reason) = match (&send.capped, &send.missed) {
+                (Some(hit), _) => (Status::Capped, hit.text()),
+                (None, Some(missed)) => (Status::Missed, missed.clone()),
+                (None, None) => return,
+            };
+            skipped.push(Skipped {
+                send: send::Outgoing::new(send.clone()).into_record(),
+                status,
+                reason,
+            });
+        });
         if scan.has_errors() {
             let problems: Vec<String> = scan
                 .diagnostics
@@ -506,6 +626,9 @@ async fn plan_occurrence(
         Ok(Planned {
             due: counts.map_or(0, |c| c.due),
             suppressed: counts.map_or(0, |c| c.of(SendState::Suppressed)),
+            waiting: counts.map_or(0, |c| c.of(SendState::Waiting)),
+            wake: counts.and_then(|c| c.next_wait()),
+            skipped,
             plan,
         })
     })
@@ -522,7 +645,7 @@ async fn send_planned(
     stop: watch::Sender<Option<StopReason>>,
 ) -> Result<Report, String> {
     let (tx, rx) = send::input();
-    std::thread::spawn(move || send::feed(plan.sends(0), &tx));
+    std::thread::spawn(move || send::feed(plan.all_sends(), &tx));
     let progress = Arc::new(Progress::new(due, progress::Mode::Quiet));
     executor
         .run(rx, ledger, progress, stop)

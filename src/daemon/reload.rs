@@ -67,7 +67,7 @@ impl Daemon {
             self.health.reloaded(trigger, problems);
             return;
         }
-        self.suppressions = checked.plan.optouts().files.clone();
+        self.rules = super::Rules::of(&checked);
         self.install(campaigns, Utc::now()).await;
         info!(trigger, campaigns = self.campaigns.len(), "reloaded");
         self.health.reloaded(trigger, Vec::new());

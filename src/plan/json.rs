@@ -69,6 +69,32 @@ impl<W: Write> JsonPlan<W> {
                 write!(self.out, ",\"retry_not_before\":\"{}\"", rfc3339(at))?;
             }
         }
+        if let Some((zone, from)) = send.zone {
+            write!(
+                self.out,
+                ",\"window\":{{\"zone\":\"{}\",\"zone_from\":\"{}\"}}",
+                zone.name(),
+                from.as_str()
+            )?;
+        }
+        if let Some(wait) = send.wait {
+            let until = wait.until.map(rfc3339);
+            write!(
+                self.out,
+                ",\"waiting\":{}",
+                json!({"reason": wait.reason.as_str(), "until": until})
+            )?;
+        }
+        if let Some(hit) = &send.capped {
+            write!(
+                self.out,
+                ",\"capped\":{}",
+                json!({"cap": hit.cap, "count": hit.count, "against": hit.against})
+            )?;
+        }
+        if let Some(missed) = &send.missed {
+            write!(self.out, ",\"missed\":{}", json!(missed))?;
+        }
         write!(self.out, "}}")?;
         self.first_send = false;
         Ok(())
@@ -131,12 +157,21 @@ impl<W: Write> JsonPlan<W> {
                 *by_state.entry(*state).or_insert(0) += n;
             }
         }
-        let summary = json!({
+        let mut summary = json!({
             "campaigns": plan.campaigns.len(),
             "sends": total,
             "due": due,
             "by_state": by_state,
         });
+        if let Some(daily) = plan.budget().daily() {
+            summary["daily_limit"] = json!({
+                "limit": daily.limit,
+                "used": daily.used,
+                "needed": daily.needed,
+                "waiting": daily.waiting,
+                "uncounted_blasts": daily.uncounted_blasts,
+            });
+        }
         writeln!(self.out, "  \"summary\": {summary}")?;
         writeln!(self.out, "}}")?;
         Ok(self.out)
@@ -151,8 +186,12 @@ struct CampaignHeader<'a> {
     kind: &'static str,
     enabled: bool,
     template: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<&'static str>,
     language: &'a str,
     schedule: Option<ScheduleHeader<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    window: Option<String>,
     occurrence: String,
     timing: Timing,
 }
@@ -176,7 +215,9 @@ fn campaign_header(campaign_plan: &CampaignPlan) -> CampaignHeader<'_> {
         kind: c.kind().as_str(),
         enabled: c.enabled,
         template: &c.template,
+        category: c.category(),
         language: &c.language,
+        window: c.window.as_ref().map(|w| w.describe()),
         schedule: c.schedule.as_ref().map(|s| ScheduleHeader {
             cron: match &s.when {
                 When::Cron(cron) => Some(cron.expr()),

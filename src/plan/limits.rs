@@ -149,7 +149,7 @@ impl CapHit {
 const AGAINST_LISTED: usize = 5;
 
 /// The daily budget as the plan shows it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DailyBudget {
     pub limit: u64,
     /// Unique recipients (and blasts, at their estimate) the ledger counts in the last 24
@@ -203,13 +203,12 @@ impl Budget {
         }
     }
 
-    /// No limits: every send is admitted.
-    pub(crate) fn none(now: DateTime<Utc>) -> Budget {
-        Budget::new(Arc::default(), Arc::default(), now)
-    }
-
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    pub(crate) fn shared_limits(&self) -> Arc<Limits> {
+        self.limits.clone()
     }
 
     /// Starts a pass over the plan: nothing admitted yet.

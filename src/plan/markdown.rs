@@ -8,7 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use super::SendState;
-use super::text::timing_text;
+use super::limits::DailyBudget;
+use super::text::{daily_line, timing_text, waits_text};
 use super::view::{CampaignView, KindView, SendView};
 use crate::schedule::rfc3339;
 
@@ -75,9 +76,13 @@ impl Markdown {
         now: DateTime<Utc>,
         campaigns: &[CampaignView],
         warnings: &[String],
+        daily: Option<DailyBudget>,
     ) -> String {
         self.sends.resize_with(campaigns.len(), Listed::default);
-        let head = heading(now, campaigns);
+        let mut head = heading(now, campaigns);
+        if let Some(daily) = daily {
+            head.push_str(&format!("\n{}\n", daily_line(&daily)));
+        }
         let mut budget = MAX_CHARS.saturating_sub(chars(&head) + NOTE_RESERVE);
         let (warnings_block, warnings_left) = warnings_block(warnings, budget / 4);
         budget = budget.saturating_sub(chars(&warnings_block));
@@ -300,7 +305,26 @@ fn campaign_table(c: &CampaignView) -> String {
             counts.of(SendState::Suppressed)
         ));
     }
+    for state in [SendState::Waiting, SendState::Capped, SendState::Missed] {
+        if counts.of(state) > 0 {
+            sends.push_str(&format!(", {} {}", counts.of(state), state.label()));
+        }
+    }
     rows.push(("sends", sends));
+    if let Some(window) = &c.window {
+        rows.push((
+            "send window",
+            format!(
+                "{}: {} inside now, {}",
+                cell(&window.describe),
+                c.waits.inside_window,
+                cell(&waits_text(&c.waits.window))
+            ),
+        ));
+    }
+    if c.waits.daily_limit.count > 0 {
+        rows.push(("daily limit", cell(&waits_text(&c.waits.daily_limit))));
+    }
     let mut table = format!(
         "\n### {} <sub>{}</sub>\n\n| | |\n|---|---|\n",
         code(&c.name),

@@ -3,6 +3,7 @@
 //! matched against what the ledger already recorded. Pure: no I/O but reading CSV files.
 
 mod catalogue;
+mod gate;
 mod held;
 pub(crate) mod json;
 pub(crate) mod limits;
@@ -20,18 +21,22 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::api::{body_hash, send_key};
+use crate::campaign::limits::Limits;
 use crate::campaign::mobile::{Mobile, MobileMap};
 use crate::campaign::optouts::OptOuts;
 use crate::campaign::recipients::{self, Origin, Recipient};
 use crate::campaign::renderer::{RenderError, Renderer, RunContext, Templates};
+use crate::campaign::window::{DEFAULT_MAX_DELAY, ZoneFrom};
 use crate::campaign::{Audience, Campaign};
 use crate::diagnostic::{Diagnostic, MAX_PROBLEMS_PER_CAMPAIGN, Pos};
 use crate::ledger::{RecordedSends, Status};
 use crate::schedule::Occurrence;
+use chrono_tz::Tz;
 pub(crate) use held::Held;
+use limits::{Budget, History};
 use optouts::PlanOptOuts;
 pub(crate) use scan::{CampaignScan, SUPPRESSED_LISTED, Scan};
 pub(crate) use send::{PlannedSend, SendItem};
@@ -56,12 +61,29 @@ pub(crate) struct CampaignPlan {
     /// current time when later (WhatsApp's holds are in real time: a plan of the past never
     /// resends what is held back now, as the ledger's claim would not).
     holds_at: DateTime<Utc>,
+    /// Its send window and the occurrence's deadline, for sends that would go now.
+    gate: gate::Gate,
+}
+
+/// How long a scheduled send may wait for its window or the daily limit: the window's
+/// `max_delay`, or its default when only the daily limit makes sends wait; `None` when
+/// nothing makes them wait.
+pub(crate) fn wait_allowed(campaign: &Campaign, daily_limit: bool) -> Option<TimeDelta> {
+    match &campaign.window {
+        Some(window) => Some(window.max_delay),
+        None => daily_limit.then_some(DEFAULT_MAX_DELAY),
+    }
 }
 
 impl CampaignPlan {
     /// Plans one campaign at `now`. `None` when its templates do not compile (the validator
-    /// reported that already).
-    pub(crate) fn new(campaign: Arc<Campaign>, now: DateTime<Utc>) -> Option<CampaignPlan> {
+    /// reported that already). A scheduled occurrence is due within its `catch_up`, and as
+    /// long again as its sends may `wait` for a window or the daily limit.
+    pub(crate) fn new(
+        campaign: Arc<Campaign>,
+        now: DateTime<Utc>,
+        wait: Option<TimeDelta>,
+    ) -> Option<CampaignPlan> {
         let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
         let (timing, occurrence, next_runs) = match &campaign.schedule {
             None => (Timing::Once, Occurrence::Once, Vec::new()),
@@ -69,7 +91,7 @@ impl CampaignPlan {
                 let next_runs = schedule.next_runs(now, NEXT_RUNS);
                 let latest = schedule.latest_at_or_before(now);
                 match (latest, next_runs.first()) {
-                    (Some(at), _) if schedule.in_catch_up_window(at, now) => {
+                    (Some(at), _) if now <= gate::deadline(at, schedule.catch_up, wait) => {
                         (Timing::Due, Occurrence::At(at), next_runs)
                     }
                     (_, Some(next)) => (Timing::Upcoming, Occurrence::At(*next), next_runs),
@@ -86,15 +108,17 @@ impl CampaignPlan {
             Timing::Disabled
         };
         Some(CampaignPlan::with(
-            campaign, renderer, timing, occurrence, next_runs, now,
+            campaign, renderer, timing, occurrence, next_runs, now, wait,
         ))
     }
 
-    /// Plans one given occurrence as due (the daemon, at its fire time).
+    /// Plans one given occurrence as due (the daemon, at its fire time, and again when its
+    /// waiting sends may go).
     pub(crate) fn at(
         campaign: Arc<Campaign>,
         occurrence: DateTime<Utc>,
         now: DateTime<Utc>,
+        wait: Option<TimeDelta>,
     ) -> Option<CampaignPlan> {
         let renderer = Renderer::new(Templates::from(&*campaign)).ok()?;
         let next_runs = campaign
@@ -113,6 +137,7 @@ impl CampaignPlan {
             Occurrence::At(occurrence),
             next_runs,
             now,
+            wait,
         ))
     }
 
@@ -123,7 +148,14 @@ impl CampaignPlan {
         occurrence: Occurrence,
         next_runs: Vec<DateTime<Utc>>,
         now: DateTime<Utc>,
+        wait: Option<TimeDelta>,
     ) -> CampaignPlan {
+        let deadline = match (&campaign.schedule, occurrence) {
+            (Some(schedule), Occurrence::At(at)) => {
+                Some(gate::deadline(at, schedule.catch_up, wait))
+            }
+            _ => None,
+        };
         let run = match (&campaign.schedule, occurrence) {
             (Some(schedule), Occurrence::At(at)) => {
                 renderer.run_context(occurrence, schedule.local(at))
@@ -139,7 +171,13 @@ impl CampaignPlan {
             renderer,
             run,
             holds_at: now.max(Utc::now()),
+            gate: gate::Gate::new(now, deadline),
         }
+    }
+
+    /// A scheduled occurrence's last instant for its sends.
+    pub(crate) fn deadline(&self) -> Option<DateTime<Utc>> {
+        self.gate.deadline()
     }
 
     /// Whether sends of this occurrence would be sent now.
@@ -155,18 +193,26 @@ impl CampaignPlan {
         recorded: &'a RecordedSends,
         optouts: &'a PlanOptOuts,
         options: PlanOptions,
+        budget: &'a Budget,
     ) -> Box<dyn Iterator<Item = SendItem> + 'a> {
         let campaign = &self.campaign;
         let against = Against {
             recorded,
             optouts,
             options,
+            budget,
         };
         match &campaign.audience {
             Audience::Search(_) => {
                 let rendered = self.renderer.render(&self.run, None);
                 let item = match rendered.and_then(|(params, _)| catalogue::fit(campaign, params)) {
-                    Ok(params) => SendItem::Send(self.send(None, None, params, &against, None)),
+                    Ok(params) => {
+                        let zone = campaign.window.as_ref().map(|w| {
+                            w.zone_of(None, None, campaign.schedule.as_ref())
+                                .expect("without a field, a zone is always found")
+                        });
+                        SendItem::Send(self.send(None, None, params, &against, None, zone))
+                    }
                     Err(errors) => SendItem::Problems(
                         errors
                             .into_iter()
@@ -198,6 +244,26 @@ impl CampaignPlan {
                         );
                     }
                     let mobile = recipient.mobile;
+                    let zone = match &campaign.window {
+                        None => None,
+                        Some(window) => match window.zone_of(
+                            recipient.field("timezone").as_deref(),
+                            Some(mobile),
+                            campaign.schedule.as_ref(),
+                        ) {
+                            Ok(zone) => Some(zone),
+                            Err(message) => {
+                                return SendItem::Problems(vec![
+                                    Diagnostic::error(
+                                        &*origin.file,
+                                        origin.pos,
+                                        format!("recipient {mobile}: {message}"),
+                                    )
+                                    .with_source_if(&origin, campaign),
+                                ]);
+                            }
+                        },
+                    };
                     let rendered = self.renderer.render(&self.run, Some(recipient));
                     match rendered
                         .and_then(|(params, r)| Ok((catalogue::fit(campaign, params)?, r)))
@@ -208,6 +274,7 @@ impl CampaignPlan {
                             params,
                             &against,
                             Some(origin.clone()),
+                            zone,
                         )),
                         Err(errors) => SendItem::Problems(
                             errors
@@ -228,11 +295,13 @@ impl CampaignPlan {
         params: Vec<String>,
         against: &Against<'_>,
         origin: Option<Origin>,
+        zone: Option<(Tz, ZoneFrom)>,
     ) -> PlannedSend {
         let Against {
             recorded,
             optouts,
             options,
+            budget,
         } = *against;
         let recipient = mobile.map_or_else(|| "blast".to_owned(), |m| m.to_string());
         let mut send = PlannedSend {
@@ -249,6 +318,10 @@ impl CampaignPlan {
             origin,
             suppressed_by: None,
             held: None,
+            zone,
+            wait: None,
+            capped: None,
+            missed: None,
         };
         let record = recorded.get(&send.recipient);
         send.held = record.and_then(|r| Held::of(r, self.holds_at, options));
@@ -269,6 +342,7 @@ impl CampaignPlan {
             SendState::New => true,
             SendState::Failed => options.retry_failed && send.held.is_none(),
             SendState::Unknown => options.retry_unknown,
+            SendState::Capped => options.retry_capped,
             _ => false,
         };
         // A number that opted out is never sent: whatever would have sent it is suppressed.
@@ -276,7 +350,7 @@ impl CampaignPlan {
         if let Some(source) = mobile.and_then(|m| optouts.get(m))
             && matches!(
                 send.state,
-                SendState::New | SendState::Failed | SendState::Unknown
+                SendState::New | SendState::Failed | SendState::Unknown | SendState::Capped
             )
         {
             send.state = SendState::Suppressed;
@@ -284,7 +358,11 @@ impl CampaignPlan {
             send.held = None;
             return send;
         }
-        send.due = wanted && self.is_due();
+        if wanted && self.is_due() {
+            // Due, unless its window is closed or a limit holds it back.
+            self.gate
+                .decide(&mut send, self.campaign.window.as_deref(), budget);
+        }
         send
     }
 
@@ -306,12 +384,14 @@ impl CampaignPlan {
     }
 }
 
-/// What a send is matched against: the ledger's records, the opt-outs, and what to resend.
+/// What a send is matched against: the ledger's records, the opt-outs, what to resend, and
+/// the limits.
 #[derive(Clone, Copy)]
 struct Against<'a> {
     recorded: &'a RecordedSends,
     optouts: &'a PlanOptOuts,
     options: PlanOptions,
+    budget: &'a Budget,
 }
 
 trait WithSourceIf {
@@ -372,22 +452,28 @@ pub(crate) struct Plan {
     recorded: Vec<RecordedSends>,
     /// The opt-outs every campaign honours.
     optouts: PlanOptOuts,
+    /// The project's limits, and what the ledger counts against them.
+    budget: Budget,
 }
 
 impl Plan {
-    /// Plans `campaigns` at `now`; `recorded` gives the ledger's records of a campaign's
-    /// occurrence (empty without a ledger).
+    /// Plans `campaigns` at `now` within the project's `limits`; `recorded` gives the
+    /// ledger's records of a campaign's occurrence (empty without a ledger). The ledger's
+    /// past sends are counted against the limits once matched ([`Plan::match_limits`]).
     pub(crate) fn new<E>(
         campaigns: Vec<Campaign>,
         now: DateTime<Utc>,
         options: PlanOptions,
         optouts: PlanOptOuts,
+        limits: Arc<Limits>,
         mut recorded: impl FnMut(&Campaign, Occurrence) -> Result<RecordedSends, E>,
     ) -> Result<Plan, E> {
         let mut plans = Vec::new();
         let mut records = Vec::new();
+        let daily = limits.daily_recipients.is_some();
         for campaign in campaigns {
-            if let Some(plan) = CampaignPlan::new(Arc::new(campaign), now) {
+            let wait = wait_allowed(&campaign, daily);
+            if let Some(plan) = CampaignPlan::new(Arc::new(campaign), now, wait) {
                 records.push(recorded(&plan.campaign, plan.occurrence)?);
                 plans.push(plan);
             }
@@ -398,7 +484,22 @@ impl Plan {
             campaigns: plans,
             recorded: records,
             optouts,
+            budget: Budget::new(limits, Arc::default(), now),
         })
+    }
+
+    /// Counts the ledger's recent sends (`history`) against the project's limits; true when
+    /// there are limits (the sends' states may then differ).
+    pub(crate) fn match_limits(&mut self, history: History) -> bool {
+        let limits = self.budget.shared_limits();
+        let any = limits.any();
+        self.budget = Budget::new(limits, Arc::new(history), self.now);
+        any
+    }
+
+    /// The project's limits and what the plan counts against them.
+    pub(crate) fn budget(&self) -> &Budget {
+        &self.budget
     }
 
     /// The opt-outs the plan honours.
@@ -433,6 +534,7 @@ impl Plan {
         now: DateTime<Utc>,
         options: PlanOptions,
         optouts: PlanOptOuts,
+        budget: Budget,
         campaigns: Vec<(CampaignPlan, RecordedSends)>,
     ) -> Plan {
         let (campaigns, recorded) = campaigns.into_iter().unzip();
@@ -442,6 +544,7 @@ impl Plan {
             campaigns,
             recorded,
             optouts,
+            budget,
         }
     }
 
@@ -451,8 +554,23 @@ impl Plan {
     }
 
     /// The send stream of campaign `index`.
+    /// The send stream of campaign `index`, continuing the current pass over the plan: the
+    /// limits count what the pass admitted before (see [`Plan::all_sends`]).
     pub(crate) fn sends(&self, index: usize) -> Box<dyn Iterator<Item = SendItem> + '_> {
-        self.campaigns[index].sends(&self.recorded[index], &self.optouts, self.options)
+        self.campaigns[index].sends(
+            &self.recorded[index],
+            &self.optouts,
+            self.options,
+            &self.budget,
+        )
+    }
+
+    /// A new pass over every send of the plan, campaign after campaign: what the limits
+    /// admit depends on what came before, so every pass that decides what is sent (the
+    /// scan, the feed of `apply`) starts here and sees the same sends in the same order.
+    pub(crate) fn all_sends(&self) -> impl Iterator<Item = SendItem> + '_ {
+        self.budget.reset();
+        (0..self.campaigns.len()).flat_map(|index| self.sends(index))
     }
 
     /// Streams every send once: renders and checks all of them, counts them by state and
@@ -469,6 +587,7 @@ impl Plan {
         visit: &mut dyn FnMut(usize, &PlannedSend),
     ) -> Scan {
         let mut scan = Scan::default();
+        self.budget.reset();
         for index in 0..self.campaigns.len() {
             let mut counts = CampaignScan::default();
             let mut problems = 0;
@@ -479,6 +598,7 @@ impl Plan {
                         counts.total += 1;
                         counts.due += usize::from(send.due);
                         *counts.by_state.entry(send.state).or_default() += 1;
+                        counts.count_limits(&send);
                         counts.plus_one += usize::from(
                             send.state != SendState::Suppressed
                                 && send.mobile.is_some_and(Mobile::is_plus_one),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::limits::History;
 use super::optouts::{self, PlanOptOuts};
 use super::{Plan, PlanOptions, PlannedSend, Scan};
 use crate::campaign::pin::pin_csv_files;
@@ -67,16 +68,20 @@ pub(crate) fn prepare(
     if let Some(ledger) = ledger.as_mut() {
         optouts.ledger = Arc::new(optouts::load_ledger(&mut ***ledger)?);
     }
-    let plan = Plan::new(
+    let mut plan = Plan::new(
         validated.campaigns,
         now,
         options,
         optouts,
+        project.limits.clone(),
         |campaign, occurrence| match ledger.as_mut() {
             Some(ledger) => ledger.recorded(&campaign.name, occurrence),
             None => Ok(RecordedSends::new()),
         },
     )?;
+    if let Some(ledger) = ledger {
+        plan.match_limits(History::load(&mut **ledger, &project.limits, now)?);
+    }
     Ok(Prepared {
         plan,
         project: Arc::new(project),

@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::limits::DailyBudget;
 use super::view::{CampaignView, SendView};
 use super::{Plan, PlannedSend};
 use crate::campaign::Audience;
@@ -22,7 +23,9 @@ use crate::campaign::optouts::OptOutSource;
 use crate::campaign::project::{PROJECT_FILE, Project};
 use crate::campaign::recipients::RecipientSource;
 use crate::digest::{file_sha256, sha256_hex};
-use crate::ledger::{Ledger, LedgerError, NewSend, Recorded, RecordedSends, Status};
+use crate::ledger::{Ledger, LedgerError, NewSend, Recorded, RecordedSends, Skipped, Status};
+use chrono_tz::Tz;
+
 use crate::schedule::{Occurrence, rfc3339};
 
 /// What the `kind` of a saved plan says.
@@ -32,7 +35,7 @@ const KIND: &str = "campaignctl-plan";
 /// send state `suppressed` and `suppressed_by`, 1.2 a failed send's `held`, 1.3 the
 /// `project` file looked for, found or not).
 pub(crate) const FORMAT_MAJOR: u32 = 1;
-const FORMAT_VERSION: &str = "1.3";
+const FORMAT_VERSION: &str = "1.4";
 
 /// How much of a file is read to tell a saved plan from a campaign file: its first members.
 const PEEK_BYTES: u64 = 1024;
@@ -65,6 +68,16 @@ pub(crate) struct SavedPlan {
     /// The warnings of the files, `FILE:LINE:COL: message`.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The daily limit's budget as the plan counted it (with `limits.daily_recipients`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_limit: Option<DailyBudget>,
+    /// How many frequency caps the plan was checked against.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub caps: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The project file a plan looked for: a project file that appears after a plan made without
@@ -258,6 +271,8 @@ impl Saver {
                 .map(|(view, sends)| SavedCampaign { view, sends })
                 .collect(),
             warnings,
+            daily_limit: plan.budget().daily(),
+            caps: plan.budget().caps().len(),
         })
     }
 }
@@ -381,28 +396,124 @@ impl SavedPlan {
                 continue;
             }
             let late = now - at;
-            if late > TimeDelta::seconds(schedule.catch_up_seconds) {
-                reasons.push(format!(
-                    "the occurrence {} of `{}` is no longer within its catch_up ({}): it is {} late",
+            let deadline = c
+                .view
+                .deadline
+                .as_deref()
+                .and_then(|d| d.parse::<DateTime<Utc>>().ok());
+            // Without a window or a daily limit the deadline is `catch_up` after it.
+            let catch_up = TimeDelta::seconds(schedule.catch_up_seconds);
+            let deadline = deadline.filter(|d| *d != at + catch_up);
+            match deadline {
+                Some(deadline) if now > deadline => reasons.push(format!(
+                    "the occurrence {} of `{}` is past its deadline {} (catch_up plus max_delay): it is {} late",
                     rfc3339(at),
                     c.view.name,
-                    schedule.catch_up,
+                    rfc3339(deadline),
                     crate::schedule::format_duration(late),
-                ));
+                )),
+                None if late > catch_up => {
+                    reasons.push(format!(
+                        "the occurrence {} of `{}` is no longer within its catch_up ({}): it is {} late",
+                        rfc3339(at),
+                        c.view.name,
+                        schedule.catch_up,
+                        crate::schedule::format_duration(late),
+                    ));
+                }
+                _ => {}
             }
         }
+        reasons.extend(self.outside_windows(now));
         reasons
+    }
+
+    /// Due sends whose send window is closed at `now`: they would go at an hour their
+    /// recipients did not agree to.
+    fn outside_windows(&self, now: DateTime<Utc>) -> Option<String> {
+        let mut outside = 0;
+        let mut first = None;
+        for c in &self.campaigns {
+            let Some(window) = c.view.window.as_ref().and_then(|w| w.window()) else {
+                continue;
+            };
+            for s in c.sends.iter().filter(|s| s.view.due) {
+                let Some(zone) = s.view.zone.as_deref().and_then(|z| z.parse::<Tz>().ok()) else {
+                    continue;
+                };
+                if !window.contains(zone, now) {
+                    outside += 1;
+                    first.get_or_insert_with(|| format!("{} in {}", s.view.recipient, zone.name()));
+                }
+            }
+        }
+        first.map(|first| {
+            format!(
+                "{outside} planned send(s) are outside their send window now (the first: {first}): apply the plan when it is open, or make it again"
+            )
+        })
     }
 
     /// What the ledger recorded since the plan was made, for the keys and numbers it sends:
     /// every reason it is stale (none when it can be applied).
-    pub(crate) fn stale_ledger(&self, ledger: &mut dyn Ledger) -> Result<Vec<String>, LedgerError> {
+    pub(crate) fn stale_ledger(
+        &self,
+        ledger: &mut dyn Ledger,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, LedgerError> {
         let mut reasons = Vec::new();
         if let Some(reason) = self.recorded_since(ledger)? {
             reasons.push(reason);
         }
         if let Some(reason) = self.opted_out_since(ledger)? {
             reasons.push(reason);
+        }
+        reasons.extend(self.limits_since(ledger, now)?);
+        Ok(reasons)
+    }
+
+    /// Whether the plan's limits still hold at `now`: the daily limit has room for the new
+    /// recipients the plan sends to (counting the last 24 hours as the ledger has them now),
+    /// and no number the plan sends to was messaged since (a frequency cap may hold it back
+    /// now). The reasons it is stale.
+    fn limits_since(
+        &self,
+        ledger: &mut dyn Ledger,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, LedgerError> {
+        let mut reasons = Vec::new();
+        if let Some(daily) = self.daily_limit {
+            let mut used = HashSet::new();
+            ledger.each_messaged(now - TimeDelta::hours(24), &mut |m| {
+                used.insert(m.recipient);
+            })?;
+            let used = used.len() as u64;
+            if used + daily.needed > daily.limit {
+                reasons.push(format!(
+                    "the daily limit of {} recipients has room for {} now ({used} messaged in the last 24 hours), and the plan sends to {} new recipient(s)",
+                    daily.limit,
+                    daily.limit.saturating_sub(used),
+                    daily.needed
+                ));
+            }
+        }
+        if self.caps > 0 {
+            let numbers: HashSet<&str> = self
+                .campaigns
+                .iter()
+                .flat_map(|c| &c.sends)
+                .filter(|s| s.view.due)
+                .map(|s| s.view.recipient.as_str())
+                .collect();
+            let mut since = 0;
+            ledger.each_messaged(self.created_at, &mut |m| {
+                since += usize::from(numbers.contains(m.recipient.as_str()));
+            })?;
+            if since > 0 {
+                reasons.push(format!(
+                    "{since} message(s) to numbers the plan sends to were recorded since the plan: a frequency cap may hold them back now"
+                ));
+            }
         }
         Ok(reasons)
     }
@@ -484,24 +595,43 @@ impl SavedPlan {
     /// The due sends, as the ledger claims them.
     pub(crate) fn due(&self) -> impl Iterator<Item = (NewSend, &SavedSend)> {
         self.campaigns.iter().flat_map(|c| {
-            c.sends.iter().filter(|s| s.view.due).map(move |s| {
-                (
-                    NewSend {
-                        key: s.view.key.clone(),
-                        campaign: c.view.name.clone(),
-                        file: c.view.file.clone(),
-                        occurrence: c.view.occurrence.clone(),
-                        recipient: s.view.recipient.clone(),
-                        endpoint: s.endpoint.clone(),
-                        request: s.request.clone(),
-                        request_hash: s.request_sha256.clone(),
-                        category: c.view.category.clone(),
-                        test: false,
-                    },
-                    s,
-                )
-            })
+            c.sends
+                .iter()
+                .filter(|s| s.view.due)
+                .map(move |s| (record(c, s), s))
         })
+    }
+
+    /// The sends a frequency cap held back in the plan, as the ledger records them.
+    pub(crate) fn capped(&self) -> Vec<Skipped> {
+        self.campaigns
+            .iter()
+            .flat_map(|c| {
+                c.sends.iter().filter_map(move |s| {
+                    Some(Skipped {
+                        reason: s.view.capped.clone()?,
+                        send: record(c, s),
+                        status: Status::Capped,
+                    })
+                })
+            })
+            .collect()
+    }
+}
+
+/// The ledger row of a saved send.
+fn record(c: &SavedCampaign, s: &SavedSend) -> NewSend {
+    NewSend {
+        key: s.view.key.clone(),
+        campaign: c.view.name.clone(),
+        file: c.view.file.clone(),
+        occurrence: c.view.occurrence.clone(),
+        recipient: s.view.recipient.clone(),
+        endpoint: s.endpoint.clone(),
+        request: s.request.clone(),
+        request_hash: s.request_sha256.clone(),
+        category: c.view.category.clone(),
+        test: false,
     }
 }
 

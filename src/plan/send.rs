@@ -3,11 +3,16 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
 use super::held::Held;
+use super::limits::CapHit;
 use super::state::SendState;
 use crate::api::body::{self, To};
 use crate::campaign::mobile::Mobile;
 use crate::campaign::recipients::Origin;
+use crate::campaign::window::ZoneFrom;
 use crate::campaign::{Campaign, Kind};
 use crate::diagnostic::Diagnostic;
 use crate::schedule::Occurrence;
@@ -32,6 +37,42 @@ pub(crate) struct PlannedSend {
     pub suppressed_by: Option<String>,
     /// Why it is not resent, when it is `Failed` and WhatsApp said so.
     pub held: Option<Held>,
+    /// The zone its send window is read in, and why that one, when the campaign has a
+    /// window.
+    pub zone: Option<(Tz, ZoneFrom)>,
+    /// Why it is `Waiting`, and until when.
+    pub wait: Option<Wait>,
+    /// The frequency cap that made it `Capped` in this plan, with what counts against it.
+    pub capped: Option<Box<CapHit>>,
+    /// Why this plan found it `Missed`: its window or the daily limit does not open before
+    /// the occurrence's deadline (`catch_up` + `max_delay`). The daemon records it so.
+    pub missed: Option<String>,
+}
+
+/// Why a send waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Wait {
+    /// When it may go: its window opens, or the daily limit has room. `None`: not known to
+    /// be within the next 24 hours.
+    pub until: Option<DateTime<Utc>>,
+    pub reason: WaitReason,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitReason {
+    /// Its recipient's send window is closed.
+    Window,
+    /// The daily number of unique recipients is reached.
+    DailyLimit,
+}
+
+impl WaitReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Window => "window",
+            WaitReason::DailyLimit => "daily_limit",
+        }
+    }
 }
 
 impl PlannedSend {

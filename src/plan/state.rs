@@ -11,6 +11,8 @@ pub(crate) struct PlanOptions {
     pub retry_unknown: bool,
     /// With `retry_failed`, also resend those WhatsApp said were undeliverable (131026).
     pub include_undeliverable: bool,
+    /// Resend sends the ledger records as `capped`, if the caps allow them now.
+    pub retry_capped: bool,
 }
 
 /// A send's state as `plan` shows it.
@@ -30,6 +32,9 @@ pub(crate) enum SendState {
     /// A frequency cap of the project file holds it back: not sent, and not resent unless
     /// asked (`--retry-capped`).
     Capped,
+    /// Not now: its recipient's send window is closed, or the daily limit is reached. A later
+    /// apply (or the daemon, when it opens) sends it.
+    Waiting,
 }
 
 impl SendState {
@@ -44,6 +49,7 @@ impl SendState {
             SendState::Missed => "missed",
             SendState::Suppressed => "suppressed",
             SendState::Capped => "capped",
+            SendState::Waiting => "waiting",
         }
     }
 }

@@ -5,6 +5,8 @@ use std::io::{self, Write};
 
 use chrono::{DateTime, Utc};
 
+use super::limits::DailyBudget;
+use super::scan::Waits;
 use super::view::{CampaignView, KindView, SendView};
 use super::{Plan, Scan, SendState, Timing};
 use crate::schedule::rfc3339;
@@ -31,7 +33,7 @@ pub(crate) fn write_plan(
             )
         })
         .collect();
-    write_text(out, plan.now, &campaigns, paint)
+    write_text(out, plan.now, &campaigns, plan.budget().daily(), paint)
 }
 
 /// The text plan of `campaigns`, each with the first of its sends. Painted in colour, `+` is
@@ -41,6 +43,7 @@ pub(crate) fn write_text(
     out: &mut impl Write,
     now: DateTime<Utc>,
     campaigns: &[(CampaignView, Vec<SendView>)],
+    daily: Option<DailyBudget>,
     paint: Paint,
 ) -> io::Result<()> {
     let bold = paint.get(style::HEADER);
@@ -55,11 +58,53 @@ pub(crate) fn write_text(
         write_campaign(out, campaign, sends, paint)?;
     }
     writeln!(out)?;
+    if let Some(daily) = daily {
+        writeln!(out, "{}", daily_line(&daily))?;
+    }
     writeln!(
         out,
         "{bold}{}{bold:#}",
         summary_line(campaigns.iter().map(|(c, _)| c))
     )
+}
+
+/// The daily limit's budget, for people.
+pub(crate) fn daily_line(daily: &DailyBudget) -> String {
+    let mut line = format!(
+        "Daily limit: {} unique recipient(s) in any 24 hours; {} messaged in the last 24 hours, {} more in this plan",
+        daily.limit, daily.used, daily.needed
+    );
+    if daily.waiting > 0 {
+        line.push_str(&format!(
+            ", {} wait for the 24 hours to free up",
+            daily.waiting
+        ));
+    }
+    if daily.uncounted_blasts > 0 {
+        line.push_str(&format!(
+            "; {} blast(s) not counted (their size is unknown: set limits.blast_estimate)",
+            daily.uncounted_blasts
+        ));
+    }
+    line.push('.');
+    line
+}
+
+/// `30 wait (from 2026-12-07T03:30:00Z to 2026-12-08T03:30:00Z)`.
+pub(crate) fn waits_text(waits: &Waits) -> String {
+    let span = match (waits.first, waits.last) {
+        (Some(first), Some(last)) if first == last => format!(" (until {})", rfc3339(first)),
+        (Some(first), Some(last)) => {
+            format!(" (from {} to {})", rfc3339(first), rfc3339(last))
+        }
+        _ => String::new(),
+    };
+    let open_ended = if waits.open_ended > 0 {
+        format!(", {} with no room within 24 hours", waits.open_ended)
+    } else {
+        String::new()
+    };
+    format!("{} wait{span}{open_ended}", waits.count)
 }
 
 fn write_campaign(
@@ -127,6 +172,22 @@ fn write_campaign(
         write!(out, ", {}", states.join(", "))?;
     }
     writeln!(out)?;
+    if let Some(window) = &c.window {
+        write!(out, "  window       {}", window.describe)?;
+        let waits = &c.waits;
+        if waits.inside_window > 0 || waits.window.count > 0 {
+            write!(
+                out,
+                ": {} inside now, {}",
+                waits.inside_window,
+                waits_text(&waits.window)
+            )?;
+        }
+        writeln!(out)?;
+    }
+    if c.waits.daily_limit.count > 0 {
+        writeln!(out, "  daily limit  {}", waits_text(&c.waits.daily_limit))?;
+    }
     let name_width = sends
         .iter()
         .map(|s| s.name.as_deref().map_or(0, |n| n.chars().count()))

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::scan::Waits;
 use super::{CampaignPlan, CampaignScan, Held, PlannedSend, SendState, Timing};
 use crate::campaign::file::Media;
 use crate::campaign::{Audience, Kind};
+use crate::schedule::window::{Days, Hours, SendWindow};
 use crate::schedule::{Occurrence, When, format_duration, rfc3339};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +45,53 @@ pub(crate) struct CampaignView {
     pub occurrence_local: Option<String>,
     pub timing: Timing,
     pub counts: Counts,
+    /// Its send window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowView>,
+    /// A scheduled occurrence's last instant for its sends: `catch_up` after it, plus what
+    /// they may wait for a window or the daily limit (`max_delay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// Its sends inside their window now, and those waiting for it or the daily limit.
+    #[serde(default, skip_serializing_if = "WaitsView::is_empty")]
+    pub waits: WaitsView,
+}
+
+/// A campaign's send window: for people, and as its hours and days (which read back).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WindowView {
+    /// `09:00-20:00 MON-SAT, each recipient's time zone, max_delay 24h`.
+    pub describe: String,
+    pub hours: String,
+    pub days: String,
+}
+
+impl WindowView {
+    /// The window's hours and days, read back.
+    pub(crate) fn window(&self) -> Option<SendWindow> {
+        Some(SendWindow {
+            hours: Hours::parse(&self.hours).ok()?,
+            days: Days::parse(&self.days).ok()?,
+        })
+    }
+}
+
+/// How many of a campaign's sends are inside their window now, and how many wait (with when
+/// the first and the last may go), for each reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WaitsView {
+    #[serde(default)]
+    pub inside_window: usize,
+    #[serde(default)]
+    pub window: Waits,
+    #[serde(default)]
+    pub daily_limit: Waits,
+}
+
+impl WaitsView {
+    fn is_empty(&self) -> bool {
+        *self == WaitsView::default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +157,16 @@ impl SendView {
         match (self.state, &self.suppressed_by, &self.held) {
             (SendState::New, _, _) => String::new(),
             (SendState::Suppressed, Some(by), _) => format!("suppressed: {by}"),
+            (SendState::Waiting, _, _) => match &self.waiting {
+                Some(w) => format!("waiting: {}", w.text()),
+                None => "waiting".to_owned(),
+            },
+            (SendState::Capped, _, _) if self.capped.is_some() => {
+                format!("capped: {}", self.capped.as_deref().unwrap_or_default())
+            }
+            (SendState::Missed, _, _) if self.missed.is_some() => {
+                format!("missed: {}", self.missed.as_deref().unwrap_or_default())
+            }
             (other, _, Some(held)) => format!("{}: {held}", other.label()),
             (other, _, _) => other.label().to_owned(),
         }
@@ -135,6 +194,40 @@ pub(crate) struct SendView {
     /// 2026-12-02T10:00:00Z`, or undeliverable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// The zone its send window is read in (`Asia/Kolkata`), and where that came from
+    /// (`recipient`, `country`, `schedule`, `window`, `utc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_from: Option<String>,
+    /// Why a `waiting` send waits, and until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<WaitView>,
+    /// The cap that holds a `capped` send back, and what counts against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capped: Option<String>,
+    /// Why this plan found it `missed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missed: Option<String>,
+}
+
+/// Why a send waits, and until when (RFC 3339; none when not known to be within 24 hours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WaitView {
+    /// `window` or `daily_limit`.
+    pub reason: String,
+    pub until: Option<String>,
+}
+
+impl WaitView {
+    /// `window opens 2026-12-07T03:30:00Z`, `daily limit, until ...`, for people.
+    pub(crate) fn text(&self) -> String {
+        match (self.reason.as_str(), &self.until) {
+            ("window", Some(at)) => format!("send window opens {at}"),
+            (_, Some(at)) => format!("daily limit, room from {at}"),
+            (_, None) => "daily limit, no room within 24 hours".to_owned(),
+        }
+    }
 }
 
 impl CampaignView {
@@ -184,6 +277,17 @@ impl CampaignView {
                 due: counts.due,
                 by_state: counts.by_state.clone(),
             },
+            window: c.window.as_ref().map(|w| WindowView {
+                describe: w.describe(),
+                hours: w.window.hours.to_string(),
+                days: w.window.days.to_string(),
+            }),
+            deadline: plan.deadline().map(rfc3339),
+            waits: WaitsView {
+                inside_window: counts.inside_window,
+                window: counts.window_waits,
+                daily_limit: counts.limit_waits,
+            },
         }
     }
 }
@@ -200,6 +304,14 @@ impl SendView {
             source: send.origin.as_ref().map(ToString::to_string),
             suppressed_by: send.suppressed_by.clone(),
             held: send.held.map(Held::text),
+            zone: send.zone.map(|(tz, _)| tz.name().to_owned()),
+            zone_from: send.zone.map(|(_, from)| from.as_str().to_owned()),
+            waiting: send.wait.map(|w| WaitView {
+                reason: w.reason.as_str().to_owned(),
+                until: w.until.map(rfc3339),
+            }),
+            capped: send.capped.as_ref().map(|hit| hit.text()),
+            missed: send.missed.clone(),
         }
     }
 

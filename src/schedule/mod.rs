@@ -3,15 +3,7 @@
 
 pub(crate) mod cron;
 pub(crate) mod scheduler;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet used by the planner and daemon")
-)]
 pub(crate) mod window;
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet used by the planner and daemon")
-)]
 pub(crate) mod zones;
 
 use std::fmt;

@@ -204,6 +204,18 @@ impl Scheduler {
         Some(action)
     }
 
+    /// Marks `campaign` as sending an occurrence the daemon resumes itself (its waiting
+    /// sends); false when it is sending one already, or is not scheduled.
+    pub(crate) fn begin(&mut self, campaign: &str) -> bool {
+        match self.entries.get_mut(campaign) {
+            Some(entry) if !entry.running => {
+                entry.running = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The running occurrence of `campaign` finished: start the waiting one, if it is still
     /// within its catch-up window (else it is missed).
     pub(crate) fn finished(&mut self, campaign: &str, now: DateTime<Utc>) -> Option<Action> {

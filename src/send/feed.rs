@@ -47,6 +47,11 @@ impl Outgoing {
         outgoing
     }
 
+    /// Its ledger row, for a send that is recorded without being sent (capped, missed).
+    pub(crate) fn into_record(self) -> NewSend {
+        self.record
+    }
+
     pub(crate) fn new(send: PlannedSend) -> Outgoing {
         let body = send.body();
         let record = NewSend {

@@ -1801,3 +1801,76 @@ fn an_occurrence_slower_than_its_rate_logs_why_and_its_ambiguous_retries() {
     assert_eq!(sb.mock.requests_for(&mobile(2)).len(), 2);
     daemon.stop().assert_success();
 }
+
+/// The daemon keeps each recipient's send window: at the occurrence it sends the recipient
+/// whose window is open, plans the occurrence again when the next one opens (within a
+/// minute, on the clock of London) and sends that recipient then, once; a recipient whose
+/// window does not open within `max_delay` is recorded missed with the reason.
+#[test]
+fn recipients_outside_their_window_are_sent_when_it_opens_or_recorded_missed() {
+    let sb = Sandbox::new();
+    let when = seconds_ahead(3);
+    // The window opens at a whole minute of London's clock, at least 10 s after the
+    // occurrence, and lasts 6 hours: India's clock (4:30 or 5:30 ahead) is inside it already;
+    // Kiritimati's (14 hours ahead of London) is not, and opens only many hours later.
+    let mut opens = minute_floor(when) + TimeDelta::minutes(1);
+    if opens - when < TimeDelta::seconds(10) {
+        opens += TimeDelta::minutes(1);
+    }
+    let london = chrono_tz::Europe::London;
+    let start = opens.with_timezone(&london).format("%H:%M").to_string();
+    let end = (opens + TimeDelta::hours(6))
+        .with_timezone(&london)
+        .format("%H:%M")
+        .to_string();
+    sb.write(
+        "campaignctl.yaml",
+        &format!("window:\n  hours: \"{start}-{end}\"\n  max_delay: 2h\n"),
+    );
+    let (india, britain, kiritimati) = ("919739978284", "447400123456", "919739978285");
+    sb.write(
+        "campaigns/windowed.yaml",
+        &format!(
+            "name: windowed\ntemplate: welcome_message\nlanguage: en\nparams: [x, y]\nrecipients:\n  - mobile: \"{india}\"\n  - mobile: \"{britain}\"\n  - mobile: \"{kiritimati}\"\n    timezone: Pacific/Kiritimati\n{}",
+            at(when)
+        ),
+    );
+    let mut daemon = sb.start(&[], 1);
+    sb.mock.wait_for_deliveries(1, Duration::from_secs(20));
+    daemon.wait_log(&[
+        "sends wait for their send window or the daily limit",
+        "waiting=1",
+    ]);
+    let missed = daemon.log_lines_with("recorded as missed");
+    assert_eq!(missed.len(), 1, "{}", daemon.log());
+    assert_eq!(
+        sb.mock.deliveries(britain),
+        0,
+        "not before its window opens"
+    );
+    sb.mock
+        .wait_for_deliveries(2, (opens - Utc::now()).to_std().unwrap() + WAIT);
+    let arrival = sb.mock.requests_for(britain)[0].clone();
+    assert!(
+        lateness_ms(&sb.mock, &arrival, opens) >= 0,
+        "sent before its window opened at {opens}"
+    );
+    daemon.wait_log(&["occurrence resumed: its waiting sends may go"]);
+    let rows = sb.sends_of("windowed");
+    let status = |number: &str| {
+        rows.iter()
+            .find(|r| r.recipient == number)
+            .map(|r| r.status.clone())
+    };
+    assert_eq!(
+        (status(india), status(britain), status(kiritimati)),
+        (
+            Some("sent".to_owned()),
+            Some("sent".to_owned()),
+            Some("missed".to_owned())
+        )
+    );
+    assert_each_requested_once(&sb.mock, &[india.to_owned(), britain.to_owned()]);
+    assert_eq!(sb.mock.requests_for(kiritimati).len(), 0);
+    daemon.stop().assert_success();
+}

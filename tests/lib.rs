@@ -35,6 +35,8 @@
 //! - `daemon`: `campaignctl run` against `mock_api`: fire times, restarts, reloads (SIGHUP,
 //!   file watcher, invalid edits), stops, missed occurrences, overlap, /healthz, /metrics,
 //!   an occurrence stopped by a template error.
+//! - `limits`: the daily limit of unique recipients and frequency caps on both ledgers,
+//!   send windows on each recipient's clock, saved plans that wait or go stale.
 //! - `optout`: `optout add|remove|list|import` on both ledgers, the project file's opt-out
 //!   lists, suppressed sends in every report, saved plans made before an opt-out, the
 //!   blast warning, campaigns that send to nobody.
@@ -60,6 +62,7 @@
 //! - `proxy`: a forward proxy (CONNECT tunnels, absolute-form requests, Basic credentials)
 //!   and a SOCKS5 one;
 //! - `relay`: a TCP relay that blackholes idle connections (used by `daemon`).
+//! - `world`: a sandbox and its ledger, SQLite or PostgreSQL, for tests run on both.
 
 // A test binary: its items are shared between its modules, not an API.
 #![allow(unreachable_pub)]
@@ -73,6 +76,7 @@ mod proxy;
 mod raw_server;
 mod relay;
 mod test;
+mod world;
 
 mod apply;
 mod catalogue;
@@ -86,6 +90,7 @@ mod fixture;
 mod generate;
 mod hostile;
 mod init;
+mod limits;
 mod numbers;
 mod optout;
 mod plan;

@@ -9,69 +9,15 @@ use serde_json::Value;
 
 use crate::apply::{Sandbox, campaign, mobile, mobiles};
 use crate::output::Run;
-use crate::postgres::TestDb;
 use crate::test::NO_CATALOGUE_NOTE;
+use crate::world::{NOW, World};
 
-const NOW: &str = "2026-11-30T09:00:00+05:30";
-
-/// A sandbox and the ledger its commands use: the SQLite file of the sandbox, or a fresh
-/// PostgreSQL database (dropped after the test).
-struct World {
-    sb: Sandbox,
-    state: String,
-    _db: Option<TestDb>,
-}
-
+/// What only the opt-out tests ask of a world.
 impl World {
-    fn sqlite() -> World {
-        let sb = Sandbox::new();
-        let state = sb.state().display().to_string();
-        World {
-            sb,
-            state,
-            _db: None,
-        }
-    }
-
-    fn postgres(label: &str) -> World {
-        let db = TestDb::create(label);
-        World {
-            sb: Sandbox::new(),
-            state: db.url(),
-            _db: Some(db),
-        }
-    }
-
-    /// Both, each test running once per backend.
-    fn both(label: &str) -> [World; 2] {
-        [World::sqlite(), World::postgres(label)]
-    }
-
-    /// `campaignctl ARGS --state STATE`.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut all = args.to_vec();
-        all.extend(["--state", &self.state]);
-        self.sb.run(&all)
-    }
-
     fn optout(&self, args: &[&str]) -> Run {
         let mut all = vec!["optout"];
         all.extend(args);
         self.run(&all)
-    }
-
-    fn apply(&self) -> Run {
-        self.run(&["apply", "campaigns", "--yes", "--now", NOW, "--rate", "0"])
-    }
-
-    fn plan(&self, format: &str) -> Run {
-        self.run(&["plan", "campaigns", "--now", NOW, "--format", format])
-    }
-
-    fn plan_json(&self) -> Value {
-        let run = self.plan("json");
-        run.assert_code(0);
-        serde_json::from_str(&run.stdout).expect("plan JSON")
     }
 
     fn listed(&self) -> Vec<Value> {
@@ -158,7 +104,7 @@ fn an_opted_out_number_is_never_sent_and_apply_says_so_until_it_is_removed() {
             markdown.stdout
         );
 
-        let run = w.apply();
+        let run = w.apply(&[]);
         run.assert_code(0);
         assert!(
             run.stdout.contains(&format!(
@@ -189,7 +135,7 @@ fn an_opted_out_number_is_never_sent_and_apply_says_so_until_it_is_removed() {
             "{}",
             remove.stdout
         );
-        let run = w.apply();
+        let run = w.apply(&[]);
         run.assert_code(0);
         assert!(
             run.stdout
@@ -266,7 +212,7 @@ fn optout_list_prints_text_json_and_csv() {
             w.optout(&["list", "--format", "csv"]).stdout,
             "mobile,reason,source,created_at\n"
         );
-        if w._db.is_none() {
+        if w.is_sqlite() {
             assert!(!w.sb.state().exists(), "optout list created a ledger");
         }
 
@@ -437,7 +383,7 @@ fn the_project_files_opt_out_lists_are_honoured_by_validate_plan_and_apply() {
             (mobile(4), "new".to_owned(), true, None),
         ]
     );
-    let run = w.apply();
+    let run = w.apply(&[]);
     run.assert_code(0);
     assert!(
         run.stdout
@@ -802,7 +748,7 @@ fn a_blast_warns_that_opt_outs_do_not_apply_to_it_only_when_there_are_opt_outs()
     plan.assert_code(0);
     assert!(plan.stderr.starts_with(BLAST_WARNING), "{}", plan.stderr);
     assert_eq!(w.sb.run(&["validate", "campaigns"]).stderr, "");
-    let apply = w.apply();
+    let apply = w.apply(&[]);
     apply.assert_code(0);
     assert!(apply.stderr.contains(BLAST_WARNING), "{}", apply.stderr);
 
@@ -886,7 +832,7 @@ fn a_campaign_that_sends_to_nobody_says_so_and_why() {
         let plan = w.plan("text");
         plan.assert_code(0);
         assert!(plan.stderr.contains(&warning), "{why}: {}", plan.stderr);
-        let apply = w.apply();
+        let apply = w.apply(&[]);
         apply.assert_code(0);
         assert!(apply.stderr.contains(&warning), "{why}: {}", apply.stderr);
         assert!(apply.stdout.contains("Nothing to send"), "{}", apply.stdout);

@@ -3,7 +3,6 @@
 //! recorded, retried, opted out, held back or stopped. Opt-outs and `--retry-failed` run on
 //! both ledgers. The daemon's side is in `daemon`.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
@@ -11,10 +10,7 @@ use serde_json::Value;
 
 use crate::apply::{Sandbox, by_recipient, campaign, mobile, mobiles};
 use crate::mock_api::Fault;
-use crate::output::Run;
-use crate::postgres::TestDb;
-
-const NOW: &str = "2026-11-30T09:00:00+05:30";
+use crate::world::{NOW, World};
 
 /// 131050 as `error.code`, a number, beside WhatsApp's message.
 const OPTED_OUT: &str = r#"{"error":{"code":131050,"message":"Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."}}"#;
@@ -29,56 +25,8 @@ const PAIR_RATE: &str = r#"{"error":{"error_code":"131056","message":"Pair rate 
 /// A code campaignctl does not know.
 const UNKNOWN_CODE: &str = r#"{"error":{"code":131000,"message":"Something went wrong"}}"#;
 
-/// A sandbox and its ledger: the SQLite file of the sandbox, or a fresh PostgreSQL database.
-struct World {
-    sb: Sandbox,
-    state: String,
-    db: Option<TestDb>,
-}
-
+/// What only these tests ask of a world.
 impl World {
-    fn sqlite() -> World {
-        let sb = Sandbox::new();
-        let state = sb.state().display().to_string();
-        World {
-            sb,
-            state,
-            db: None,
-        }
-    }
-
-    fn postgres(label: &str) -> World {
-        let db = TestDb::create(label);
-        World {
-            sb: Sandbox::new(),
-            state: db.url(),
-            db: Some(db),
-        }
-    }
-
-    fn both(label: &str) -> [World; 2] {
-        [World::sqlite(), World::postgres(label)]
-    }
-
-    /// `campaignctl ARGS --state STATE`.
-    fn run(&self, args: &[&str]) -> Run {
-        let mut all = args.to_vec();
-        all.extend(["--state", &self.state]);
-        self.sb.run(&all)
-    }
-
-    fn apply(&self, extra: &[&str]) -> Run {
-        let mut args = vec!["apply", "campaigns", "--yes", "--now", NOW, "--rate", "0"];
-        args.extend(extra);
-        self.run(&args)
-    }
-
-    fn plan(&self, format: &str) -> Run {
-        let run = self.run(&["plan", "campaigns", "--now", NOW, "--format", format]);
-        run.assert_code(0);
-        run
-    }
-
     /// The send of `recipient` in the JSON plan.
     fn planned(&self, recipient: &str) -> Value {
         let plan: Value = serde_json::from_str(&self.plan("json").stdout).unwrap();
@@ -92,12 +40,6 @@ impl World {
             .unwrap_or_else(|| panic!("{recipient} is not in the plan"))
     }
 
-    fn status(&self, format: &str) -> Run {
-        let run = self.run(&["status", "--format", format]);
-        run.assert_code(0);
-        run
-    }
-
     /// The row of `recipient` in `status --format json`.
     fn row(&self, recipient: &str) -> Value {
         let status: Value = serde_json::from_str(&self.status("json").stdout).unwrap();
@@ -108,26 +50,6 @@ impl World {
             .find(|s| s["recipient"] == recipient)
             .cloned()
             .unwrap_or_else(|| panic!("no row for {recipient}"))
-    }
-
-    /// Runs `sql` on the ledger, as if time had passed.
-    fn execute(&self, sql: &str) {
-        match &self.db {
-            None => {
-                rusqlite::Connection::open(self.sb.state())
-                    .unwrap()
-                    .execute_batch(sql)
-                    .unwrap();
-            }
-            Some(db) => {
-                postgres::Config::from_str(&db.url())
-                    .unwrap()
-                    .connect(postgres::NoTls)
-                    .unwrap()
-                    .batch_execute(sql)
-                    .unwrap();
-            }
-        }
     }
 }
 

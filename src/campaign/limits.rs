@@ -36,7 +36,7 @@ pub(crate) struct CapSpec {
     #[schemars(required, range(min = 1))]
     pub max: Option<u32>,
     /// The window the cap counts in: `24h`, `7d`, `30d`.
-    #[schemars(required, regex(pattern = r"^([0-9]+[dhms])+$"))]
+    #[schemars(required)]
     pub per: Option<String>,
     /// Count only messages of templates of this category (it needs the template catalogue,
     /// which names each template's category). Default: every message.

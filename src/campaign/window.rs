@@ -23,10 +23,7 @@ pub(crate) struct WindowSpec {
     /// The hours in which messages may be sent, on the recipient's clock: `HH:MM-HH:MM`,
     /// e.g. `09:00-20:00`. An end before the start is an overnight window (`21:00-06:00`,
     /// belonging to the day it starts on); `24:00` may end a window.
-    #[schemars(
-        required,
-        regex(pattern = r"^\s*[0-9]{2}:[0-9]{2}\s*-\s*[0-9]{2}:[0-9]{2}\s*$")
-    )]
+    #[schemars(required)]
     pub hours: Option<String>,
     /// The days of the week: `MON-SAT`, `MON,WED,FRI`, `MON-FRI,SUN`, or `ALL`. Default: every
     /// day.
@@ -37,7 +34,6 @@ pub(crate) struct WindowSpec {
     pub timezone: Option<String>,
     /// How long after its scheduled time a send may wait for its window (or for the daily
     /// limit) before it is recorded as missed: `12h`, `2d`. Default: `24h`.
-    #[schemars(regex(pattern = r"^([0-9]+[dhms])+$"))]
     pub max_delay: Option<String>,
 }
 

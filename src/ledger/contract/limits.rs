@@ -52,7 +52,7 @@ fn a_claim_never_takes_an_opted_out_number(mut l: Box<dyn Ledger>) {
         endpoint: "blast".to_owned(),
         ..send("b/once/blast")
     };
-    l.claim(&[b.clone()], &[]).unwrap();
+    l.claim(std::slice::from_ref(&b), &[]).unwrap();
     l.finish(&[finished(&b.key, Status::Failed)]).unwrap();
     l.add_optouts(&[
         OptOut::now("919000000001".to_owned(), None, "optout add"),
@@ -85,7 +85,7 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
         marketing("c/once/919000000002"),
         send("c/once/919000000003"),
     );
-    l.claim(&[c.clone()], &[]).unwrap();
+    l.claim(std::slice::from_ref(&c), &[]).unwrap();
     l.finish(&[finished(&c.key, Status::Sent)]).unwrap();
     let reason = "capped: 2 marketing message(s) in 7d";
     // A row already recorded keeps it: only a and b are recorded.
@@ -99,7 +99,7 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
         2
     );
     assert_eq!(
-        l.skip(&skipped(&[a.clone()], Status::Missed, "late"))
+        l.skip(&skipped(std::slice::from_ref(&a), Status::Missed, "late"))
             .unwrap(),
         0
     );
@@ -125,12 +125,13 @@ fn skipped_sends_are_recorded_once_and_claimed_only_when_asked(mut l: Box<dyn Le
     );
     // A capped send is resent only when asked.
     assert_eq!(
-        l.claim(&[a.clone()], &[Status::Failed, Status::Unknown])
+        l.claim(std::slice::from_ref(&a), &[Status::Failed, Status::Unknown])
             .unwrap(),
         vec![Claim::Taken]
     );
     assert_eq!(
-        l.claim(&[a.clone()], &[Status::Capped]).unwrap(),
+        l.claim(std::slice::from_ref(&a), &[Status::Capped])
+            .unwrap(),
         vec![Claim::Claimed(Some(Status::Capped))]
     );
     // One batch, each with its own status and reason.
@@ -224,7 +225,7 @@ fn messaged_lists_what_may_have_reached_someone(mut l: Box<dyn Ledger>) {
         Status::Sent,
         "2026-11-30T09:00:00.000Z",
     );
-    l.import(&[old.clone()], &[]).unwrap();
+    l.import(std::slice::from_ref(&old), &[]).unwrap();
     let at: DateTime<Utc> = "2026-11-30T09:00:00Z".parse().unwrap();
     assert_eq!(
         messaged(&mut *l, at)
@@ -276,7 +277,7 @@ fn import_copies_category_and_test(mut from: Box<dyn Ledger>, mut to: Box<dyn Le
         test: true,
         ..marketing("c/test-2026-12-07T10:00:00.000Z/919000000002")
     };
-    from.claim(&[test.clone()], &[]).unwrap();
+    from.claim(std::slice::from_ref(&test), &[]).unwrap();
     from.finish(&[finished(&test.key, Status::Sent)]).unwrap();
     from.skip(&skipped(
         &[marketing("c/once/919000000003")],

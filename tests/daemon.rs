@@ -1874,3 +1874,40 @@ fn recipients_outside_their_window_are_sent_when_it_opens_or_recorded_missed() {
     assert_eq!(sb.mock.requests_for(kiritimati).len(), 0);
     daemon.stop().assert_success();
 }
+
+/// Occurrences of two campaigns at the same second share the daily limit: each counts what
+/// the other admitted though the ledger does not have it yet, so together they send no
+/// more than the limit, and the rest wait for the 24 hours to free up.
+#[test]
+fn occurrences_at_the_same_time_share_the_daily_limit() {
+    let sb = Sandbox::new();
+    sb.write("campaignctl.yaml", "limits:\n  daily_recipients: 4\n");
+    let when = seconds_ahead(3);
+    sb.write(
+        "campaigns/first.yaml",
+        &campaign("first", "A", &mobiles(1..4), &at(when)),
+    );
+    sb.write(
+        "campaigns/second.yaml",
+        &campaign("second", "B", &mobiles(11..14), &at(when)),
+    );
+    let mut daemon = sb.start(&[], 2);
+    daemon.wait_log(&["sends wait for their send window or the daily limit"]);
+    daemon.wait_log(&["occurrence finished", "campaign=\"first\""]);
+    daemon.wait_log(&["occurrence finished", "campaign=\"second\""]);
+    sb.mock.wait_idle(WAIT);
+    assert_eq!(sb.mock.delivery_count(), 4, "{}", daemon.log());
+    let waiting: usize = daemon
+        .log_lines_with("sends wait for their send window or the daily limit")
+        .iter()
+        .map(|line| {
+            line.split("waiting=")
+                .nth(1)
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum();
+    assert_eq!(waiting, 2, "{}", daemon.log());
+    daemon.stop().assert_success();
+}

@@ -8,7 +8,7 @@ pub(crate) mod reload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
 use crate::campaign::limits::Limits;
-use crate::ledger::{Holder, SharedLedger, Skipped, Status};
+use crate::ledger::{Holder, Messaged, SharedLedger, Skipped, Status};
 use crate::plan::limits::{Budget, History};
 use crate::plan::optouts::{FileOptOuts, PlanOptOuts, load_ledger};
 use crate::plan::pipeline::Checked;
@@ -84,18 +84,28 @@ pub(crate) struct Daemon {
 }
 
 /// What the project file says of every campaign: its opt-out lists (the ledger's are read
-/// at each fire time) and its limits (counted from the ledger at each fire time).
+/// at each fire time) and its limits (counted from the ledger at each fire time, and from
+/// what the daemon's other occurrences are sending).
 #[derive(Clone, Default)]
 pub(crate) struct Rules {
     pub suppressions: Arc<FileOptOuts>,
     pub limits: Arc<Limits>,
+    /// The sends each occurrence being sent admitted: occurrences of several campaigns run
+    /// at once, and each must count what the others are about to send, which the ledger
+    /// does not have yet. Planning holds this lock, so two plans never admit against the
+    /// same room.
+    pub admitted: Arc<Mutex<Admitted>>,
 }
+
+/// Sends admitted by the occurrences being sent, by `(campaign, occurrence)`.
+pub(crate) type Admitted = HashMap<(String, DateTime<Utc>), Vec<Messaged>>;
 
 impl Rules {
     pub(crate) fn of(checked: &Checked) -> Rules {
         Rules {
             suppressions: checked.plan.optouts().files.clone(),
             limits: checked.plan.budget().shared_limits(),
+            admitted: Arc::default(),
         }
     }
 }
@@ -164,7 +174,10 @@ impl Daemon {
         rules: Rules,
         now: DateTime<Utc>,
     ) {
-        self.rules = rules;
+        self.rules = Rules {
+            admitted: self.rules.admitted.clone(),
+            ..rules
+        };
         self.install(campaigns, now).await;
         self.health.reloaded("start", Vec::new());
         self.check_leadership().await;
@@ -402,6 +415,12 @@ impl Daemon {
 
     async fn finished(&mut self, done: Finished) {
         self.runs.remove(&done.campaign);
+        // What it admitted is in the ledger now (or was not sent).
+        self.rules
+            .admitted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(done.campaign.clone(), done.occurrence));
         if done.ledger_failed && self.leader {
             warn!(campaign = done.campaign, occurrence = %rfc3339(done.occurrence), "the ledger failed: the rest of this occurrence is sent when it answers again (within catch_up)");
             self.health
@@ -573,7 +592,9 @@ async fn plan_occurrence(
         let wait = wait_allowed(&campaign, rules.limits.daily_recipients.is_some());
         let campaign_plan = CampaignPlan::at(campaign, occurrence, now, wait)
             .ok_or_else(|| PlanError::Files("its params no longer compile".to_owned()))?;
-        let (recorded, optouts, history) = {
+        // Held while planning: another occurrence plans after this one has counted its sends.
+        let mut admitted = rules.admitted.lock().unwrap_or_else(|e| e.into_inner());
+        let (recorded, optouts, mut history) = {
             let mut ledger = ledger.lock();
             let recorded = ledger.recorded(&name, Occurrence::At(occurrence));
             let optouts = load_ledger(&mut **ledger);
@@ -585,6 +606,13 @@ async fn plan_occurrence(
                 }
             }
         };
+        let this = (name.clone(), occurrence);
+        let limited = rules.limits.any();
+        if limited {
+            for (_, sends) in admitted.iter().filter(|(key, _)| **key != this) {
+                sends.iter().for_each(|m| history.add_pending(m));
+            }
+        }
         let optouts = PlanOptOuts {
             files: rules.suppressions,
             ledger: Arc::new(optouts),
@@ -597,7 +625,17 @@ async fn plan_occurrence(
             vec![(campaign_plan, recorded)],
         );
         let mut skipped = Vec::new();
+        let mut sending = Vec::new();
         let scan = plan.scan_with(0, &mut |_, send| {
+            if limited && send.due {
+                sending.push(Messaged {
+                    campaign: send.campaign.name.clone(),
+                    occurrence: send.occurrence_text().to_owned(),
+                    recipient: send.recipient.clone(),
+                    category: send.campaign.category().map(str::to_owned),
+                    at: now,
+                });
+            }
             let (status, reason) = match (&send.capped, &send.missed) {
                 (Some(hit), _) => (Status::Capped, hit.text()),
                 (None, Some(missed)) => (Status::Missed, missed.clone()),
@@ -622,6 +660,8 @@ async fn plan_occurrence(
                 problems.join("; ")
             )));
         }
+        admitted.insert(this, sending);
+        drop(admitted);
         let counts = scan.campaigns.first();
         Ok(Planned {
             due: counts.map_or(0, |c| c.due),

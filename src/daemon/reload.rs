@@ -67,7 +67,10 @@ impl Daemon {
             self.health.reloaded(trigger, problems);
             return;
         }
-        self.rules = super::Rules::of(&checked);
+        self.rules = super::Rules {
+            admitted: self.rules.admitted.clone(),
+            ..super::Rules::of(&checked)
+        };
         self.install(campaigns, Utc::now()).await;
         info!(trigger, campaigns = self.campaigns.len(), "reloaded");
         self.health.reloaded(trigger, Vec::new());

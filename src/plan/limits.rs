@@ -57,6 +57,23 @@ impl History {
         Ok(history)
     }
 
+    /// Counts a send that is not in the ledger yet: one another occurrence of the same
+    /// daemon admitted and is still sending. Left out when the ledger has its key already.
+    pub(crate) fn add_pending(&mut self, m: &Messaged) {
+        if let Some(mobile) = Mobile::from_digits(&m.recipient) {
+            let source = format!("{}/{}", m.campaign, m.occurrence);
+            let recorded = self.by_number.get(&mobile).is_some_and(|sends| {
+                sends
+                    .iter()
+                    .any(|p| self.sources[p.source as usize] == source)
+            });
+            if recorded {
+                return;
+            }
+        }
+        self.add(m.clone());
+    }
+
     fn add(&mut self, m: Messaged) {
         let at = m.at.timestamp();
         if m.recipient == "blast" {

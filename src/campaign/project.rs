@@ -254,7 +254,7 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
         None => Limits::default(),
         Some(spec) => {
             let (limits, problems) =
-                Limits::located(spec, &doc, "/limits", parsed.templates.is_some());
+                Limits::located(spec, &doc, "/limits", doc.value.get("templates").is_some());
             found.extend(problems.into_iter().map(|(p, m, h)| located(p, m, h)));
             limits
         }

@@ -11,7 +11,7 @@ use super::document::Document;
 use super::mobile::Mobile;
 use crate::diagnostic::Pos;
 use crate::schedule::window::{Days, Hours, SendWindow};
-use crate::schedule::{Schedule, format_duration, parse_duration, zones};
+use crate::schedule::{Schedule, format_duration, parse_duration};
 
 /// How long a scheduled send may wait for its window when `max_delay` is not given.
 pub(crate) const DEFAULT_MAX_DELAY: TimeDelta = TimeDelta::hours(24);
@@ -207,10 +207,7 @@ impl Window {
                     )
                 });
         }
-        if let Some(tz) = mobile
-            .and_then(Mobile::country)
-            .and_then(|c| zones::country_zone(c.code()))
-        {
+        if let Some(tz) = mobile.and_then(Mobile::country).and_then(|c| c.zone()) {
             return Ok((tz, ZoneFrom::Country));
         }
         Ok(match schedule {

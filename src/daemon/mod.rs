@@ -98,7 +98,28 @@ pub(crate) struct Rules {
 }
 
 /// Sends admitted by the occurrences being sent, by `(campaign, occurrence)`.
-pub(crate) type Admitted = HashMap<(String, DateTime<Utc>), Vec<Messaged>>;
+pub(crate) type Admitted = HashMap<(String, DateTime<Utc>), Vec<AdmittedSend>>;
+
+/// A send an occurrence admitted: its key's parts, its category, and when.
+pub(crate) struct AdmittedSend {
+    campaign: String,
+    occurrence: String,
+    recipient: String,
+    category: Option<&'static str>,
+    at: DateTime<Utc>,
+}
+
+impl AdmittedSend {
+    fn messaged(&self) -> Messaged<'_> {
+        Messaged {
+            campaign: &self.campaign,
+            occurrence: &self.occurrence,
+            recipient: &self.recipient,
+            category: self.category,
+            at: self.at,
+        }
+    }
+}
 
 impl Rules {
     pub(crate) fn of(checked: &Checked) -> Rules {
@@ -609,9 +630,10 @@ async fn plan_occurrence(
         let this = (name.clone(), occurrence);
         let limited = rules.limits.any();
         if limited {
-            for (_, sends) in admitted.iter().filter(|(key, _)| **key != this) {
-                sends.iter().for_each(|m| history.add_pending(m));
-            }
+            let others = admitted.iter().filter(|(key, _)| **key != this);
+            history.add_pending(
+                others.flat_map(|(_, sends)| sends.iter().map(AdmittedSend::messaged)),
+            );
         }
         let optouts = PlanOptOuts {
             files: rules.suppressions,
@@ -628,11 +650,11 @@ async fn plan_occurrence(
         let mut sending = Vec::new();
         let scan = plan.scan_with(0, &mut |_, send| {
             if limited && send.due {
-                sending.push(Messaged {
+                sending.push(AdmittedSend {
                     campaign: send.campaign.name.clone(),
                     occurrence: send.occurrence_text().to_owned(),
                     recipient: send.recipient.clone(),
-                    category: send.campaign.category().map(str::to_owned),
+                    category: send.campaign.category(),
                     at: now,
                 });
             }

@@ -153,7 +153,7 @@ pub(crate) trait Ledger: Send {
     fn each_messaged(
         &mut self,
         since: DateTime<Utc>,
-        visit: &mut dyn FnMut(Messaged),
+        visit: &mut dyn FnMut(Messaged<'_>),
     ) -> Result<usize, LedgerError>;
 
     /// Puts back claims whose requests never left (the run was stopped first).

@@ -119,14 +119,15 @@ impl SendRow {
 
 /// A send that may have reached its recipient (`sent`, `unknown` or `in_flight`, never a
 /// test send), as the limits of the project file count them: the daily number of unique
-/// recipients and the frequency caps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Messaged {
-    pub campaign: String,
-    pub occurrence: String,
-    pub recipient: String,
+/// recipients and the frequency caps. Borrowed from the row being read: a plan reads a
+/// million of them and keeps only numbers and times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Messaged<'a> {
+    pub campaign: &'a str,
+    pub occurrence: &'a str,
+    pub recipient: &'a str,
     /// The category of its template when it was sent (`marketing`, ...), if known.
-    pub category: Option<String>,
+    pub category: Option<&'a str>,
     /// When it was last updated: its outcome, or its claim while in flight.
     pub at: DateTime<Utc>,
 }

@@ -379,6 +379,22 @@ fn update_outcome(
     update.raw_execute()
 }
 
+/// Column `i` of `row` as text, borrowed from the row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+    text_or_null(row, i)?.ok_or(rusqlite::Error::InvalidColumnType(
+        i,
+        String::new(),
+        rusqlite::types::Type::Null,
+    ))
+}
+
+/// Column `i` of `row` as text or NULL, borrowed from the row.
+fn text_or_null<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(i)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 fn storage(location: &str, e: impl Into<Source>) -> LedgerError {
     LedgerError::storage(location, e)
 }
@@ -661,23 +677,23 @@ impl Ledger for SqliteLedger {
     fn each_messaged(
         &mut self,
         since: DateTime<Utc>,
-        visit: &mut dyn FnMut(Messaged),
+        visit: &mut dyn FnMut(Messaged<'_>),
     ) -> Result<usize, LedgerError> {
         let since = timestamp(since);
         let listed = (|| {
             let mut stmt = self.conn.prepare_cached(MESSAGED[self.columns])?;
             let mut rows = stmt.query(params![since])?;
             let mut count = 0;
+            // Read in place: no row's text is copied.
             while let Some(row) = rows.next()? {
-                let at: String = row.get(4)?;
-                let Ok(at) = DateTime::parse_from_rfc3339(&at) else {
+                let Ok(at) = DateTime::parse_from_rfc3339(text(row, 4)?) else {
                     continue;
                 };
                 visit(Messaged {
-                    campaign: row.get(0)?,
-                    occurrence: row.get(1)?,
-                    recipient: row.get(2)?,
-                    category: row.get(3)?,
+                    campaign: text(row, 0)?,
+                    occurrence: text(row, 1)?,
+                    recipient: text(row, 2)?,
+                    category: text_or_null(row, 3)?,
                     at: at.with_timezone(&Utc),
                 });
                 count += 1;

@@ -11,6 +11,7 @@
 //! is deterministic.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -19,8 +20,16 @@ use crate::campaign::limits::{Cap, Limits};
 use crate::campaign::mobile::{Mobile, MobileMap};
 use crate::ledger::{Ledger, LedgerError, Messaged};
 
-/// The sends of one number: when each was last updated, its category and where it came
-/// from (indices into [`History`]'s tables), 16 bytes each.
+/// Whether `source` is `CAMPAIGN/OCCURRENCE` of these.
+fn is_source(source: &str, campaign: &str, occurrence: &str) -> bool {
+    source.len() == campaign.len() + 1 + occurrence.len()
+        && source.starts_with(campaign)
+        && source.ends_with(occurrence)
+        && source.as_bytes()[campaign.len()] == b'/'
+}
+
+/// A send to one number: when it was last updated, its category and where it came from
+/// (indices into [`History`]'s tables), 16 bytes each.
 #[derive(Debug, Clone, Copy)]
 struct Past {
     at: i64,
@@ -29,9 +38,17 @@ struct Past {
 }
 
 /// What the ledger says may have reached someone since the limits' horizon.
+///
+/// The sends are one vector sorted by number (24 bytes a send, a lookup is a binary
+/// search): a ledger of a million recent sends takes 24 MB, where a map of vectors per
+/// number took three times that.
 #[derive(Debug, Default)]
 pub(crate) struct History {
-    by_number: MobileMap<Vec<Past>>,
+    /// The number of each send of `pasts`, sorted: a number's sends are adjacent.
+    numbers: Vec<Mobile>,
+    pasts: Vec<Past>,
+    /// Sends read but not sorted in yet (see [`History::sort`]).
+    staged: Vec<(Mobile, Past)>,
     /// Blasts sent, by when: each reached an unknown number of people.
     blasts: Vec<i64>,
     /// `CAMPAIGN/OCCURRENCE` of the sends, by index (most plans see a few).
@@ -54,59 +71,105 @@ impl History {
             return Ok(history);
         }
         ledger.each_messaged(now - limits.horizon(), &mut |m| history.add(m))?;
+        history.sort();
         Ok(history)
     }
 
-    /// Counts a send that is not in the ledger yet: one another occurrence of the same
-    /// daemon admitted and is still sending. Left out when the ledger has its key already.
-    pub(crate) fn add_pending(&mut self, m: &Messaged) {
-        if let Some(mobile) = Mobile::from_digits(&m.recipient) {
-            let source = format!("{}/{}", m.campaign, m.occurrence);
-            let recorded = self.by_number.get(&mobile).is_some_and(|sends| {
-                sends
+    /// Counts sends that are not in the ledger yet: those other occurrences of the same
+    /// daemon admitted and are still sending. Each is left out when the ledger has its key
+    /// already.
+    pub(crate) fn add_pending<'a>(&mut self, sends: impl Iterator<Item = Messaged<'a>>) {
+        for m in sends {
+            if let Some(mobile) = Mobile::from_digits(m.recipient) {
+                let source = format!("{}/{}", m.campaign, m.occurrence);
+                if self
+                    .of(mobile)
                     .iter()
                     .any(|p| self.sources[p.source as usize] == source)
-            });
-            if recorded {
-                return;
+                {
+                    continue;
+                }
             }
+            self.add(m);
         }
-        self.add(m.clone());
+        self.sort();
     }
 
-    fn add(&mut self, m: Messaged) {
+    /// The sends of `mobile`.
+    fn of(&self, mobile: Mobile) -> &[Past] {
+        let start = self.numbers.partition_point(|m| *m < mobile);
+        let len = self.numbers[start..].partition_point(|m| *m == mobile);
+        &self.pasts[start..start + len]
+    }
+
+    /// Sorts the staged sends in with the others, by number.
+    fn sort(&mut self) {
+        if self.staged.is_empty() {
+            return;
+        }
+        let mut all = std::mem::take(&mut self.staged);
+        all.extend(self.numbers.drain(..).zip(self.pasts.drain(..)));
+        all.sort_unstable_by_key(|(m, p)| (*m, p.at));
+        (self.numbers, self.pasts) = all.into_iter().unzip();
+    }
+
+    /// Every number with sends, and its sends.
+    fn each_number(&self) -> impl Iterator<Item = (Mobile, &[Past])> {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let mobile = *self.numbers.get(start)?;
+            let len = self.numbers[start..].partition_point(|m| *m == mobile);
+            let sends = &self.pasts[start..start + len];
+            start += len;
+            Some((mobile, sends))
+        })
+    }
+
+    fn add(&mut self, m: Messaged<'_>) {
         let at = m.at.timestamp();
         if m.recipient == "blast" {
             self.blasts.push(at);
             return;
         }
-        let Some(mobile) = Mobile::from_digits(&m.recipient) else {
+        let Some(mobile) = Mobile::from_digits(m.recipient) else {
             return;
         };
-        let source = format!("{}/{}", m.campaign, m.occurrence);
-        let next = self.sources.len() as u32;
-        let source = *self.source_index.entry(source).or_insert_with_key(|s| {
-            self.sources.push(s.clone());
-            next
-        });
+        // Rows come mostly in runs of one campaign's occurrence: the last source is tried
+        // before the table.
+        let source = match self.sources.last() {
+            Some(last) if is_source(last, m.campaign, m.occurrence) => {
+                self.sources.len() as u32 - 1
+            }
+            _ => {
+                let text = format!("{}/{}", m.campaign, m.occurrence);
+                let next = self.sources.len() as u32;
+                *self.source_index.entry(text).or_insert_with_key(|s| {
+                    self.sources.push(s.clone());
+                    next
+                })
+            }
+        };
         let category = match m.category {
             None => 0,
-            Some(name) => match self.categories.iter().position(|c| *c == name) {
+            Some(name) => match self.categories.iter().position(|c| c == name) {
                 Some(i) => i as u8 + 1,
                 None => {
-                    self.categories.push(name);
+                    self.categories.push(name.to_owned());
                     self.categories.len() as u8
                 }
             },
         };
-        self.by_number.entry(mobile).or_default().push(Past {
-            at,
-            category,
-            source,
-        });
+        self.staged.push((
+            mobile,
+            Past {
+                at,
+                category,
+                source,
+            },
+        ));
     }
 
-    fn category(&self, index: u8) -> Option<&str> {
+    fn category_of(&self, index: u8) -> Option<&str> {
         index
             .checked_sub(1)
             .map(|i| self.categories[i as usize].as_str())
@@ -194,12 +257,42 @@ pub(crate) struct Budget {
 /// What one pass over the plan admitted so far.
 #[derive(Debug, Default)]
 struct Pass {
-    /// Sends admitted to each number in this pass: their keys and categories.
-    added: MobileMap<Vec<(String, Option<&'static str>)>>,
+    /// Sends admitted to each number in this pass (most numbers get one per plan).
+    added: MobileMap<Own>,
+    /// `CAMPAIGN/OCCURRENCE/` of the pass's own sends, by index.
+    prefixes: Vec<String>,
     /// Numbers the daily limit counts, from the ledger, each with when it stops counting
     /// (its last send + 24 hours): computed once per pass, on first use.
     day: Option<Day>,
     daily: DailyBudget,
+}
+
+/// The sends a pass admitted to one number: where each came from (an index into
+/// [`Pass::prefixes`]) and its category. Inline for one send: a million admitted sends take
+/// no allocation of their own.
+#[derive(Debug)]
+enum Own {
+    One(OwnSend),
+    Many(Vec<OwnSend>),
+}
+
+/// One send of the pass: the index of its prefix in [`Pass::prefixes`], and its category.
+type OwnSend = (u32, Option<&'static str>);
+
+impl Own {
+    fn push(&mut self, send: OwnSend) {
+        match self {
+            Own::One(first) => *self = Own::Many(vec![*first, send]),
+            Own::Many(sends) => sends.push(send),
+        }
+    }
+
+    fn sends(&self) -> &[OwnSend] {
+        match self {
+            Own::One(send) => std::slice::from_ref(send),
+            Own::Many(sends) => sends,
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -305,35 +398,49 @@ impl Budget {
             }
         }
         if let Some(mobile) = mobile {
-            pass.added
-                .entry(mobile)
-                .or_default()
-                .push((key.to_owned(), category));
+            // The key is `CAMPAIGN/OCCURRENCE/NUMBER`: its prefix is kept once.
+            let prefix = key.rsplit_once('/').map_or("", |(prefix, _)| prefix);
+            let index = match pass.prefixes.last() {
+                Some(last) if last == prefix => pass.prefixes.len() - 1,
+                _ => match pass.prefixes.iter().position(|p| p == prefix) {
+                    Some(i) => i,
+                    None => {
+                        pass.prefixes.push(prefix.to_owned());
+                        pass.prefixes.len() - 1
+                    }
+                },
+            } as u32;
+            match pass.added.entry(mobile) {
+                Entry::Occupied(mut own) => own.get_mut().push((index, category)),
+                Entry::Vacant(slot) => {
+                    slot.insert(Own::One((index, category)));
+                }
+            }
         }
         Admission::Send
     }
 
     /// The first cap that the send to `mobile` would go over, with what counts against it.
     fn capped(&self, pass: &Pass, mobile: Mobile, category: Option<&str>) -> Option<CapHit> {
-        let history = self.history.by_number.get(&mobile);
-        let added = pass.added.get(&mobile);
+        let history = self.history.of(mobile);
+        let added = pass.added.get(&mobile).map_or(&[][..], Own::sends);
         for cap in self.limits.caps.iter().filter(|c| c.counts(category)) {
             let from = (self.now - cap.per).timestamp();
             let mut against: Vec<String> = Vec::new();
             let mut count = 0;
-            for past in history.into_iter().flatten() {
-                if past.at > from && cap.counts(self.history.category(past.category)) {
+            for past in history {
+                if past.at > from && cap.counts(self.history.category_of(past.category)) {
                     count += 1;
                     if against.len() < AGAINST_LISTED {
                         against.push(self.history.key(past, mobile));
                     }
                 }
             }
-            for (key, c) in added.into_iter().flatten() {
+            for (prefix, c) in added {
                 if cap.counts(*c) {
                     count += 1;
                     if against.len() < AGAINST_LISTED {
-                        against.push(key.clone());
+                        against.push(format!("{}/{mobile}", pass.prefixes[*prefix as usize]));
                     }
                 }
             }
@@ -353,9 +460,9 @@ impl Budget {
         pass.day.get_or_insert_with(|| {
             let from = (self.now - TimeDelta::hours(24)).timestamp();
             let mut counted: MobileMap<i64> = MobileMap::default();
-            for (mobile, sends) in &self.history.by_number {
+            for (mobile, sends) in self.history.each_number() {
                 if let Some(last) = sends.iter().map(|p| p.at).filter(|at| *at > from).max() {
-                    counted.insert(*mobile, last + 24 * 3600);
+                    counted.insert(mobile, last + 24 * 3600);
                 }
             }
             let mut frees: Vec<i64> = counted.values().copied().collect();
@@ -389,21 +496,40 @@ mod tests {
     }
 
     /// A send to number `n`, `hours_ago` before [`NOW`].
-    fn past(campaign: &str, n: u64, hours_ago: i64, category: Option<&str>) -> Messaged {
-        Messaged {
-            campaign: campaign.to_owned(),
-            occurrence: "once".to_owned(),
-            recipient: number(n).to_string(),
-            category: category.map(str::to_owned),
-            at: now() - TimeDelta::hours(hours_ago),
-        }
+    /// A send to number `n`, `hours_ago` before [`NOW`]: `(campaign, number, at, category)`.
+    fn past(
+        campaign: &'static str,
+        n: u64,
+        hours_ago: i64,
+        category: Option<&'static str>,
+    ) -> (&'static str, String, DateTime<Utc>, Option<&'static str>) {
+        (
+            campaign,
+            number(n).to_string(),
+            now() - TimeDelta::hours(hours_ago),
+            category,
+        )
     }
 
-    fn budget(limits: Limits, sends: Vec<Messaged>) -> Budget {
+    type Past = (&'static str, String, DateTime<Utc>, Option<&'static str>);
+
+    fn budget(limits: Limits, sends: Vec<Past>) -> Budget {
         let mut history = History::default();
-        for m in sends {
-            history.add(m);
+        for (campaign, recipient, at, category) in &sends {
+            let recipient = if *campaign == "blast" {
+                "blast"
+            } else {
+                recipient
+            };
+            history.add(Messaged {
+                campaign,
+                occurrence: "once",
+                recipient,
+                category: *category,
+                at: *at,
+            });
         }
+        history.sort();
         Budget::new(Arc::new(limits), Arc::new(history), now())
     }
 
@@ -465,8 +591,8 @@ mod tests {
         assert_eq!(blast(&unknown), Admission::Send);
         assert_eq!(unknown.daily().unwrap().uncounted_blasts, 1);
 
-        let mut sent_blast = past("b", 0, 3, None);
-        sent_blast.recipient = "blast".to_owned();
+        // A blast's row has `blast` for its recipient.
+        let sent_blast = past("blast", 0, 3, None);
         let estimated = budget(
             Limits {
                 blast_estimate: Some(60),
@@ -514,7 +640,8 @@ mod tests {
             send("news", 1, Some("marketing")),
             Admission::Capped(CapHit {
                 cap: "2 marketing message(s) per 7d".to_owned(),
-                against: vec![key("promo", 1), key("sale", 1)],
+                // Oldest first.
+                against: vec![key("sale", 1), key("promo", 1)],
                 count: 2,
             })
         );

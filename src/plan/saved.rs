@@ -485,7 +485,7 @@ impl SavedPlan {
         if let Some(daily) = self.daily_limit {
             let mut used = HashSet::new();
             ledger.each_messaged(now - TimeDelta::hours(24), &mut |m| {
-                used.insert(m.recipient);
+                used.insert(m.recipient.to_owned());
             })?;
             let used = used.len() as u64;
             if used + daily.needed > daily.limit {
@@ -507,7 +507,7 @@ impl SavedPlan {
                 .collect();
             let mut since = 0;
             ledger.each_messaged(self.created_at, &mut |m| {
-                since += usize::from(numbers.contains(m.recipient.as_str()));
+                since += usize::from(numbers.contains(m.recipient));
             })?;
             if since > 0 {
                 reasons.push(format!(

@@ -27,9 +27,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::{LazyLock, OnceLock};
 
+use chrono_tz::Tz;
 use phonenumber::Type;
 use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+
+use crate::schedule::zones;
 
 pub(crate) use names::Place;
 
@@ -87,12 +90,29 @@ impl Country {
     /// the regions of a shared country code apart (`+1 416` is Canada), else the main
     /// region of its code; `None` for a non-geographic number.
     pub(crate) fn of_e164(e164: u64) -> Option<Country> {
-        let digits = e164.to_string();
-        let (code, national) = split_code(digits.as_bytes())?;
+        // The digits, without an allocation: this runs once per recipient.
+        let mut buffer = [0u8; 20];
+        let mut start = buffer.len();
+        let mut n = e164;
+        loop {
+            start -= 1;
+            buffer[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let (code, national) = split_code(&buffer[start..])?;
         let slot = region_slot(code, national).or_else(|| main_slot(code))?;
         slot.country?;
-        let index = TABLE.slots.iter().position(|s| std::ptr::eq(s, slot))?;
-        Some(Country(index as u16))
+        Some(Country(slot.index))
+    }
+
+    /// The country's time zone when the whole country keeps one time (India, the United
+    /// Kingdom), computed once per country.
+    pub(crate) fn zone(self) -> Option<Tz> {
+        let slot = self.slot();
+        *slot.zone.get_or_init(|| zones::country_zone(slot.id))
     }
 }
 
@@ -437,11 +457,15 @@ struct Table {
 }
 
 struct Slot {
+    /// Its index in the table: a [`Country`] names it so.
+    index: u16,
     id: &'static str,
     /// The crate's name of a region with a 2-letter code (not the non-geographic `001`).
     country: Option<phonenumber::country::Id>,
     meta: &'static Metadata,
     rules: OnceLock<Rules>,
+    /// The country's one time zone, if it has one (see [`zones::country_zone`]).
+    zone: OnceLock<Option<Tz>>,
 }
 
 impl Slot {
@@ -457,10 +481,12 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
         for meta in DATABASE.by_code(&(code as u16)).unwrap_or_default() {
             regions.push(slots.len() as u16);
             slots.push(Slot {
+                index: slots.len() as u16,
                 id: meta.id(),
                 country: meta.id().parse().ok(),
                 meta,
                 rules: OnceLock::new(),
+                zone: OnceLock::new(),
             });
         }
     }

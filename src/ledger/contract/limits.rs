@@ -178,7 +178,7 @@ fn messaged(l: &mut dyn Ledger, since: DateTime<Utc>) -> Vec<(String, Option<Str
             );
             seen.push((
                 format!("{}/{}/{}", m.campaign, m.occurrence, m.recipient),
-                m.category,
+                m.category.map(str::to_owned),
             ));
         })
         .unwrap();

@@ -552,7 +552,7 @@ impl Ledger for PgLedger {
     fn each_messaged(
         &mut self,
         since: DateTime<Utc>,
-        visit: &mut dyn FnMut(Messaged),
+        visit: &mut dyn FnMut(Messaged<'_>),
     ) -> Result<usize, LedgerError> {
         let since = timestamp(since);
         // Before version 4 there are no categories and no test sends.
@@ -573,8 +573,7 @@ impl Ledger for PgLedger {
                 let rows = tx.query_portal(&portal, LISTING_BATCH)?;
                 let last = rows.len() < LISTING_BATCH as usize;
                 for row in rows {
-                    let at: String = row.get(4);
-                    let Ok(at) = DateTime::parse_from_rfc3339(&at) else {
+                    let Ok(at) = DateTime::parse_from_rfc3339(row.get::<_, &str>(4)) else {
                         continue;
                     };
                     visit(Messaged {

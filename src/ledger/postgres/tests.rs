@@ -280,8 +280,10 @@ fn a_version_3_ledger_gains_categories_tests_and_statuses_as_version_4() {
     let since: DateTime<Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
     let messaged = |l: &mut PgLedger| {
         let mut seen = Vec::new();
-        l.each_messaged(since, &mut |m| seen.push((m.recipient, m.category)))
-            .unwrap();
+        l.each_messaged(since, &mut |m| {
+            seen.push((m.recipient.to_owned(), m.category.map(str::to_owned)));
+        })
+        .unwrap();
         seen
     };
     let mut before = PgLedger::open_read_only(&db.location()).unwrap().unwrap();

@@ -382,8 +382,10 @@ fn a_version_4_ledger_is_rebuilt_as_version_5_keeping_its_rows() {
     let since: chrono::DateTime<chrono::Utc> = "2026-12-01T00:00:00Z".parse().unwrap();
     let messaged = |l: &mut SqliteLedger| {
         let mut seen = Vec::new();
-        l.each_messaged(since, &mut |m| seen.push((m.recipient, m.category)))
-            .unwrap();
+        l.each_messaged(since, &mut |m| {
+            seen.push((m.recipient.to_owned(), m.category.map(str::to_owned)));
+        })
+        .unwrap();
         seen
     };
     let mut before = SqliteLedger::open_read_only(&path).unwrap().unwrap();

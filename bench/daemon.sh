@@ -13,7 +13,7 @@
 #    (`updated_at`). The mock (examples/mock_api.rs) only counts requests; it confirms the
 #    count.
 #
-# The issue's targets: near-zero CPU between fire times, RSS well under 100 MB, a fire time
+# The targets: near-zero CPU between fire times, RSS well under 100 MB, a fire time
 # hit within one second.
 #
 # Usage: bench/daemon.sh             (from anywhere; builds release first)
@@ -41,6 +41,9 @@ BIN=$CARGO_TARGET_DIR/release/campaignctl
 MOCK=$CARGO_TARGET_DIR/release/examples/mock_api
 
 WORK=$(mktemp -d)
+: >"$WORK/campaignctl.yaml"
+# The repository's project file (the bundled campaigns' catalogue) must not apply here.
+export CAMPAIGNCTL_CONFIG="$WORK/campaignctl.yaml"
 MOCK_PID=
 RUN_PID=
 cleanup() {
@@ -192,7 +195,7 @@ params:
   - "{{ recipient.name }}"
   - "{{ run.at }}"
 recipients:
-  - mobile: "9190000100$i"
+  - mobile: "91900001000$i"
     name: Fire $i
 schedule:
   at: "$AT"

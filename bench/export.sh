@@ -37,6 +37,9 @@ BIN=$CARGO_TARGET_DIR/release/campaignctl
 MOCK=$CARGO_TARGET_DIR/release/examples/mock_api
 
 WORK=$(mktemp -d)
+: >"$WORK/campaignctl.yaml"
+# The repository's project file (the bundled campaigns' catalogue) must not apply here.
+export CAMPAIGNCTL_CONFIG="$WORK/campaignctl.yaml"
 MOCK_PID=
 PG_ADMIN=
 PG_DB=

@@ -5,7 +5,8 @@
 #   bench_load                    prints the load average (in each result block too)
 #   bench_build                   builds campaignctl and examples/mock_api in release mode;
 #                                 sets BIN and MOCK
-#   bench_workdir                 makes the temporary work directory WORK
+#   bench_workdir                 makes the temporary work directory WORK, with an empty project
+#                                 file that CAMPAIGNCTL_CONFIG names
 #   bench_campaign DIR ROWS       writes DIR/bench.yaml and its CSV of ROWS recipients
 #   mock_start [DELAY_MS]         starts a fresh mock API on a free loopback port; sets
 #                                 MOCK_PID and BASE (and exports CHITCHAT_BASE_URL)
@@ -53,6 +54,14 @@ bench_build() {
 
 bench_workdir() {
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/campaignctl-bench.XXXXXX")
+    bench_no_project "$WORK"
+}
+
+# An empty project file in DIR, named for every campaignctl run: the repository's own
+# (with the bundled campaigns' template catalogue) must not apply to the benchmark's.
+bench_no_project() { # DIR
+    : >"$1/campaignctl.yaml"
+    export CAMPAIGNCTL_CONFIG="$1/campaignctl.yaml"
 }
 
 # One campaign, one parameter (the name), ROWS recipients 919000000000, 919000000001, ...

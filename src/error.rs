@@ -72,9 +72,23 @@ pub(crate) enum Error {
     #[error(transparent)]
     TestSend(#[from] TestSendError),
 
-    /// An input refused as a whole, with why.
-    #[error("{0}")]
-    Rejected(String),
+    /// A list to import that cannot be read.
+    #[error("cannot read {}: {}", path.display(), crate::diagnostic::io_reason(source))]
+    ReadList {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A list to import that is not one (no column of numbers, not UTF-8): nothing was
+    /// written.
+    #[error("{0}; nothing was written")]
+    NotAList(String),
+
+    /// A list to import with bad rows (printed already, each at its row): nothing was
+    /// written.
+    #[error("{bad} bad row(s) in {}; nothing was written", path.display())]
+    BadRows { bad: usize, path: std::path::PathBuf },
 
     #[error("{0}")]
     Io(#[from] io::Error),

@@ -909,8 +909,7 @@ impl UntrustedTlsServer {
 
 /// A certificate the client rejects fails the send at once, recorded `failed` with the
 /// reason, and stops the run: trying again cannot help, and every other send would fail
-/// the same way. (It used to be retried with backoff like a refused connection: five
-/// attempts per send, and a run of twenty failures before stopping.)
+/// the same way: not retried with backoff like a refused connection.
 #[test]
 fn a_rejected_tls_certificate_fails_at_once_with_the_reason_and_stops_the_run() {
     let sb = Sandbox::new();

@@ -1,6 +1,7 @@
 //! `docs`: every relative link in the Markdown documentation (README.md, CONTRIBUTING.md,
-//! CHANGELOG.md, ARCHITECTURE.md when present, docs/*.md) points to a file inside the
-//! repository, and no document refers to the files outside it that a clone does not have.
+//! CHANGELOG.md, ARCHITECTURE.md, docs/*.md) points to a file inside the repository, no
+//! document refers to the files outside it that a clone does not have, and none still
+//! holds the markers of a merge conflict.
 
 use std::path::{Path, PathBuf};
 
@@ -10,14 +11,15 @@ use crate::test::REPO;
 fn documents() -> Vec<PathBuf> {
     let root = Path::new(REPO);
     let mut documents = Vec::new();
-    for name in ["README.md", "CONTRIBUTING.md", "CHANGELOG.md"] {
+    for name in [
+        "README.md",
+        "CONTRIBUTING.md",
+        "CHANGELOG.md",
+        "ARCHITECTURE.md",
+    ] {
         let path = root.join(name);
         assert!(path.is_file(), "{name} is missing");
         documents.push(path);
-    }
-    let architecture = root.join("ARCHITECTURE.md");
-    if architecture.is_file() {
-        documents.push(architecture);
     }
     let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
         .expect("docs/ is readable")
@@ -154,4 +156,21 @@ Code: `[c](c.md)`, then [d](<d.md>).
         expected.map(|(line, target)| (line, target.to_owned())),
         "{text}"
     );
+}
+
+#[test]
+fn no_document_holds_the_markers_of_a_merge_conflict() {
+    for document in documents() {
+        let (text, shown) = read(&document);
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                !["<<<<<<< ", ">>>>>>> "]
+                    .iter()
+                    .any(|marker| line.starts_with(marker))
+                    && line != "=======",
+                "{shown}:{}: a merge conflict marker: {line}",
+                i + 1
+            );
+        }
+    }
 }

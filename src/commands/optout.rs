@@ -294,15 +294,12 @@ fn import(
     (columns, delimiter): (ListColumns<'_>, Option<u8>),
     project: &Project,
 ) -> Result<Outcome, Error> {
-    let bytes = std::fs::read(file).map_err(|e| {
-        Error::Rejected(format!(
-            "cannot read {}: {}",
-            file.display(),
-            crate::diagnostic::io_reason(&e)
-        ))
+    let bytes = std::fs::read(file).map_err(|source| Error::ReadList {
+        path: file.to_owned(),
+        source,
     })?;
     let read = read_list(file, &bytes, columns, delimiter, project.default_country)
-        .map_err(|message| Error::Rejected(format!("{message}; nothing was written")))?;
+        .map_err(Error::NotAList)?;
     if !read.problems.is_empty() {
         for d in &read.problems {
             output::eprint(format_args!("{d}"));
@@ -311,10 +308,10 @@ fn import(
         if read.omitted > 0 {
             output::eprint(format_args!("… and {} more bad row(s)\n", read.omitted));
         }
-        return Err(Error::Rejected(format!(
-            "{bad} bad row(s) in {}; nothing was written",
-            file.display()
-        )));
+        return Err(Error::BadRows {
+            bad,
+            path: file.to_owned(),
+        });
     }
     let source = format!("optout import {}", file.display());
     let mut seen = HashSet::new();

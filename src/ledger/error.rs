@@ -16,6 +16,16 @@ pub(crate) enum LedgerError {
     #[error("the ledger {ledger} is locked by another process (holder unknown: {detail})")]
     LockedUnknown { ledger: String, detail: String },
 
+    /// A file of the ledger (its directory, its lock file) that could not be used.
+    #[error("ledger {ledger}: cannot {action}: {source}")]
+    File {
+        ledger: String,
+        /// What was tried: `create directory /var/lib/x`, `lock /var/lib/x/state.db.lock`.
+        action: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("ledger {ledger}: {source}")]
     Storage {
         ledger: String,

@@ -180,10 +180,12 @@ impl SqliteLedger {
     /// Opens (creating the file and its directory if needed) and migrates.
     pub(crate) fn open(path: &Path) -> Result<SqliteLedger, LedgerError> {
         let location = path.display().to_string();
-        let err = |message: String| LedgerError::storage(&location, message);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| err(format!("cannot create directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError::File {
+                ledger: location.clone(),
+                action: format!("create directory {}", dir.display()),
+                source,
+            })?;
         }
         let conn = Connection::open(path).map_err(|e| LedgerError::storage(&location, e))?;
         let mut ledger = SqliteLedger {
@@ -228,6 +230,14 @@ impl SqliteLedger {
 
     fn error(&self, e: impl Into<Source>) -> LedgerError {
         LedgerError::storage(&self.location, e)
+    }
+
+    fn file_error(&self, action: String, source: std::io::Error) -> LedgerError {
+        LedgerError::File {
+            ledger: self.location.clone(),
+            action,
+            source,
+        }
     }
 
     fn configure(&self) -> Result<(), LedgerError> {
@@ -419,7 +429,7 @@ impl Ledger for SqliteLedger {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| self.error(format!("cannot open lock file {}: {e}", path.display())))?;
+            .map_err(|e| self.file_error(format!("open lock file {}", path.display()), e))?;
         match file.try_lock() {
             Ok(()) => {
                 let holder = Holder {
@@ -432,7 +442,7 @@ impl Ledger for SqliteLedger {
                     .and_then(|()| file.write_all(text.as_bytes()))
                     .and_then(|()| file.flush())
                     .map_err(|e| {
-                        self.error(format!("cannot write lock file {}: {e}", path.display()))
+                        self.file_error(format!("write lock file {}", path.display()), e)
                     })?;
                 self.lock = Some(file);
                 Ok(None)
@@ -449,7 +459,7 @@ impl Ledger for SqliteLedger {
                 }
             }
             Err(TryLockError::Error(e)) => {
-                Err(self.error(format!("cannot lock {}: {e}", path.display())))
+                Err(self.file_error(format!("lock {}", path.display()), e))
             }
         }
     }

@@ -5,7 +5,7 @@
 //! international prefixes (with their carrier codes and transform rules), the leading
 //! digits that tell regions sharing a country code apart. What differs is how they are run.
 //! The crate matches every pattern through a mutex-guarded cache keyed by the pattern's text
-//! (about 10 µs a number); here each region's patterns are compiled once, on first use, into
+//! (too slow for a million rows); here each region's patterns are compiled once, on first use, into
 //! one anchored `RegexSet`, and a number written with digits only (with or without `+`, with
 //! spaces, dashes, dots, slashes or parentheses between them) is read without the crate's
 //! parser. Anything else (letters, an extension, digits other than ASCII ones) goes through

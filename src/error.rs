@@ -88,7 +88,10 @@ pub(crate) enum Error {
     /// A list to import with bad rows (printed already, each at its row): nothing was
     /// written.
     #[error("{bad} bad row(s) in {}; nothing was written", path.display())]
-    BadRows { bad: usize, path: std::path::PathBuf },
+    BadRows {
+        bad: usize,
+        path: std::path::PathBuf,
+    },
 
     #[error("{0}")]
     Io(#[from] io::Error),

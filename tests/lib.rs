@@ -40,6 +40,8 @@
 //! - `optout`: `optout add|remove|list|import` on both ledgers, the project file's opt-out
 //!   lists, suppressed sends in every report, saved plans made before an opt-out, the
 //!   blast warning, campaigns that send to nobody.
+//! - `project`: the project file found by `--config`, `CAMPAIGNCTL_CONFIG` or the working
+//!   directory, its relative paths, its located problems.
 //! - `postgres`: the PostgreSQL ledger on the loopback server: plan/apply/status, concurrent
 //!   applies, `run` replicas (failover, cut sessions, an outage), `state migrate`.
 //! - `whatsapp_codes`: WhatsApp's error codes relayed in the API's error bodies: opt-outs
@@ -95,6 +97,7 @@ mod numbers;
 mod optout;
 mod plan;
 mod postgres;
+mod project;
 mod recipients;
 mod render;
 mod request;

@@ -72,6 +72,9 @@ pub(crate) struct SuppressionEntry {
     pub file: String,
     /// Column names, when the file's differ: `{mobile: "Phone Number", reason: Note}`.
     pub columns: Option<SuppressionColumns>,
+    /// The field delimiter, `","`, `";"` or `"\t"` (tab). Default: the one of the three the
+    /// header line has most of.
+    pub delimiter: Option<super::file::Delimiter>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -115,6 +118,8 @@ pub(crate) struct Suppressions {
     pub path: PathBuf,
     pub mobile_column: String,
     pub reason_column: String,
+    /// The field delimiter; detected when `None`.
+    pub delimiter: Option<u8>,
     /// Where it is listed in the project file.
     pub pos: Pos,
 }
@@ -165,7 +170,10 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
     };
     let doc = match Document::parse(&text) {
         Ok(doc) => doc,
-        Err(e) => return (Project::default(), fail(e.pos, e.message)),
+        Err(e) => {
+            let d = Diagnostic::error(&*file, e.pos, e.message).with_source(&text);
+            return (Project::default(), vec![d]);
+        }
     };
     if doc.value.is_null() {
         // An empty project file (or only comments) sets nothing.
@@ -227,15 +235,16 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
         .into_iter()
         .enumerate()
         .map(|(i, entry)| {
-            let (name, columns) = match entry {
-                SuppressionFile::Path(name) => (name, None),
-                SuppressionFile::Entry(entry) => (entry.file, entry.columns),
+            let (name, columns, delimiter) = match entry {
+                SuppressionFile::Path(name) => (name, None, None),
+                SuppressionFile::Entry(entry) => (entry.file, entry.columns, entry.delimiter),
             };
             let columns = columns.unwrap_or_default();
             Suppressions {
                 path: dir.join(name),
                 mobile_column: columns.mobile.unwrap_or_else(|| "mobile".to_owned()),
                 reason_column: columns.reason.unwrap_or_else(|| "reason".to_owned()),
+                delimiter: delimiter.map(super::file::Delimiter::byte),
                 pos: doc.value_pos(&format!("/suppressions/{i}")),
             }
         })

@@ -78,9 +78,14 @@ pub(crate) fn load_files(project: &Project) -> (FileOptOuts, Vec<Diagnostic>) {
             reason: &list.reason_column,
             reason_required: false,
         };
-        // The delimiter is detected from the header line: the project file has no
-        // `delimiter:` for its lists yet.
-        let read = match read_list(&shown, &bytes, columns, None, project.default_country) {
+        // Without `delimiter:`, it is detected from the header line.
+        let read = match read_list(
+            &shown,
+            &bytes,
+            columns,
+            list.delimiter,
+            project.default_country,
+        ) {
             Ok(read) => read,
             Err(message) => {
                 problems.push(at_entry(message).with_help(

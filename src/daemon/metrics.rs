@@ -78,7 +78,7 @@ impl Metrics {
         );
         self.registry.register(
             "retries",
-            "HTTP retries (5xx, 429, connection errors, timeouts)",
+            "Retries of sends not processed (429, 502, 503, failed connections, WhatsApp 130429 and 131056), and of ambiguous outcomes with --retry-ambiguous",
             self.retries.clone(),
         );
         self.registry.register(

@@ -1,9 +1,7 @@
-//! The embedded ledger: one SQLite file in WAL mode. The single-writer lock is an OS file lock
-//! on `STATE.lock` beside it, so a process killed with SIGKILL never leaves a stale lock; the
-//! lock file holds the holder's pid, host and start time for the refusal message.
+//! The embedded ledger: one SQLite file in WAL mode, written by one process at a time (the
+//! lock is in `sqlite/lock.rs`; the queries behind limits and caps in `sqlite/limits.rs`).
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, Write};
+use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
@@ -124,20 +122,6 @@ const SENDS_OF_CAMPAIGN: [&str; 3] = [
         "NULL, NULL, NULL, 0",
         "AND key >= ?3 AND key < ?4 AND campaign = ?5"
     ),
-];
-
-/// What `each_messaged` reads: sends that may have reached their recipient, updated at or
-/// after ?1 (timestamps of one format compare as text), test sends left out. A full scan:
-/// every row's `updated_at` changes with its outcome, and an index on it would cost every
-/// claim and outcome more than this costs a plan.
-const MESSAGED: [&str; 3] = [
-    "SELECT campaign, occurrence, recipient, category, updated_at FROM sends
-     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')
-       AND test = 0",
-    "SELECT campaign, occurrence, recipient, NULL, updated_at FROM sends
-     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')",
-    "SELECT campaign, occurrence, recipient, NULL, updated_at FROM sends
-     WHERE updated_at >= ?1 AND (status = 'sent' OR status = 'unknown' OR status = 'in_flight')",
 ];
 
 fn send_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SendRow> {
@@ -292,12 +276,6 @@ impl SqliteLedger {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .map_err(|e| storage(&self.location, e))
     }
-
-    fn lock_path(&self) -> PathBuf {
-        let mut name = self.path.as_os_str().to_owned();
-        name.push(".lock");
-        PathBuf::from(name)
-    }
 }
 
 impl SqliteLedger {
@@ -389,22 +367,6 @@ fn update_outcome(
     update.raw_execute()
 }
 
-/// Column `i` of `row` as text, borrowed from the row.
-fn text<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
-    text_or_null(row, i)?.ok_or(rusqlite::Error::InvalidColumnType(
-        i,
-        String::new(),
-        rusqlite::types::Type::Null,
-    ))
-}
-
-/// Column `i` of `row` as text or NULL, borrowed from the row.
-fn text_or_null<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
-    row.get_ref(i)?.as_str_or_null().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn storage(location: &str, e: impl Into<Source>) -> LedgerError {
     LedgerError::storage(location, e)
 }
@@ -419,49 +381,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn try_lock(&mut self, holder: &Holder) -> Result<Option<Holder>, LedgerError> {
-        if self.lock.is_some() {
-            return Ok(None);
-        }
-        let path = self.lock_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| self.file_error(format!("open lock file {}", path.display()), e))?;
-        match file.try_lock() {
-            Ok(()) => {
-                let holder = Holder {
-                    since: Utc::now(),
-                    ..holder.clone()
-                };
-                let text = serde_json::to_string(&holder).unwrap_or_default();
-                file.set_len(0)
-                    .and_then(|()| file.rewind())
-                    .and_then(|()| file.write_all(text.as_bytes()))
-                    .and_then(|()| file.flush())
-                    .map_err(|e| {
-                        self.file_error(format!("write lock file {}", path.display()), e)
-                    })?;
-                self.lock = Some(file);
-                Ok(None)
-            }
-            Err(TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                match serde_json::from_str::<Holder>(&text) {
-                    Ok(holder) => Ok(Some(holder)),
-                    Err(_) => Err(LedgerError::LockedUnknown {
-                        ledger: self.location.clone(),
-                        detail: format!("{} is locked", path.display()),
-                    }),
-                }
-            }
-            Err(TryLockError::Error(e)) => {
-                Err(self.file_error(format!("lock {}", path.display()), e))
-            }
-        }
+        self.try_lock_file(holder)
     }
 
     fn recover(&mut self) -> Result<usize, LedgerError> {
@@ -646,42 +566,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn skip(&mut self, skipped: &[Skipped]) -> Result<usize, LedgerError> {
-        let location = self.location.clone();
-        let now = timestamp(Utc::now());
-        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
-        let mut recorded = 0;
-        {
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO sends (key, campaign, file, occurrence, recipient, endpoint, request,
-                                        request_hash, status, attempts, error, created_at,
-                                        updated_at, category, test)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0, ?12, ?13, ?13, ?10, ?11)
-                     ON CONFLICT (key) DO NOTHING",
-                )
-                .map_err(|e| storage(&location, e))?;
-            insert
-                .raw_bind_parameter(13, &now)
-                .map_err(|e| storage(&location, e))?;
-            let mut previous: Option<&Skipped> = None;
-            for s in skipped {
-                (|| {
-                    rebind(
-                        &mut insert,
-                        9,
-                        s.status.as_str(),
-                        previous.map(|p| p.status.as_str()),
-                    )?;
-                    rebind(&mut insert, 12, &s.reason, previous.map(|p| &p.reason))?;
-                    insert_send(&mut insert, &s.send, previous.map(|p| &p.send))
-                })()
-                .map(|n| recorded += n)
-                .map_err(|e| storage(&location, e))?;
-                previous = Some(s);
-            }
-        }
-        tx.commit().map_err(|e| storage(&location, e))?;
-        Ok(recorded)
+        self.skip_in_one(skipped)
     }
 
     fn each_messaged(
@@ -689,28 +574,7 @@ impl Ledger for SqliteLedger {
         since: DateTime<Utc>,
         visit: &mut dyn FnMut(Messaged<'_>),
     ) -> Result<usize, LedgerError> {
-        let since = timestamp(since);
-        let listed = (|| {
-            let mut stmt = self.conn.prepare_cached(MESSAGED[self.columns])?;
-            let mut rows = stmt.query(params![since])?;
-            let mut count = 0;
-            // Read in place: no row's text is copied.
-            while let Some(row) = rows.next()? {
-                let Ok(at) = DateTime::parse_from_rfc3339(text(row, 4)?) else {
-                    continue;
-                };
-                visit(Messaged {
-                    campaign: text(row, 0)?,
-                    occurrence: text(row, 1)?,
-                    recipient: text(row, 2)?,
-                    category: text_or_null(row, 3)?,
-                    at: at.with_timezone(&Utc),
-                });
-                count += 1;
-            }
-            Ok(count)
-        })();
-        listed.map_err(|e: rusqlite::Error| storage(&self.location, e))
+        self.visit_messaged(since, visit)
     }
 
     fn record_missed(
@@ -814,6 +678,8 @@ impl Ledger for SqliteLedger {
 }
 
 mod import;
+mod limits;
+mod lock;
 mod optouts;
 #[cfg(test)]
 mod tests;

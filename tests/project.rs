@@ -97,4 +97,38 @@ fn every_problem_of_a_project_file_is_located() {
         // Each with the line it is about, and a caret.
         assert!(run.stderr.contains("\n  |\n"), "{}", run.stderr);
     }
+    // A country code as people write it names the country meant.
+    for (code, meant) in [("in", "`IN` (India)"), ("UK", "`GB` (the United Kingdom)")] {
+        sb.write("campaignctl.yaml", &format!("default_country: {code}\n"));
+        let run = sb.run(&["validate", "campaigns"]);
+        run.assert_code(1);
+        assert!(
+            run.stderr.contains(&format!("help: did you mean {meant}?")),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_project_file_with_a_mistake_keeps_its_default_country_for_the_campaigns_numbers() {
+    let sb = Sandbox::new();
+    sb.write(
+        "campaigns/welcome.yaml",
+        &campaign("welcome", "Run", &["097399 78284".to_owned()]),
+    );
+    sb.write(
+        "campaignctl.yaml",
+        "default_country: IN\nsuppresions: [optouts.csv]\n",
+    );
+    let run = sb.run(&["validate", "campaigns"]);
+    run.assert_code(1);
+    assert!(
+        run.stderr
+            .starts_with("campaignctl.yaml:2:1: error: unknown key `suppresions`"),
+        "{}",
+        run.stderr
+    );
+    // The local number is read as Indian: the only error is the project file's.
+    assert_eq!(run.stderr.matches("error:").count(), 1, "{}", run.stderr);
 }

@@ -194,8 +194,20 @@ pub(crate) fn load(explicit: Option<&Path>, catalogue: bool) -> (Project, Vec<Di
         .partition(|p| p.pointer == "/templates" || p.pointer.starts_with("/templates/"));
     let in_templates = if catalogue { in_templates } else { Vec::new() };
     if !others.is_empty() {
+        // The rest of the project is left out, but a default country without a problem of
+        // its own is kept: without it every local number would be one more error.
+        let default_country = others
+            .iter()
+            .all(|p| p.pointer != "/default_country")
+            .then(|| doc.value.get("default_country")?.as_str())
+            .flatten()
+            .and_then(Country::from_code);
         let all = others.into_iter().chain(in_templates).collect();
-        return (Project::default(), locate(&doc, all, &file, &text));
+        let project = Project {
+            default_country,
+            ..Project::default()
+        };
+        return (project, locate(&doc, all, &file, &text));
     }
     let mut value = doc.value.clone();
     if (!catalogue || !in_templates.is_empty())

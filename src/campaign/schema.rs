@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::document::{Document, pointer_push};
 use super::file as campaign_file;
+use super::numbering::Country;
 use crate::diagnostic::{Diagnostic, did_you_mean};
 
 /// One schema violation, located by JSON pointer.
@@ -76,7 +77,12 @@ pub(crate) fn locate(
                 doc.value_pos(&p.pointer)
             };
             let d = Diagnostic::error(file, pos, p.message).with_source(text);
-            match p.help {
+            // A country code the pattern refuses (`in`, `UK`): name the country meant.
+            let help = p.help.or_else(|| {
+                let code = doc.value.pointer(&p.pointer)?.as_str()?;
+                (p.pointer == "/default_country").then(|| Country::hint(code))
+            });
+            match help {
                 Some(help) => d.with_help(help),
                 None => d,
             }

@@ -712,8 +712,17 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_it_with_407() {
     let url = proxy.url_with_credentials("user", PROXY_PASSWORD);
     let run = sb.apply(&mock.url(), &[("HTTP_PROXY", url)]);
     let row = sb.row();
-    assert_ne!(row.status, "sent", "{row:#?}");
-    assert!(proxy.refused() >= 1, "the proxy refused the request");
+    assert_eq!(row.status, "failed", "{row:#?}");
+    // The proxy's answer, not the API's: named, and the run stopped without retrying.
+    let named = format!(
+        "the proxy http://127.0.0.1:{} (from HTTP_PROXY) refused the request to {}: HTTP 407",
+        proxy.port(),
+        mock.url().trim_start_matches("http://")
+    );
+    let error = row.error.clone().unwrap_or_default();
+    assert!(error.starts_with(&named), "{named}\n{row:#?}");
+    assert!(run.stdout.contains("Stopped: "), "{}", run.stdout);
+    assert_eq!(proxy.refused(), 1, "the proxy was asked again");
     assert_eq!(mock.request_count(), 0, "a request went around the proxy");
     assert_password_hidden(&sb, &run);
 }
@@ -739,7 +748,11 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_a_tunnel_with_407() {
         )),
         "{row:#?}"
     );
-    assert!(proxy.refused() >= 1, "the proxy refused the tunnel");
+    assert!(error.contains("HTTP 407"), "{row:#?}");
+    assert_eq!(row.status, "failed", "{row:#?}");
+    // Every tunnel would be refused the same way: the run stopped without retrying.
+    assert!(run.stdout.contains("Stopped: "), "{}", run.stdout);
+    assert_eq!(proxy.refused(), 1, "the proxy was asked again");
     assert_eq!(
         server.connections(),
         0,
@@ -869,4 +882,21 @@ fn a_socks5_all_proxy_carries_plain_http_requests() {
     assert!(!targets.is_empty(), "nothing went through the proxy");
     let direct = mock.addr().to_string();
     assert!(targets.iter().all(|t| *t == direct), "{targets:?}");
+}
+
+#[test]
+fn a_socks5_proxy_that_is_not_listening_is_named() {
+    let mock = MockApi::start();
+    let sb = Sandbox::new(&[mobile(1)]);
+    let port = closed_port();
+    let url = format!("socks5://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
+    let run = sb.apply(&mock.url(), &[("ALL_PROXY", url)]);
+    let row = sb.row();
+    assert_eq!(row.status, "failed", "{row:#?}");
+    let named = format!("cannot connect to the proxy socks5://127.0.0.1:{port} (from ALL_PROXY): ");
+    let error = row.error.clone().unwrap_or_default();
+    assert!(error.starts_with(&named), "{row:#?}");
+    assert!(error.ends_with("(not sent)"), "{row:#?}");
+    assert_eq!(mock.request_count(), 0, "a request went around the proxy");
+    assert_password_hidden(&sb, &run);
 }

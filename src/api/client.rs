@@ -70,8 +70,9 @@ pub(crate) enum Exchange {
     /// tunnel failed.
     NotSent {
         reason: String,
-        /// The API's certificate was rejected: trying again cannot help.
-        certificate: bool,
+        /// Trying again cannot help, and every other send would fail the same way (the API's
+        /// certificate was rejected, the proxy refused its credentials): the run stops.
+        fatal: bool,
     },
     /// The request may have been written, and no status line came back (a timeout, a reset,
     /// a close, an unreadable head): the API may or may not have processed it.
@@ -89,6 +90,9 @@ pub(crate) struct Answer {
     /// From sending the request to the status line.
     pub latency: Duration,
 }
+
+/// What a proxy's 407 means, and what to do about it.
+const PROXY_CREDENTIALS: &str = "HTTP 407 Proxy Authentication Required, it wants credentials it was not given or refused; give them in the proxy variable's URL (http://USER:PASSWORD@HOST:PORT)";
 
 impl Client {
     pub(crate) fn new(
@@ -173,6 +177,20 @@ impl Client {
         };
         let latency = started.elapsed();
         let status = response.status();
+        // A plain-HTTP request goes to the proxy whole; a 407 is the proxy's own answer,
+        // and the API never saw the request.
+        if status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+            && let Some(proxy) = self.endpoints.proxy()
+        {
+            return Exchange::NotSent {
+                reason: format!(
+                    "the proxy {proxy} refused the request to {}: {}",
+                    self.endpoints.origin(),
+                    PROXY_CREDENTIALS
+                ),
+                fatal: true,
+            };
+        }
         let headers = std::mem::take(response.headers_mut());
         let mut kept = Vec::new();
         let mut read = 0;
@@ -217,7 +235,7 @@ impl Client {
                     reason: format!(
                         "the TLS certificate of {origin} was rejected{through}: {reason}"
                     ),
-                    certificate: true,
+                    fatal: true,
                 };
             }
             let cause = describe(e);
@@ -231,7 +249,16 @@ impl Client {
                 Some(p) if rustls_error(e).is_some() => {
                     format!("cannot connect to {origin} through the proxy {p}: {cause}")
                 }
-                // The proxy answered the CONNECT, and not with a tunnel (a 407, a 502).
+                // The proxy answered the CONNECT with a 407: every tunnel would be refused.
+                Some(p) if cause.contains("tunnel error: proxy authorization required") => {
+                    return Exchange::NotSent {
+                        reason: format!(
+                            "the proxy {p} opened no tunnel to {origin}: {PROXY_CREDENTIALS}"
+                        ),
+                        fatal: true,
+                    };
+                }
+                // The proxy answered the CONNECT, and not with a tunnel (a 502).
                 Some(p) if cause.contains("tunnel error: ") => {
                     format!("the proxy {p} opened no tunnel to {origin}: {cause}")
                 }
@@ -239,13 +266,13 @@ impl Client {
             };
             return Exchange::NotSent {
                 reason,
-                certificate: false,
+                fatal: false,
             };
         }
         if let Some(reason) = refused_unprocessed(e) {
             return Exchange::NotSent {
                 reason: format!("{origin} {reason}"),
-                certificate: false,
+                fatal: false,
             };
         }
         Exchange::NoAnswer {

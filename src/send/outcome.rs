@@ -6,7 +6,7 @@
 //! |---|---|
 //! | no connection, TLS or proxy failure before the request left | not processed: retried |
 //! | 429, or a 502/503 from a gateway | not processed: retried after `Retry-After` or a backoff |
-//! | a rejected TLS certificate | failed, and the run stops |
+//! | a rejected TLS certificate, or a proxy's 407 | failed, and the run stops |
 //! | 2xx (even when the body then fails) | sent |
 //! | 3xx (redirects are not followed) | failed, with the `Location` |
 //! | other 4xx | failed |
@@ -105,7 +105,7 @@ pub(super) fn classify(exchange: Exchange) -> Verdict {
     let answer = match exchange {
         Exchange::NotSent {
             reason,
-            certificate: true,
+            fatal: true,
         } => {
             return Verdict::Final(Record {
                 stops_run: true,
@@ -278,14 +278,14 @@ mod tests {
             (
                 Exchange::NotSent {
                     reason: "refused".into(),
-                    certificate: false,
+                    fatal: false,
                 },
                 ("not processed", Status::Failed),
             ),
             (
                 Exchange::NotSent {
                     reason: "bad certificate".into(),
-                    certificate: true,
+                    fatal: true,
                 },
                 ("final", Status::Failed),
             ),

@@ -60,44 +60,21 @@ fn plan_and_show_end_quietly_when_their_reader_goes_away() {
     let sb = Sandbox::new();
     big(&sb);
     let state = sb.state().display().to_string();
+    fn plan<'a>(state: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["plan", "campaigns", "--now", NOW, "--state", state];
+        args.extend_from_slice(more);
+        args
+    }
     for format in ["json", "text", "markdown"] {
-        let plan = sb.command(&[
-            "plan",
-            "campaigns",
-            "--now",
-            NOW,
-            "--state",
-            &state,
-            "--format",
-            format,
-        ]);
-        assert_quiet(&read_then_close(plan, head_c(10)), 0);
+        let command = sb.command(&plan(&state, &["--format", format]));
+        assert_quiet(&read_then_close(command, head_c(10)), 0);
     }
     // The exit code is still the plan's.
-    let detailed = sb.command(&[
-        "plan",
-        "campaigns",
-        "--now",
-        NOW,
-        "--state",
-        &state,
-        "--format",
-        "json",
-        "--detailed-exitcode",
-    ]);
+    let detailed = sb.command(&plan(&state, &["--format", "json", "--detailed-exitcode"]));
     assert_quiet(&read_then_close(detailed, head_c(10)), 2);
 
-    sb.run(&[
-        "plan",
-        "campaigns",
-        "--now",
-        NOW,
-        "--state",
-        &state,
-        "--out",
-        "plan.json",
-    ])
-    .assert_code(0);
+    sb.run(&plan(&state, &["--out", "plan.json"]))
+        .assert_code(0);
     // `show plan.json --format json | head -1`
     for format in ["json", "text", "markdown"] {
         let show = sb.command(&["show", "plan.json", "--format", format]);

@@ -763,20 +763,25 @@ fn a_proxy_password_is_never_shown_when_the_proxy_refuses_a_tunnel_with_407() {
 
 #[test]
 fn a_proxy_password_is_never_shown_when_the_proxy_is_not_listening() {
-    let mock = MockApi::start();
-    let sb = Sandbox::new(&[mobile(1)]);
-    let port = closed_port();
-    let url = format!("http://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
-    let run = sb.apply(&mock.url(), &[("HTTP_PROXY", url)]);
-    let row = sb.row();
-    assert_eq!(row.status, "failed", "{row:#?}");
-    // The proxy, not the API, is what could not be reached.
-    let named = format!("cannot connect to the proxy http://127.0.0.1:{port} (from HTTP_PROXY): ");
-    let error = row.error.clone().unwrap_or_default();
-    assert!(error.starts_with(&named), "{row:#?}");
-    assert!(run.stdout.contains(&named), "{}", run.stdout);
-    assert_eq!(mock.request_count(), 0, "a request went around the proxy");
-    assert_password_hidden(&sb, &run);
+    // An HTTP proxy, and a SOCKS one (whose reason hyper-util does not pass on).
+    for (variable, scheme) in [("HTTP_PROXY", "http"), ("ALL_PROXY", "socks5")] {
+        let mock = MockApi::start();
+        let sb = Sandbox::new(&[mobile(1)]);
+        let port = closed_port();
+        let url = format!("{scheme}://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
+        let run = sb.apply(&mock.url(), &[(variable, url)]);
+        let row = sb.row();
+        assert_eq!(row.status, "failed", "{row:#?}");
+        // The proxy, not the API, is what could not be reached.
+        let named =
+            format!("cannot connect to the proxy {scheme}://127.0.0.1:{port} (from {variable}): ");
+        let error = row.error.clone().unwrap_or_default();
+        assert!(error.starts_with(&named), "{row:#?}");
+        assert!(error.ends_with("(not sent)"), "{row:#?}");
+        assert!(run.stdout.contains(&named), "{}", run.stdout);
+        assert_eq!(mock.request_count(), 0, "a request went around the proxy");
+        assert_password_hidden(&sb, &run);
+    }
 }
 
 #[test]
@@ -882,21 +887,4 @@ fn a_socks5_all_proxy_carries_plain_http_requests() {
     assert!(!targets.is_empty(), "nothing went through the proxy");
     let direct = mock.addr().to_string();
     assert!(targets.iter().all(|t| *t == direct), "{targets:?}");
-}
-
-#[test]
-fn a_socks5_proxy_that_is_not_listening_is_named() {
-    let mock = MockApi::start();
-    let sb = Sandbox::new(&[mobile(1)]);
-    let port = closed_port();
-    let url = format!("socks5://user:{PROXY_PASSWORD}@127.0.0.1:{port}");
-    let run = sb.apply(&mock.url(), &[("ALL_PROXY", url)]);
-    let row = sb.row();
-    assert_eq!(row.status, "failed", "{row:#?}");
-    let named = format!("cannot connect to the proxy socks5://127.0.0.1:{port} (from ALL_PROXY): ");
-    let error = row.error.clone().unwrap_or_default();
-    assert!(error.starts_with(&named), "{row:#?}");
-    assert!(error.ends_with("(not sent)"), "{row:#?}");
-    assert_eq!(mock.request_count(), 0, "a request went around the proxy");
-    assert_password_hidden(&sb, &run);
 }

@@ -212,6 +212,14 @@ pub(crate) fn read_list(
 mod tests {
     use super::*;
 
+    /// Each problem of `list` as `location: message`.
+    fn problems(list: &List) -> Vec<String> {
+        list.problems
+            .iter()
+            .map(|d| format!("{}: {}", d.location(), d.message))
+            .collect()
+    }
+
     #[test]
     fn a_list_is_read_with_its_reasons_and_its_bad_rows_located() {
         let text = b"Reason,Mobile,extra\nreplied STOP,+91 97399 78284,x\n,919845012345,y\nSTOP,123,z\nonly\n";
@@ -238,11 +246,7 @@ mod tests {
                 },
             ]
         );
-        let problems: Vec<String> = list
-            .problems
-            .iter()
-            .map(|d| format!("{}: {}", d.location(), d.message))
-            .collect();
+        let problems = problems(&list);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(
             problems[0].starts_with(
@@ -327,11 +331,7 @@ mod tests {
             None,
         )
         .unwrap();
-        let problems: Vec<String> = list
-            .problems
-            .iter()
-            .map(|d| format!("{}: {}", d.location(), d.message))
-            .collect();
+        let problems = problems(&list);
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert_eq!(
             problems[0],

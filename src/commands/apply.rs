@@ -27,8 +27,8 @@ mod report;
 
 pub(super) use report::Skipped;
 use report::{
-    Suppressed, already_sent, print_held_back, print_plan_summary, print_report, print_suppressed,
-    suppressed, suppressed_note,
+    Suppressed, print_held_back, print_nothing_to_send, print_plan_summary, print_report,
+    print_suppressed, suppressed,
 };
 
 #[derive(Debug, Clone)]
@@ -156,15 +156,11 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     let suppressed = suppressed(&plan, &scan);
     print_suppressed(&mut out, &suppressed)?;
     print_held_back(&mut out, &campaigns, &scan, plan.budget().daily())?;
-    let already_sent = already_sent(&campaigns);
+    let skipped = Skipped::of(&campaigns, &suppressed);
     let due: usize = campaigns.iter().map(|c| c.counts.due).sum();
     let capped = scan.campaigns.iter().any(|c| !c.capped.is_empty());
     if due == 0 && !capped {
-        writeln!(
-            out,
-            "Nothing to send ({already_sent} already sent{}).",
-            suppressed_note(suppressed.total)
-        )?;
+        print_nothing_to_send(&mut out, skipped)?;
         return Ok(Outcome::Success);
     }
     if !settings.yes && due > 0 {
@@ -172,22 +168,13 @@ pub(crate) fn apply(settings: &ApplySettings) -> Result<Outcome, Error> {
     }
     if capped {
         // Held back on purpose, and recorded so: not sent later unless asked.
-        let skipped = capped_sends(plan.all_sends());
-        ledger.skip(&skipped)?;
+        ledger.skip(&capped_sends(plan.all_sends()))?;
     }
     if due == 0 {
-        writeln!(
-            out,
-            "Nothing to send ({already_sent} already sent{}).",
-            suppressed_note(suppressed.total)
-        )?;
+        print_nothing_to_send(&mut out, skipped)?;
         return Ok(Outcome::Success);
     }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
-    let skipped = Skipped {
-        already_sent,
-        suppressed: suppressed.total,
-    };
     sending.run(&mut out, ledger, due, skipped, |tx| {
         send::feed(plan.all_sends(), tx);
     })
@@ -228,8 +215,8 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
     let mut out = Lenient::new(io::stdout());
     let campaigns: Vec<CampaignView> = saved.campaigns.iter().map(|c| c.view.clone()).collect();
     let due: usize = saved.due().count();
-    let already_sent = already_sent(&campaigns);
     let suppressed = Suppressed::of_saved(&saved);
+    let skipped = Skipped::of(&campaigns, &suppressed);
     if settings.dry_run {
         print_plan_summary(&mut out, &campaigns)?;
         print_suppressed(&mut out, &suppressed)?;
@@ -260,18 +247,10 @@ fn apply_saved(settings: &ApplySettings, path: &Path) -> Result<Outcome, Error> 
         )?;
     }
     if due == 0 {
-        writeln!(
-            out,
-            "Nothing to send ({already_sent} already sent{}).",
-            suppressed_note(suppressed.total)
-        )?;
+        print_nothing_to_send(&mut out, skipped)?;
         return Ok(Outcome::Success);
     }
     let sending = Sending::new(settings, endpoints, key, &campaigns)?;
-    let skipped = Skipped {
-        already_sent,
-        suppressed: suppressed.total,
-    };
     sending.run(&mut out, ledger, due, skipped, |tx| {
         send::feed_outgoing(saved.due().map(|(record, _)| Outgoing::saved(record)), tx);
     })

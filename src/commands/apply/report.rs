@@ -27,22 +27,17 @@ pub(super) fn print_held_back(
         writeln!(out, "{}", daily_line(&daily))?;
     }
     for (c, counts) in campaigns.iter().zip(&scan.campaigns) {
-        if c.waits.window.count > 0 {
+        let waits = [
+            ("outside their send window", &c.waits.window),
+            ("over the daily limit", &c.waits.daily_limit),
+        ];
+        for (why, wait) in waits.into_iter().filter(|(_, w)| w.count > 0) {
             writeln!(
                 out,
-                "{}: {} outside their send window (`apply` again then sends them): {}",
+                "{}: {} {why} (`apply` again then sends them): {}",
                 c.name,
-                c.waits.window.count,
-                waits_text(&c.waits.window)
-            )?;
-        }
-        if c.waits.daily_limit.count > 0 {
-            writeln!(
-                out,
-                "{}: {} over the daily limit (`apply` again then sends them): {}",
-                c.name,
-                c.waits.daily_limit.count,
-                waits_text(&c.waits.daily_limit)
+                wait.count,
+                waits_text(wait)
             )?;
         }
         let capped = c.counts.of(SendState::Capped);
@@ -63,8 +58,21 @@ pub(super) fn print_held_back(
 /// Sends of the plan that are not sent: already sent, or to a number that opted out.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Skipped {
-    pub(super) already_sent: usize,
-    pub(super) suppressed: usize,
+    already_sent: usize,
+    suppressed: usize,
+}
+
+impl Skipped {
+    pub(super) fn of(campaigns: &[CampaignView], suppressed: &Suppressed) -> Skipped {
+        let already_sent = campaigns
+            .iter()
+            .map(|c| c.counts.of(SendState::AlreadySent) + c.counts.of(SendState::SentChangedSince))
+            .sum();
+        Skipped {
+            already_sent,
+            suppressed: suppressed.total,
+        }
+    }
 }
 
 /// The suppressed sends of a plan: how many, and the first of each campaign with where its
@@ -137,19 +145,17 @@ pub(super) fn print_suppressed(out: &mut Out, suppressed: &Suppressed) -> io::Re
     Ok(())
 }
 
-pub(super) fn suppressed_note(suppressed: usize) -> String {
-    if suppressed > 0 {
-        format!(", {suppressed} suppressed as opted out")
-    } else {
-        String::new()
-    }
-}
-
-pub(super) fn already_sent(campaigns: &[CampaignView]) -> usize {
-    campaigns
-        .iter()
-        .map(|c| c.counts.of(SendState::AlreadySent) + c.counts.of(SendState::SentChangedSince))
-        .sum()
+/// Says that nothing is left to send, and what was skipped.
+pub(super) fn print_nothing_to_send(out: &mut Out, skipped: Skipped) -> io::Result<()> {
+    let suppressed = match skipped.suppressed {
+        0 => String::new(),
+        n => format!(", {n} suppressed as opted out"),
+    };
+    writeln!(
+        out,
+        "Nothing to send ({} already sent{suppressed}).",
+        skipped.already_sent
+    )
 }
 
 pub(super) fn print_plan_summary(out: &mut Out, campaigns: &[CampaignView]) -> io::Result<()> {

@@ -178,6 +178,19 @@ impl Writer {
     /// opt-out or put-back is kept for the next round and stops the run: nothing is sent
     /// that cannot be recorded.
     async fn commit(&mut self, claims: Vec<(NewSend, oneshot::Sender<Result<Claim, String>>)>) {
+        if !(self.finishes.is_empty() && self.optouts.is_empty() && self.releases.is_empty()) {
+            self.commit_outcomes().await;
+        }
+        if !claims.is_empty() {
+            self.commit_claims(claims).await;
+        }
+    }
+
+    /// Outcomes, their opt-outs and put-backs: written without a disk flush, in a ledger
+    /// call of their own so that their tasks (and request slots) need not wait for the
+    /// claims' flush. Answered from this task, not from the ledger's thread: a task woken
+    /// from another thread costs the runtime a system call, one per send.
+    async fn commit_outcomes(&mut self) {
         let (outcomes, finish_done): (Vec<Outcome>, Vec<_>) =
             std::mem::take(&mut self.finishes).into_iter().unzip();
         let (finishes, mut asked): (Vec<Finished>, Vec<Option<OptOut>>) =
@@ -185,8 +198,6 @@ impl Writer {
         let mut optouts = std::mem::take(&mut self.optouts);
         let (releases, release_done): (Vec<Release>, Vec<_>) =
             std::mem::take(&mut self.releases).into_iter().unzip();
-        let (sends, claim_done): (Vec<NewSend>, Vec<_>) = claims.into_iter().unzip();
-        let retry = self.retry.clone();
         let (finish_count, release_count) = (finish_done.len(), release_done.len());
         // The numbers of the opt-outs this round holds, said if the call loses them.
         let lost_optouts: Vec<String> = optouts
@@ -197,14 +208,10 @@ impl Writer {
         let written = self
             .ledger
             .call(move |ledger| {
-                // Outcomes and put-backs are answered as soon as they are written, from this
-                // thread: their tasks (and request slots) need not wait for the claims' disk
-                // flush that follows.
                 let finished = match finishes.is_empty() {
                     true => Ok(()),
                     false => ledger.finish(&finishes),
                 };
-                let finish_done = answer(&finished, finish_done);
                 // The opt-outs of the outcomes just written (those of refused outcomes wait
                 // with them).
                 if finished.is_ok() {
@@ -218,31 +225,14 @@ impl Writer {
                     true => Ok(()),
                     false => ledger.release(&releases),
                 };
-                let release_done = answer(&released, release_done);
-                let claimed = match sends.is_empty() {
-                    true => Ok(Vec::new()),
-                    false => ledger.claim(&sends, &retry),
-                };
                 Ok((
-                    (
-                        finished,
-                        finishes.into_iter().zip(asked).collect(),
-                        finish_done,
-                    ),
+                    (finished, finishes.into_iter().zip(asked).collect()),
                     (opted, optouts),
-                    (released, releases, release_done),
-                    claimed,
-                    sends,
+                    (released, releases),
                 ))
             })
             .await;
-        let (
-            (finished, outcomes, finish_done),
-            (opted, optouts),
-            (released, releases, release_done),
-            claimed,
-            sends,
-        ) = match written {
+        let ((finished, outcomes), (opted, optouts), (released, releases)) = match written {
             Ok(written) => written,
             Err(e) => {
                 // The ledger call itself failed (it panicked): what it held is lost, and
@@ -250,9 +240,6 @@ impl Writer {
                 self.lost += finish_count + release_count;
                 self.lost_optouts.extend(lost_optouts);
                 self.stop_for(&e);
-                for done in claim_done {
-                    let _ = done.send(Err(e.to_string()));
-                }
                 return;
             }
         };
@@ -262,8 +249,21 @@ impl Writer {
             self.optouts = optouts;
         }
         self.settle(released, releases, release_done, Writer::keep_release);
-        match claimed {
-            Ok(claims) => {
+    }
+
+    /// Claims, committed with a disk flush before any of their requests is written.
+    async fn commit_claims(
+        &mut self,
+        claims: Vec<(NewSend, oneshot::Sender<Result<Claim, String>>)>,
+    ) {
+        let (sends, claim_done): (Vec<NewSend>, Vec<_>) = claims.into_iter().unzip();
+        let retry = self.retry.clone();
+        let written = self
+            .ledger
+            .call(move |ledger| Ok((ledger.claim(&sends, &retry), sends)))
+            .await;
+        match written {
+            Ok((Ok(claims), sends)) => {
                 for ((claim, done), send) in claims.into_iter().zip(claim_done).zip(sends) {
                     if let Err(Ok(Claim::Claimed(previous))) = done.send(Ok(claim)) {
                         // Its task is gone (the run stopped): the claim goes back.
@@ -271,7 +271,7 @@ impl Writer {
                     }
                 }
             }
-            Err(e) => {
+            Ok((Err(e), _)) | Err(e) => {
                 self.stop_for(&e);
                 for done in claim_done {
                     let _ = done.send(Err(e.to_string()));
@@ -280,8 +280,8 @@ impl Writer {
         }
     }
 
-    /// Answers the writes of one kind that the ledger refused: kept for the next round (and
-    /// their tasks told to move on). Those it took were answered already.
+    /// Answers the writes of one kind: those the ledger took are done; those it refused are
+    /// kept for the next round (and their tasks told to move on).
     fn settle<T>(
         &mut self,
         result: Result<(), LedgerError>,
@@ -290,7 +290,11 @@ impl Writer {
         keep: fn(&mut Writer, T, Done),
     ) {
         match result {
-            Ok(()) => {}
+            Ok(()) => {
+                for done in done.into_iter().flatten() {
+                    let _ = done.send(true);
+                }
+            }
             Err(e) => {
                 self.stop_for(&e);
                 for (item, done) in items.into_iter().zip(done) {
@@ -321,16 +325,4 @@ impl Writer {
             }
         });
     }
-}
-
-/// Tells the tasks waiting for writes that were committed; hands back the waiters of writes
-/// the ledger refused, for [`Writer::settle`].
-fn answer(result: &Result<(), LedgerError>, done: Vec<Done>) -> Vec<Done> {
-    if result.is_err() {
-        return done;
-    }
-    for done in done.into_iter().flatten() {
-        let _ = done.send(true);
-    }
-    Vec::new()
 }

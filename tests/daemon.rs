@@ -1890,6 +1890,72 @@ fn recipients_outside_their_window_are_sent_when_it_opens_or_recorded_missed() {
     daemon.stop().assert_success();
 }
 
+/// A daemon restarted after an occurrence's `catch_up`, while its only send still waits for
+/// its window, completes the occurrence: the send goes when the window opens, once, and
+/// the occurrence is not recorded missed. Nothing of it was in `sends` at the restart.
+#[test]
+fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
+    let sb = Sandbox::new();
+    let when = seconds_ahead(3);
+    // The window opens on a whole minute of London's clock, late enough for the daemon to
+    // stop and start again after the occurrence's 5 s of catch_up.
+    let mut opens = minute_floor(when) + TimeDelta::minutes(1);
+    if opens - when < TimeDelta::seconds(25) {
+        opens += TimeDelta::minutes(1);
+    }
+    let london = chrono_tz::Europe::London;
+    let clock = |t: DateTime<Utc>| t.with_timezone(&london).format("%H:%M").to_string();
+    sb.write(
+        "campaignctl.yaml",
+        &format!(
+            "window:\n  hours: \"{}-{}\"\n  max_delay: 2h\n",
+            clock(opens),
+            clock(opens + TimeDelta::hours(6))
+        ),
+    );
+    let britain = "447400123456";
+    sb.write(
+        "campaigns/waits.yaml",
+        &format!(
+            "name: waits\ntemplate: welcome_message\nlanguage: en\nparams: [x, y]\nrecipients:\n  - mobile: \"{britain}\"\n{}  catch_up: 5s\n",
+            at(when)
+        ),
+    );
+    let mut daemon = sb.start(&[], 1);
+    daemon.wait_log(&[
+        "sends wait for their send window or the daily limit",
+        "waiting=1",
+    ]);
+    daemon.stop().assert_success();
+    assert!(
+        sb.sends_of("waits").is_empty(),
+        "nothing sent or recorded yet"
+    );
+    let past_catch_up = when + TimeDelta::seconds(6) - Utc::now();
+    std::thread::sleep(past_catch_up.to_std().unwrap_or_default());
+
+    let mut daemon = sb.start(&[], 1);
+    daemon.wait_log(&["occurrence still within its deadline"]);
+    sb.mock
+        .wait_for_deliveries(1, (opens - Utc::now()).to_std().unwrap() + WAIT);
+    let sent = || {
+        sb.sends_of("waits")
+            .iter()
+            .map(|r| (r.recipient.clone(), r.status.clone()))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![(britain.to_owned(), "sent".to_owned())];
+    eventually(WAIT, || sent() == expected);
+    assert_eq!(sent(), expected, "{}", daemon.log());
+    assert_each_requested_once(&sb.mock, &[britain.to_owned()]);
+    assert!(
+        daemon.log_lines_with("occurrence missed").is_empty(),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop().assert_success();
+}
+
 /// Occurrences of two campaigns at the same second share the daily limit: each counts what
 /// the other admitted though the ledger does not have it yet, so together they send no
 /// more than the limit, and the rest wait for the 24 hours to free up.

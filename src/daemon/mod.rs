@@ -6,6 +6,7 @@ mod leadership;
 mod metrics;
 mod occurrence;
 pub(crate) mod reload;
+mod resume;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -19,8 +20,8 @@ use tracing::{error, info, warn};
 
 use crate::campaign::Campaign;
 use crate::ledger::{Holder, SharedLedger, Status};
-use crate::plan::Plan;
 use crate::plan::pipeline::Checked;
+use crate::plan::{Plan, wait_allowed};
 use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
@@ -28,6 +29,7 @@ use crate::send::{self, Executor, Report, StopReason};
 use health::{CampaignHealth, Health};
 pub(crate) use occurrence::Rules;
 use occurrence::{PlanError, Planned, plan_occurrence};
+use resume::{Latest, Resume};
 
 /// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
 /// re-arms the timers within a minute.
@@ -444,31 +446,37 @@ impl Daemon {
                     if !self.leader || previous.is_some_and(|p| p.same_as(schedule)) {
                         continue;
                     }
-                    let (ledger, key, within) =
-                        (self.ledger.clone(), name.clone(), schedule.clone());
-                    // Where to resume: after the latest occurrence the ledger knows, or at it
-                    // if it has sends and is still within catch_up (it may have been cut
-                    // short by a stop, a crash or a lost leader; its sent rows are skipped).
-                    let last = ledger
-                        .call(move |ledger| {
-                            let last = ledger.last_occurrence(&key)?;
-                            Ok(match last {
-                                Some(t)
-                                    if within.in_catch_up_window(t, now)
-                                        && !ledger
-                                            .recorded(&key, Occurrence::At(t))?
-                                            .is_empty() =>
-                                {
-                                    Some(t - chrono::TimeDelta::nanoseconds(1))
-                                }
-                                other => other,
-                            })
+                    let (ledger, key) = (self.ledger.clone(), name.clone());
+                    let latest = ledger
+                        .call(move |ledger| match ledger.last_occurrence(&key)? {
+                            Some(at) => Ok(Some(Latest {
+                                at,
+                                started: ledger.started(&key, at)?,
+                            })),
+                            None => Ok(None),
                         })
                         .await
                         .unwrap_or_else(|e| {
                             error!(campaign = name, "cannot read the ledger: {e}");
                             None
                         });
+                    let wait = wait_allowed(campaign, self.rules.limits.daily_recipients.is_some());
+                    let resume = Resume::of(schedule, wait, latest, now);
+                    if let Resume::Waiting(occurrence) = resume {
+                        info!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence still within its deadline: planned again for its sends that wait for their window or the daily limit");
+                        if !self
+                            .deferred
+                            .iter()
+                            .any(|d| d.campaign == *name && d.occurrence == occurrence)
+                        {
+                            self.deferred.push(Deferred {
+                                campaign: name.clone(),
+                                occurrence,
+                                at: now,
+                            });
+                        }
+                    }
+                    let last = resume.last_handled();
                     self.scheduler.arm(name, schedule.clone(), last, now);
                     info!(
                         campaign = name,

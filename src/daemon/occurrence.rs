@@ -104,6 +104,11 @@ pub(super) async fn plan_occurrence(
         let mut admitted = rules.admitted.lock().unwrap_or_else(|e| e.into_inner());
         let (recorded, optouts, mut history) = {
             let mut ledger = ledger.lock();
+            // Recorded first: a daemon started later completes an occurrence whose sends
+            // all wait, which leaves no other trace.
+            if let Err(e) = ledger.record_fired(&name, occurrence) {
+                return Err(PlanError::Ledger(e.to_string()));
+            }
             let recorded = ledger.recorded(&name, Occurrence::At(occurrence));
             let optouts = load_ledger(&mut **ledger);
             let history = History::load(&mut **ledger, &rules.limits, now);

@@ -170,9 +170,22 @@ pub(crate) trait Ledger: Send {
         occurrence: Occurrence,
     ) -> Result<bool, LedgerError>;
 
-    /// The latest scheduled occurrence of `campaign` with anything recorded (a send or a
-    /// missed occurrence): where the daemon resumes after a restart.
+    /// Records that the daemon started an occurrence (at its fire time, or again when its
+    /// waiting sends may go); recording it again changes nothing.
+    fn record_fired(
+        &mut self,
+        campaign: &str,
+        occurrence: DateTime<Utc>,
+    ) -> Result<(), LedgerError>;
+
+    /// The latest scheduled occurrence of `campaign` with anything recorded (a send, a
+    /// missed occurrence, or its start by the daemon): where the daemon resumes after a
+    /// restart.
     fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError>;
+
+    /// Whether an occurrence of `campaign` was started: the daemon fired it, or it has a
+    /// send (not a test send). One recorded only as missed was not.
+    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError>;
 
     /// Rows matching `filter`, by campaign, occurrence and recipient, all in memory.
     fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {

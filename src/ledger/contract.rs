@@ -57,6 +57,7 @@ pub(crate) fn run(open: &mut dyn FnMut(&str) -> Box<dyn Ledger>) {
     recover_marks_in_flight_unknown(open("recover"));
     missed_is_recorded_once(open("missed"));
     last_occurrence_spans_sends_and_missed(open("last"));
+    fired_occurrences_are_started(open("fired"));
     import_is_idempotent_and_refuses_conflicts(open("import-from"), open("import-to"));
     single_writer_lock(open("lock"), open("lock"));
     optouts_keep_their_first_record(open("optouts"));
@@ -477,6 +478,29 @@ fn last_occurrence_spans_sends_and_missed(mut l: Box<dyn Ledger>) {
         l.last_occurrence("c").unwrap(),
         Some(t("2026-12-02T03:30:00Z"))
     );
+    assert_eq!(l.last_occurrence("d").unwrap(), None);
+}
+
+fn fired_occurrences_are_started(mut l: Box<dyn Ledger>) {
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let (missed, fired, sent) = (
+        t("2026-12-01T03:30:00Z"),
+        t("2026-12-02T03:30:00Z"),
+        t("2026-12-03T03:30:00Z"),
+    );
+    assert!(!l.started("c", fired).unwrap());
+    l.record_missed("c", "c.yaml", Occurrence::At(missed))
+        .unwrap();
+    assert!(!l.started("c", missed).unwrap(), "missed is not started");
+    l.record_fired("c", fired).unwrap();
+    l.record_fired("c", fired).unwrap();
+    assert!(l.started("c", fired).unwrap());
+    assert!(!l.started("d", fired).unwrap());
+    assert_eq!(l.last_occurrence("c").unwrap(), Some(fired));
+    l.claim(&[send("c/2026-12-03T03:30:00Z/919000000001")], &[])
+        .unwrap();
+    assert!(l.started("c", sent).unwrap(), "a send starts it too");
+    assert_eq!(l.last_occurrence("c").unwrap(), Some(sent));
     assert_eq!(l.last_occurrence("d").unwrap(), None);
 }
 

@@ -1,5 +1,5 @@
 //! What the backends share of their schemas: version 1, the opt-out table, the WhatsApp
-//! columns of `sends`, and the refusal of a newer schema.
+//! columns of `sends`, the occurrences the daemon started, and the refusal of a newer schema.
 
 use super::error::LedgerError;
 
@@ -16,6 +16,10 @@ pub(super) const OPTOUTS: &str = include_str!("migrations/optouts.sql");
 /// `sends.wa_code` and `sends.retry_not_before` (plain SQL both understand): SQLite's
 /// version 4, PostgreSQL's 3.
 pub(super) const WA_CODES: &str = include_str!("migrations/wa-codes.sql");
+
+/// The occurrences the daemon started (plain SQL both understand): SQLite's version 6,
+/// PostgreSQL's 5.
+pub(super) const FIRED: &str = include_str!("migrations/fired.sql");
 
 /// Refuses a ledger written by a newer campaignctl (more migrations than the backend's
 /// `migrations` this one knows).

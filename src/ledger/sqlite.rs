@@ -13,7 +13,7 @@ use rusqlite::{
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend, Skipped};
 use super::error::{LedgerError, Source};
 use super::holder::Holder;
-use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
+use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
     timestamp, truncate_response,
@@ -23,8 +23,9 @@ use crate::schedule::Occurrence;
 /// Schema migrations, applied in order and counted in `PRAGMA user_version`. 3: the
 /// opt-out table (`optouts.sql`, as PostgreSQL's 2). 4: the WhatsApp columns of `sends`
 /// (`wa-codes.sql`, as PostgreSQL's 3). 5: `sends.category`, `sends.test` and the statuses
-/// `capped` and `missed` (as PostgreSQL's 4).
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES, V5];
+/// `capped` and `missed` (as PostgreSQL's 4). 6: the occurrences the daemon started
+/// (`fired.sql`, as PostgreSQL's 5).
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES, V5, FIRED];
 
 /// 5: the table rebuilt, as in version 2, to let its CHECK take the new statuses.
 const V5: &str = include_str!("migrations/sqlite-v5.sql");
@@ -84,7 +85,15 @@ const RECORDED: [&str; 3] = [
 const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
          SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once' AND test = 0
          UNION ALL
-         SELECT occurrence FROM missed WHERE campaign = ?1)";
+         SELECT occurrence FROM missed WHERE campaign = ?1
+         UNION ALL
+         SELECT occurrence FROM fired WHERE campaign = ?1)";
+
+/// Whether occurrence ?2 of campaign ?1 was fired or has a send. The sends are looked up
+/// through `sends_by_occurrence`, whose condition the query repeats so SQLite can use it.
+const STARTED: &str = "SELECT EXISTS (SELECT 1 FROM fired WHERE campaign = ?1 AND occurrence = ?2)
+         OR EXISTS (SELECT 1 FROM sends WHERE campaign = ?1 AND occurrence = ?2
+                                          AND occurrence <> 'once' AND test = 0)";
 
 /// `SELECT` of the rows `each_send` lists: status ?1 (any if NULL), updated at or after ?2
 /// (any if NULL; timestamps of one format compare as text), `$and`, in listing order. No
@@ -601,6 +610,35 @@ impl Ledger for SqliteLedger {
         Ok(latest
             .and_then(|text| Occurrence::parse(&text))
             .and_then(Occurrence::time))
+    }
+
+    fn record_fired(
+        &mut self,
+        campaign: &str,
+        occurrence: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO fired (campaign, occurrence, fired_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO NOTHING",
+                params![
+                    campaign,
+                    Occurrence::At(occurrence).to_string(),
+                    timestamp(Utc::now())
+                ],
+            )
+            .map(|_| ())
+            .map_err(|e| self.error(e))
+    }
+
+    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row(
+                STARTED,
+                params![campaign, Occurrence::At(occurrence).to_string()],
+                |row| row.get(0),
+            )
+            .map_err(|e| self.error(e))
     }
 
     fn each_send(

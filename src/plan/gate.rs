@@ -104,7 +104,7 @@ impl Gate {
 
 /// The last instant a scheduled occurrence's sends may go: `catch_up` after it, plus
 /// `wait` when its sends may wait for a window or the daily limit.
-pub(super) fn deadline(
+pub(crate) fn deadline(
     occurrence: DateTime<Utc>,
     catch_up: TimeDelta,
     wait: Option<TimeDelta>,

@@ -17,6 +17,8 @@ mod state;
 pub(crate) mod text;
 pub(crate) mod view;
 
+pub(crate) use gate::deadline;
+
 use std::collections::hash_map::Entry;
 use std::path::Path;
 use std::sync::Arc;

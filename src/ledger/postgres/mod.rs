@@ -23,7 +23,7 @@ pub(crate) use location::PgLocation;
 use super::backend::{Claim, Filter, Finished, Imported, Ledger, NewSend, Skipped};
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::migrations::{OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
+use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
     timestamp, truncate_response,
@@ -34,12 +34,14 @@ use crate::schedule::Occurrence;
 /// the schema shared with SQLite; SQLite's later, SQLite-only migrations are not PostgreSQL's.
 /// 2: the opt-out table (`optouts.sql`, as SQLite's 3). 3: the WhatsApp columns of `sends`
 /// (`wa-codes.sql`, as SQLite's 4). 4: `sends.category`, `sends.test` and the statuses
-/// `capped` and `missed` (`postgres-v4.sql`, as SQLite's 5).
+/// `capped` and `missed` (`postgres-v4.sql`, as SQLite's 5). 5: the occurrences the daemon
+/// started (`fired.sql`, as SQLite's 6).
 const MIGRATIONS: &[&str] = &[
     SCHEMA_V1,
     OPTOUTS,
     WA_CODES,
     include_str!("../migrations/postgres-v4.sql"),
+    FIRED,
 ];
 
 /// The later columns of `sends` as `recorded`, `each_send` and `each_messaged` select them,
@@ -610,7 +612,9 @@ impl Ledger for PgLedger {
                 "SELECT max(occurrence) FROM (
                      SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence <> 'once' AND NOT test
                      UNION ALL
-                     SELECT occurrence FROM missed WHERE campaign = $1) AS o",
+                     SELECT occurrence FROM missed WHERE campaign = $1
+                     UNION ALL
+                     SELECT occurrence FROM fired WHERE campaign = $1) AS o",
                 &[&campaign],
             )
             .map(|row| row.get(0))
@@ -618,6 +622,37 @@ impl Ledger for PgLedger {
         Ok(latest
             .and_then(|text| Occurrence::parse(&text))
             .and_then(Occurrence::time))
+    }
+
+    fn record_fired(
+        &mut self,
+        campaign: &str,
+        occurrence: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        let (occurrence, now) = (
+            Occurrence::At(occurrence).to_string(),
+            timestamp(Utc::now()),
+        );
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO fired (campaign, occurrence, fired_at) VALUES ($1, $2, $3)
+                 ON CONFLICT DO NOTHING",
+                &[&campaign, &occurrence, &now],
+            )
+        })
+        .map(|_| ())
+    }
+
+    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError> {
+        let occurrence = Occurrence::At(occurrence).to_string();
+        self.with(|c| {
+            c.query_one(
+                "SELECT EXISTS (SELECT 1 FROM fired WHERE campaign = $1 AND occurrence = $2)
+                     OR EXISTS (SELECT 1 FROM sends WHERE campaign = $1 AND occurrence = $2 AND NOT test)",
+                &[&campaign, &occurrence],
+            )
+            .map(|row| row.get(0))
+        })
     }
 
     fn each_send(

@@ -191,6 +191,20 @@ impl TestDb {
             .collect()
     }
 
+    /// Every `fired` row: (campaign, occurrence, fired_at).
+    fn fired(&self) -> Vec<(String, String, String)> {
+        self.client()
+            .query(
+                "SELECT campaign, occurrence, fired_at FROM fired
+                 ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\"",
+                &[],
+            )
+            .expect("read fired")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
     /// Relations in the database outside the system schemas.
     fn relations(&self) -> Vec<String> {
         self.client()
@@ -334,6 +348,19 @@ fn sqlite_missed(path: &Path) -> Vec<(String, String, String, String)> {
         .prepare("SELECT campaign, occurrence, file, recorded_at FROM missed ORDER BY campaign, occurrence")
         .unwrap();
     stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn sqlite_fired(path: &Path) -> Vec<(String, String, String)> {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the SQLite ledger");
+    let mut stmt = conn
+        .prepare("SELECT campaign, occurrence, fired_at FROM fired ORDER BY campaign, occurrence")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap()
@@ -1605,7 +1632,8 @@ fn state_migrate_copies_an_sqlite_ledger_idempotently_and_refuses_conflicts() {
     ]);
     apply.assert_code(1);
     // ... and missed occurrences: a per-minute cron last sent five minutes ago, then a
-    // daemon that records the minutes in between as missed and sends the latest.
+    // daemon that records the minutes in between as missed and sends the latest (which it
+    // records as fired).
     pg.write(
         "cron/tick.yaml",
         &format!(
@@ -1624,15 +1652,18 @@ fn state_migrate_copies_an_sqlite_ledger_idempotently_and_refuses_conflicts() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(WAIT, "the daemon to record missed occurrences", || {
-        sqlite_missed(&sqlite).len() >= 3
-    });
+    wait_for(
+        WAIT,
+        "the daemon to record missed and fired occurrences",
+        || sqlite_missed(&sqlite).len() >= 3 && !sqlite_fired(&sqlite).is_empty(),
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &daemon.id().to_string()])
         .status();
     assert_eq!(daemon.wait().unwrap().code(), Some(0));
     let sends = sqlite_sends(&sqlite);
     let missed = sqlite_missed(&sqlite);
+    let fired = sqlite_fired(&sqlite);
     assert!(sends.iter().any(|r| r.status == "failed"), "{sends:?}");
     assert!(sends.iter().all(|r| r.status != "in_flight"), "{sends:?}");
 
@@ -1659,6 +1690,11 @@ fn state_migrate_copies_an_sqlite_ledger_idempotently_and_refuses_conflicts() {
         "the copy differs from the SQLite ledger"
     );
     assert_eq!(pg.db.missed(), missed);
+    assert_eq!(
+        pg.db.fired(),
+        fired,
+        "a waiting occurrence is taken up from these"
+    );
 
     // Second copy: nothing new.
     let second = migrate(0);

@@ -24,6 +24,8 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
     };
     let sends = source.sends(&Filter::default())?;
     let missed = source.missed(None)?;
+    // The occurrences its daemon started: one whose sends all wait is taken up from these.
+    let fired = source.fired()?;
     let mut optouts = Vec::new();
     source.each_optout(&mut |o| optouts.push(o))?;
     let in_flight = sends
@@ -34,6 +36,7 @@ pub(crate) fn migrate(settings: &MigrateSettings) -> Result<Outcome, Error> {
     // Nobody may send through the target while it is being filled.
     target.lock(&Holder::current("state migrate"))?;
     let imported = target.import(&sends, &missed)?;
+    target.import_fired(&fired)?;
     // Opt-outs keep their record (when, why, by whom); one the target has already keeps its.
     let present = target
         .add_optouts(&optouts)?

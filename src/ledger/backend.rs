@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::error::LedgerError;
 use super::holder::Holder;
-use super::row::{Messaged, MissedRow, OptOut, RecordedSends, SendRow, Status};
+use super::row::{FiredRow, Messaged, MissedRow, OptOut, RecordedSends, SendRow, Status};
 use crate::schedule::Occurrence;
 
 /// A send about to be attempted.
@@ -214,6 +214,14 @@ pub(crate) trait Ledger: Send {
     /// identical are skipped; if any differs (same key, different outcome) nothing is
     /// written and the keys are returned as the error.
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError>;
+
+    /// The occurrences the daemon started, by campaign and occurrence (none in a ledger
+    /// older than their table).
+    fn fired(&mut self) -> Result<Vec<FiredRow>, LedgerError>;
+
+    /// Copies the occurrences another ledger's daemon started; one recorded here already
+    /// keeps its record. Returns how many were copied.
+    fn import_fired(&mut self, fired: &[FiredRow]) -> Result<usize, LedgerError>;
 
     /// Records opt-outs in one transaction. A number already opted out keeps its first
     /// record, untouched (so does a number given twice: the first is added). Returns, for

@@ -516,11 +516,20 @@ fn import_is_idempotent_and_refuses_conflicts(mut from: Box<dyn Ledger>, mut to:
     .unwrap();
     let at = Occurrence::At("2026-11-30T03:30:00Z".parse().unwrap());
     from.record_missed("c", "c.yaml", at).unwrap();
-    let (rows, missed) = (
+    let fired_at = "2026-12-01T03:30:00Z".parse().unwrap();
+    from.record_fired("c", fired_at).unwrap();
+    let (rows, missed, fired) = (
         from.sends(&Filter::default()).unwrap(),
         from.missed(None).unwrap(),
+        from.fired().unwrap(),
     );
     assert_eq!(rows[0].request, sends[0].request);
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].occurrence, "2026-12-01T03:30:00Z");
+    assert_eq!(to.import_fired(&fired).unwrap(), 1);
+    assert_eq!(to.import_fired(&fired).unwrap(), 0, "kept as it was");
+    assert_eq!(to.fired().unwrap(), fired);
+    assert!(to.started("c", fired_at).unwrap());
 
     let first = to.import(&rows, &missed).unwrap();
     assert_eq!((first.sends_copied, first.missed_copied), (2, 1));

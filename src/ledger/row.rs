@@ -132,6 +132,14 @@ pub(crate) struct Messaged<'a> {
     pub at: DateTime<Utc>,
 }
 
+/// An occurrence the daemon started, and when it first did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FiredRow {
+    pub campaign: String,
+    pub occurrence: String,
+    pub fired_at: String,
+}
+
 /// An occurrence that was not sent because it was found more than `catch_up` late.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct MissedRow {

@@ -15,8 +15,8 @@ use super::error::{LedgerError, Source};
 use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
-    timestamp, truncate_response,
+    FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
+    retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -26,6 +26,9 @@ use crate::schedule::Occurrence;
 /// `capped` and `missed` (as PostgreSQL's 4). 6: the occurrences the daemon started
 /// (`fired.sql`, as PostgreSQL's 5).
 const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES, V5, FIRED];
+
+/// The version that has the `fired` table (a ledger opened read-only may be older).
+const FIRED_SINCE: i64 = 6;
 
 /// 5: the table rebuilt, as in version 2, to let its CHECK take the new statuses.
 const V5: &str = include_str!("migrations/sqlite-v5.sql");
@@ -696,6 +699,46 @@ impl Ledger for SqliteLedger {
 
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
         self.import_in_one(sends, missed)
+    }
+
+    fn fired(&mut self) -> Result<Vec<FiredRow>, LedgerError> {
+        if self.version()? < FIRED_SINCE {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT campaign, occurrence, fired_at FROM fired ORDER BY campaign, occurrence",
+            )
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(FiredRow {
+                    campaign: row.get(0)?,
+                    occurrence: row.get(1)?,
+                    fired_at: row.get(2)?,
+                })
+            })
+            .map_err(|e| storage(&self.location, e))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|e| storage(&self.location, e))
+    }
+
+    fn import_fired(&mut self, fired: &[FiredRow]) -> Result<usize, LedgerError> {
+        let location = self.location.clone();
+        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
+        let mut copied = 0;
+        for f in fired {
+            copied += tx
+                .execute(
+                    "INSERT INTO fired (campaign, occurrence, fired_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                    params![f.campaign, f.occurrence, f.fired_at],
+                )
+                .map_err(|e| storage(&location, e))?;
+        }
+        tx.commit().map_err(|e| storage(&location, e))?;
+        Ok(copied)
     }
 
     fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {

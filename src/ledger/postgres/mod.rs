@@ -25,8 +25,8 @@ use super::error::LedgerError;
 use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
-    Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status, retry_not_before,
-    timestamp, truncate_response,
+    FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
+    retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -43,6 +43,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres-v4.sql"),
     FIRED,
 ];
+
+/// The version that has the `fired` table (a ledger opened read-only may be older).
+const FIRED_SINCE: i64 = 5;
 
 /// The later columns of `sends` as `recorded`, `each_send` and `each_messaged` select them,
 /// by schema: every column, or NULLs (and no test sends) for a ledger opened read-only
@@ -761,6 +764,43 @@ impl Ledger for PgLedger {
             }
             tx.commit()?;
             Ok(imported)
+        })
+    }
+
+    fn fired(&mut self) -> Result<Vec<FiredRow>, LedgerError> {
+        if self.version()? < FIRED_SINCE {
+            return Ok(Vec::new());
+        }
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT campaign, occurrence, fired_at FROM fired
+                 ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\"",
+                &[],
+            )
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|row| FiredRow {
+                campaign: row.get(0),
+                occurrence: row.get(1),
+                fired_at: row.get(2),
+            })
+            .collect())
+    }
+
+    fn import_fired(&mut self, fired: &[FiredRow]) -> Result<usize, LedgerError> {
+        self.with(|c| {
+            let mut tx = c.transaction()?;
+            let mut copied = 0;
+            for f in fired {
+                copied += tx.execute(
+                    "INSERT INTO fired (campaign, occurrence, fired_at) VALUES ($1, $2, $3)
+                     ON CONFLICT DO NOTHING",
+                    &[&f.campaign, &f.occurrence, &f.fired_at],
+                )?;
+            }
+            tx.commit()?;
+            Ok(copied as usize)
         })
     }
 

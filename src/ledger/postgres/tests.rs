@@ -172,6 +172,10 @@ fn a_version_1_ledger_gains_the_optout_table_keeping_its_rows() {
         before.missed(None).unwrap(),
     );
     assert_eq!((sends.len(), missed.len()), (2, 1));
+    assert!(
+        before.fired().unwrap().is_empty(),
+        "no table yet, nothing fired"
+    );
     assert_eq!(before.each_optout(&mut |_| {}).unwrap(), 0);
     assert!(
         before

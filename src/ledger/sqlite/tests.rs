@@ -100,6 +100,10 @@ fn a_version_1_ledger_upgrades_in_place_keeping_its_rows() {
     let missed = old.missed(None).unwrap();
     let recorded = old.recorded("c", Occurrence::Once).unwrap();
     assert_eq!((sends.len(), missed.len(), recorded.len()), (6, 1, 4));
+    assert!(
+        old.fired().unwrap().is_empty(),
+        "no table yet, nothing fired"
+    );
     drop(old);
 
     let mut l = SqliteLedger::open(&path).unwrap();

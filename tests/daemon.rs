@@ -78,6 +78,27 @@ fn at(t: DateTime<Utc>) -> String {
     format!("schedule:\n  at: \"{}\"\n", rfc(t))
 }
 
+/// A project file whose send window opens at `opens` on London's clock (a whole minute)
+/// and lasts 6 hours, with `max_delay: 2h`.
+fn london_window(opens: DateTime<Utc>) -> String {
+    let london = chrono_tz::Europe::London;
+    let clock = |t: DateTime<Utc>| t.with_timezone(&london).format("%H:%M").to_string();
+    format!(
+        "window:\n  hours: \"{}-{}\"\n  max_delay: 2h\n",
+        clock(opens),
+        clock(opens + TimeDelta::hours(6))
+    )
+}
+
+/// The first whole minute at least `secs` seconds after `t`.
+fn minute_after(t: DateTime<Utc>, secs: i64) -> DateTime<Utc> {
+    let mut minute = minute_floor(t) + TimeDelta::minutes(1);
+    if minute - t < TimeDelta::seconds(secs) {
+        minute += TimeDelta::minutes(1);
+    }
+    minute
+}
+
 /// `schedule:` with a cron expression in UTC and a catch-up window.
 fn cron(expr: &str, catch_up: &str) -> String {
     format!("schedule:\n  cron: \"{expr}\"\n  catch_up: {catch_up}\n")
@@ -1813,20 +1834,8 @@ fn recipients_outside_their_window_are_sent_when_it_opens_or_recorded_missed() {
     // The window opens at a whole minute of London's clock, at least 10 s after the
     // occurrence, and lasts 6 hours: India's clock (4:30 or 5:30 ahead) is inside it already;
     // Kiritimati's (14 hours ahead of London) is not, and opens only many hours later.
-    let mut opens = minute_floor(when) + TimeDelta::minutes(1);
-    if opens - when < TimeDelta::seconds(10) {
-        opens += TimeDelta::minutes(1);
-    }
-    let london = chrono_tz::Europe::London;
-    let start = opens.with_timezone(&london).format("%H:%M").to_string();
-    let end = (opens + TimeDelta::hours(6))
-        .with_timezone(&london)
-        .format("%H:%M")
-        .to_string();
-    sb.write(
-        "campaignctl.yaml",
-        &format!("window:\n  hours: \"{start}-{end}\"\n  max_delay: 2h\n"),
-    );
+    let opens = minute_after(when, 10);
+    sb.write("campaignctl.yaml", &london_window(opens));
     let (india, britain, kiritimati) = ("919739978284", "447400123456", "919739978285");
     sb.write(
         "campaigns/windowed.yaml",
@@ -1899,20 +1908,8 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
     let when = seconds_ahead(3);
     // The window opens on a whole minute of London's clock, late enough for the daemon to
     // stop and start again after the occurrence's 5 s of catch_up.
-    let mut opens = minute_floor(when) + TimeDelta::minutes(1);
-    if opens - when < TimeDelta::seconds(25) {
-        opens += TimeDelta::minutes(1);
-    }
-    let london = chrono_tz::Europe::London;
-    let clock = |t: DateTime<Utc>| t.with_timezone(&london).format("%H:%M").to_string();
-    sb.write(
-        "campaignctl.yaml",
-        &format!(
-            "window:\n  hours: \"{}-{}\"\n  max_delay: 2h\n",
-            clock(opens),
-            clock(opens + TimeDelta::hours(6))
-        ),
-    );
+    let opens = minute_after(when, 25);
+    sb.write("campaignctl.yaml", &london_window(opens));
     let britain = "447400123456";
     sb.write(
         "campaigns/waits.yaml",
@@ -1954,6 +1951,61 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
         daemon.log()
     );
     daemon.stop().assert_success();
+}
+
+/// A restart takes up every occurrence whose sends may still wait, not only the latest:
+/// two earlier minutes of a per-minute cron whose starts are in the ledger (their only send
+/// waiting for its window) are sent when the window opens, once each.
+#[test]
+fn a_restart_keeps_every_occurrence_whose_sends_wait() {
+    let sb = Sandbox::new();
+    let now = Utc::now();
+    let opens = minute_after(now, 20);
+    sb.write("campaignctl.yaml", &london_window(opens));
+    let britain = "447400123456".to_owned();
+    sb.write(
+        "campaigns/minutely.yaml",
+        &campaign(
+            "minutely",
+            "E",
+            std::slice::from_ref(&britain),
+            &cron("* * * * *", "5s"),
+        ),
+    );
+    // The ledger, as a daemon leaves it; then two earlier minutes it started.
+    sb.start(&[], 1).stop().assert_success();
+    let earlier = [2, 3].map(|m| rfc(minute_floor(now) - TimeDelta::minutes(m)));
+    let ledger = Connection::open(sb.state()).unwrap();
+    for at in &earlier {
+        ledger
+            .execute(
+                "INSERT INTO fired (campaign, occurrence, fired_at) VALUES ('minutely', ?1, ?1)",
+                [at],
+            )
+            .unwrap();
+    }
+    drop(ledger);
+
+    let mut daemon = sb.start(&[], 1);
+    for at in &earlier {
+        daemon.wait_log(&["occurrence still within its deadline", at]);
+    }
+    let sent = |at: &str| {
+        sb.sends_of("minutely")
+            .iter()
+            .filter(|r| r.occurrence == at && r.status == "sent")
+            .count()
+    };
+    let wait = (opens - Utc::now()).to_std().unwrap() + WAIT;
+    assert!(
+        eventually(wait, || earlier.iter().all(|at| sent(at) == 1)),
+        "{}",
+        daemon.log()
+    );
+    daemon.stop().assert_success();
+    // Nothing twice: one request per row (later minutes of the cron send too).
+    let rows = sb.sends_of("minutely");
+    assert_eq!(sb.mock.requests().len(), rows.len(), "{rows:#?}");
 }
 
 /// Occurrences of two campaigns at the same second share the daily limit: each counts what

@@ -29,7 +29,7 @@ use crate::send::{self, Executor, Report, StopReason};
 use health::{CampaignHealth, Health};
 pub(crate) use occurrence::Rules;
 use occurrence::{PlanError, Planned, plan_occurrence};
-use resume::{Latest, Resume};
+use resume::{Known, Resume};
 
 /// The daemon re-reads the wall clock at least this often, so a clock jump or a suspend
 /// re-arms the timers within a minute.
@@ -446,37 +446,38 @@ impl Daemon {
                     if !self.leader || previous.is_some_and(|p| p.same_as(schedule)) {
                         continue;
                     }
+                    let wait = wait_allowed(campaign, self.rules.limits.daily_recipients.is_some());
+                    let since = Resume::horizon(schedule, wait, now);
                     let (ledger, key) = (self.ledger.clone(), name.clone());
-                    let latest = ledger
-                        .call(move |ledger| match ledger.last_occurrence(&key)? {
-                            Some(at) => Ok(Some(Latest {
-                                at,
-                                started: ledger.started(&key, at)?,
-                            })),
-                            None => Ok(None),
+                    let known = ledger
+                        .call(move |ledger| {
+                            Ok(Known {
+                                last: ledger.last_occurrence(&key)?,
+                                started: ledger.started_since(&key, since)?,
+                            })
                         })
                         .await
                         .unwrap_or_else(|e| {
                             error!(campaign = name, "cannot read the ledger: {e}");
-                            None
+                            Known::default()
                         });
-                    let wait = wait_allowed(campaign, self.rules.limits.daily_recipients.is_some());
-                    let resume = Resume::of(schedule, wait, latest, now);
-                    if let Resume::Waiting(occurrence) = resume {
-                        info!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence still within its deadline: planned again for its sends that wait for their window or the daily limit");
-                        if !self
+                    let resume = Resume::of(schedule, wait, &known, now);
+                    for occurrence in resume.waiting {
+                        if self
                             .deferred
                             .iter()
                             .any(|d| d.campaign == *name && d.occurrence == occurrence)
                         {
-                            self.deferred.push(Deferred {
-                                campaign: name.clone(),
-                                occurrence,
-                                at: now,
-                            });
+                            continue;
                         }
+                        info!(campaign = name, occurrence = %rfc3339(occurrence), "occurrence still within its deadline: planned again for its sends that wait for their window or the daily limit");
+                        self.deferred.push(Deferred {
+                            campaign: name.clone(),
+                            occurrence,
+                            at: now,
+                        });
                     }
-                    let last = resume.last_handled();
+                    let last = resume.last_handled;
                     self.scheduler.arm(name, schedule.clone(), last, now);
                     info!(
                         campaign = name,

@@ -1,62 +1,74 @@
 //! Where a campaign's schedule resumes when the daemon arms it (on start, on reload of an
-//! edited schedule, on takeover): decided from what the ledger knows of its latest
-//! occurrence, so a restart completes an occurrence as the running daemon would have.
+//! edited schedule, on takeover): decided from what the ledger knows of its recent
+//! occurrences, so that a restart completes them as the running daemon would have.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::plan::deadline;
 use crate::schedule::Schedule;
 
-/// The latest occurrence the ledger knows of a campaign, and whether it was started (the
-/// daemon fired it, or it has sends) rather than only recorded missed.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Latest {
-    pub(super) at: DateTime<Utc>,
-    pub(super) started: bool,
+/// What the ledger knows of a campaign's occurrences.
+#[derive(Debug, Default)]
+pub(super) struct Known {
+    /// The latest occurrence with anything recorded: a send, a missed occurrence, or its
+    /// start by the daemon.
+    pub(super) last: Option<DateTime<Utc>>,
+    /// The occurrences from [`Resume::horizon`] on that were started (fired by the daemon,
+    /// or with sends), as opposed to only recorded missed.
+    pub(super) started: Vec<DateTime<Utc>>,
 }
 
 /// Where to resume.
 #[derive(Debug, PartialEq)]
-pub(super) enum Resume {
-    /// Occurrences after this one are dealt with by the scheduler (`None`: a new campaign).
-    After(Option<DateTime<Utc>>),
-    /// The latest occurrence is started and within `catch_up`: the scheduler fires it
-    /// again (it may have been cut short by a stop, a crash or a lost leader).
-    Again(DateTime<Utc>),
-    /// The latest occurrence is started, past `catch_up` but before its deadline, and its
-    /// sends may wait: it is planned again now, which sends what may go and waits for the
-    /// rest, as the daemon that started it would have.
-    Waiting(DateTime<Utc>),
+pub(super) struct Resume {
+    /// The latest occurrence the scheduler takes as handled; it fires the ones after it
+    /// (`None`: a new campaign). Just before the latest when that one was started and is
+    /// within `catch_up`, so that it is fired again: it may have been cut short by a stop,
+    /// a crash or a lost leader.
+    pub(super) last_handled: Option<DateTime<Utc>>,
+    /// Started occurrences before their deadline whose sends may wait for a window or the
+    /// daily limit (other than the one fired again): planned again now, which sends what
+    /// may go and waits for the rest, as the daemon that started them would have.
+    pub(super) waiting: Vec<DateTime<Utc>>,
 }
 
 impl Resume {
-    /// `wait`: how long the campaign's sends may wait for a window or the daily limit
-    /// (`None`: they never wait).
+    /// The earliest occurrence that may still send at `now`: [`Known::started`] lists the
+    /// started occurrences from here on. `wait`: how long the campaign's sends may wait
+    /// for a window or the daily limit (`None`: they never wait).
+    pub(super) fn horizon(
+        schedule: &Schedule,
+        wait: Option<TimeDelta>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        now - schedule.catch_up - wait.unwrap_or_default()
+    }
+
     pub(super) fn of(
         schedule: &Schedule,
         wait: Option<TimeDelta>,
-        latest: Option<Latest>,
+        known: &Known,
         now: DateTime<Utc>,
     ) -> Resume {
-        match latest {
-            Some(Latest { at, started: true }) if schedule.in_catch_up_window(at, now) => {
-                Resume::Again(at)
-            }
-            Some(Latest { at, started: true })
-                if wait.is_some() && at <= now && now <= deadline(at, schedule.catch_up, wait) =>
-            {
-                Resume::Waiting(at)
-            }
-            latest => Resume::After(latest.map(|l| l.at)),
-        }
-    }
-
-    /// The latest occurrence the scheduler takes as handled.
-    pub(super) fn last_handled(&self) -> Option<DateTime<Utc>> {
-        match *self {
-            Resume::After(at) => at,
-            Resume::Again(at) => Some(at - TimeDelta::nanoseconds(1)),
-            Resume::Waiting(at) => Some(at),
+        let again = known
+            .last
+            .filter(|at| known.started.contains(at) && schedule.in_catch_up_window(*at, now));
+        let waiting = match wait {
+            None => Vec::new(),
+            Some(_) => known
+                .started
+                .iter()
+                .copied()
+                .filter(|at| {
+                    Some(*at) != again
+                        && *at <= now
+                        && now <= deadline(*at, schedule.catch_up, wait)
+                })
+                .collect(),
+        };
+        Resume {
+            last_handled: again.map_or(known.last, |at| Some(at - TimeDelta::nanoseconds(1))),
+            waiting,
         }
     }
 }
@@ -72,69 +84,109 @@ mod tests {
         s.parse().unwrap()
     }
 
-    const FIRED: &str = "2026-12-07T03:30:00Z";
+    const LATEST: &str = "2026-12-07T03:30:00Z";
+    const EARLIER: &str = "2026-12-07T02:30:00Z";
+    const DAY: Option<TimeDelta> = Some(TimeDelta::hours(24));
 
-    fn once(catch_up: TimeDelta) -> Schedule {
+    /// 15 minutes of catch-up (what fires it does not matter here).
+    fn schedule() -> Schedule {
         Schedule {
-            when: When::At(t(FIRED)),
+            when: When::At(t(LATEST)),
             timezone: Tz::UTC,
-            catch_up,
+            catch_up: TimeDelta::minutes(15),
         }
     }
 
-    fn resume(started: bool, wait: Option<TimeDelta>, now: &str) -> Resume {
-        let latest = Latest {
-            at: t(FIRED),
-            started,
+    /// `LATEST` is the last occurrence recorded; `started` of `LATEST` and `EARLIER` were
+    /// started.
+    fn resume(started: &[&str], wait: Option<TimeDelta>, now: &str) -> Resume {
+        let known = Known {
+            last: Some(t(LATEST)),
+            started: started.iter().map(|s| t(s)).collect(),
         };
-        Resume::of(&once(TimeDelta::minutes(15)), wait, Some(latest), t(now))
+        Resume::of(&schedule(), wait, &known, t(now))
+    }
+
+    fn handled(at: &str, waiting: &[&str]) -> Resume {
+        Resume {
+            last_handled: Some(t(at)),
+            waiting: waiting.iter().map(|s| t(s)).collect(),
+        }
     }
 
     #[test]
     fn a_started_occurrence_within_catch_up_is_fired_again() {
-        let again = resume(true, None, "2026-12-07T03:40:00Z");
-        assert_eq!(again, Resume::Again(t(FIRED)));
-        assert!(again.last_handled().unwrap() < t(FIRED));
+        let again = resume(&[LATEST], None, "2026-12-07T03:40:00Z");
+        assert_eq!(
+            again.last_handled,
+            Some(t(LATEST) - TimeDelta::nanoseconds(1))
+        );
+        assert!(again.waiting.is_empty());
+        // With sends that may wait, the earlier one is planned again too.
+        let both = resume(&[EARLIER, LATEST], DAY, "2026-12-07T03:40:00Z");
+        assert_eq!(both.last_handled, again.last_handled);
+        assert_eq!(both.waiting, vec![t(EARLIER)]);
     }
 
     #[test]
-    fn past_catch_up_it_is_planned_again_while_its_sends_may_wait() {
-        let day = Some(TimeDelta::hours(24));
-        let waiting = resume(true, day, "2026-12-07T20:00:00Z");
-        assert_eq!(waiting, Resume::Waiting(t(FIRED)));
-        assert_eq!(waiting.last_handled(), Some(t(FIRED)));
-        // The deadline is catch_up plus the wait: 2026-12-08T03:45.
+    fn past_catch_up_they_are_planned_again_while_their_sends_may_wait() {
         assert_eq!(
-            resume(true, day, "2026-12-08T03:45:00Z"),
-            Resume::Waiting(t(FIRED))
+            resume(&[EARLIER, LATEST], DAY, "2026-12-07T20:00:00Z"),
+            handled(LATEST, &[EARLIER, LATEST])
+        );
+        // A deadline is catch_up plus the wait: 2026-12-08T02:45 for the earlier one,
+        // 03:45 for the latest.
+        assert_eq!(
+            resume(&[EARLIER, LATEST], DAY, "2026-12-08T02:45:00Z"),
+            handled(LATEST, &[EARLIER, LATEST])
         );
         assert_eq!(
-            resume(true, day, "2026-12-08T03:46:00Z"),
-            Resume::After(Some(t(FIRED)))
+            resume(&[EARLIER, LATEST], DAY, "2026-12-08T03:00:00Z"),
+            handled(LATEST, &[LATEST])
+        );
+        assert_eq!(
+            resume(&[EARLIER, LATEST], DAY, "2026-12-08T03:46:00Z"),
+            handled(LATEST, &[])
         );
     }
 
     #[test]
-    fn without_a_wait_or_a_start_it_is_handled() {
+    fn without_a_wait_or_a_start_they_are_handled() {
         assert_eq!(
-            resume(true, None, "2026-12-07T04:00:00Z"),
-            Resume::After(Some(t(FIRED)))
+            resume(&[LATEST], None, "2026-12-07T04:00:00Z"),
+            handled(LATEST, &[])
         );
         // Recorded missed only: the daemon never started it.
         for now in ["2026-12-07T03:40:00Z", "2026-12-07T20:00:00Z"] {
-            assert_eq!(
-                resume(false, Some(TimeDelta::hours(24)), now),
-                Resume::After(Some(t(FIRED)))
-            );
+            assert_eq!(resume(&[], DAY, now), handled(LATEST, &[]));
         }
+        assert_eq!(
+            resume(&[EARLIER], DAY, "2026-12-07T03:40:00Z"),
+            handled(LATEST, &[EARLIER]),
+            "the latest was missed, the earlier one still waits"
+        );
     }
 
     #[test]
     fn a_new_campaign_starts_from_the_scheduler() {
-        let schedule = once(TimeDelta::minutes(15));
         let now = t("2026-12-07T03:40:00Z");
-        let new = Resume::of(&schedule, None, None, now);
-        assert_eq!(new, Resume::After(None));
-        assert_eq!(new.last_handled(), None);
+        let new = Resume::of(&schedule(), DAY, &Known::default(), now);
+        assert_eq!(
+            new,
+            Resume {
+                last_handled: None,
+                waiting: Vec::new()
+            }
+        );
+    }
+
+    #[test]
+    fn the_horizon_is_the_earliest_deadline_still_open() {
+        let now = t("2026-12-08T03:45:00Z");
+        assert_eq!(Resume::horizon(&schedule(), DAY, now), t(LATEST));
+        assert_eq!(
+            Resume::horizon(&schedule(), None, now),
+            t("2026-12-08T03:30:00Z")
+        );
     }
 }

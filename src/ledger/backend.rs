@@ -183,9 +183,14 @@ pub(crate) trait Ledger: Send {
     /// restart.
     fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError>;
 
-    /// Whether an occurrence of `campaign` was started: the daemon fired it, or it has a
-    /// send (not a test send). One recorded only as missed was not.
-    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError>;
+    /// The occurrences of `campaign` at or after `since` that were started (the daemon
+    /// fired them, or they have a send, not a test send), in order. One recorded only as
+    /// missed was not started.
+    fn started_since(
+        &mut self,
+        campaign: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, LedgerError>;
 
     /// Rows matching `filter`, by campaign, occurrence and recipient, all in memory.
     fn sends(&mut self, filter: &Filter) -> Result<Vec<SendRow>, LedgerError> {

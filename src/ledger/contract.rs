@@ -2,7 +2,7 @@
 
 use std::ops::ControlFlow;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::backend::{Claim, Filter, Finished, Ledger, NewSend};
 use super::error::LedgerError;
@@ -488,18 +488,41 @@ fn fired_occurrences_are_started(mut l: Box<dyn Ledger>) {
         t("2026-12-02T03:30:00Z"),
         t("2026-12-03T03:30:00Z"),
     );
-    assert!(!l.started("c", fired).unwrap());
+    let since = |l: &mut Box<dyn Ledger>, campaign: &str, at: DateTime<Utc>| {
+        l.started_since(campaign, at).unwrap()
+    };
+    assert!(since(&mut l, "c", missed).is_empty());
     l.record_missed("c", "c.yaml", Occurrence::At(missed))
         .unwrap();
-    assert!(!l.started("c", missed).unwrap(), "missed is not started");
+    assert!(
+        since(&mut l, "c", missed).is_empty(),
+        "missed is not started"
+    );
     l.record_fired("c", fired).unwrap();
     l.record_fired("c", fired).unwrap();
-    assert!(l.started("c", fired).unwrap());
-    assert!(!l.started("d", fired).unwrap());
+    assert_eq!(since(&mut l, "c", missed), vec![fired]);
+    assert!(since(&mut l, "d", missed).is_empty());
     assert_eq!(l.last_occurrence("c").unwrap(), Some(fired));
-    l.claim(&[send("c/2026-12-03T03:30:00Z/919000000001")], &[])
-        .unwrap();
-    assert!(l.started("c", sent).unwrap(), "a send starts it too");
+    // A send starts one too, listed once however many it has.
+    l.claim(
+        &[
+            send("c/2026-12-03T03:30:00Z/919000000001"),
+            send("c/2026-12-03T03:30:00Z/919000000002"),
+        ],
+        &[],
+    )
+    .unwrap();
+    l.record_fired("c", sent).unwrap();
+    assert_eq!(since(&mut l, "c", missed), vec![fired, sent]);
+    assert_eq!(
+        since(&mut l, "c", fired),
+        vec![fired, sent],
+        "from `since` on"
+    );
+    assert_eq!(
+        since(&mut l, "c", fired + TimeDelta::seconds(1)),
+        vec![sent]
+    );
     assert_eq!(l.last_occurrence("c").unwrap(), Some(sent));
     assert_eq!(l.last_occurrence("d").unwrap(), None);
 }
@@ -529,7 +552,7 @@ fn import_is_idempotent_and_refuses_conflicts(mut from: Box<dyn Ledger>, mut to:
     assert_eq!(to.import_fired(&fired).unwrap(), 1);
     assert_eq!(to.import_fired(&fired).unwrap(), 0, "kept as it was");
     assert_eq!(to.fired().unwrap(), fired);
-    assert!(to.started("c", fired_at).unwrap());
+    assert_eq!(to.started_since("c", fired_at).unwrap(), vec![fired_at]);
 
     let first = to.import(&rows, &missed).unwrap();
     assert_eq!((first.sends_copied, first.missed_copied), (2, 1));

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::schedule::Occurrence;
+
 /// Ledger status of a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -130,6 +132,18 @@ pub(crate) struct Messaged<'a> {
     pub category: Option<&'a str>,
     /// When it was last updated: its outcome, or its claim while in flight.
     pub at: DateTime<Utc>,
+}
+
+/// Stored occurrences read back as instants, in order.
+pub(super) fn occurrence_times(texts: &[String]) -> Vec<DateTime<Utc>> {
+    let mut times: Vec<DateTime<Utc>> = texts
+        .iter()
+        .filter_map(|text| Occurrence::parse(text))
+        .filter_map(Occurrence::time)
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    times
 }
 
 /// An occurrence the daemon started, and when it first did.

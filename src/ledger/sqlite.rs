@@ -16,7 +16,7 @@ use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
-    retry_not_before, timestamp, truncate_response,
+    occurrence_times, retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -92,11 +92,13 @@ const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
          UNION ALL
          SELECT occurrence FROM fired WHERE campaign = ?1)";
 
-/// Whether occurrence ?2 of campaign ?1 was fired or has a send. The sends are looked up
-/// through `sends_by_occurrence`, whose condition the query repeats so SQLite can use it.
-const STARTED: &str = "SELECT EXISTS (SELECT 1 FROM fired WHERE campaign = ?1 AND occurrence = ?2)
-         OR EXISTS (SELECT 1 FROM sends WHERE campaign = ?1 AND occurrence = ?2
-                                          AND occurrence <> 'once' AND test = 0)";
+/// The occurrences of campaign ?1 from ?2 on that were fired or have a send. The sends are
+/// looked up through `sends_by_occurrence`, whose condition the query repeats so SQLite can
+/// use it. (Occurrences are stored as `YYYY-MM-DDTHH:MM:SSZ`: as text they compare in time.)
+const STARTED_SINCE: &str = "SELECT occurrence FROM fired WHERE campaign = ?1 AND occurrence >= ?2
+         UNION
+         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence >= ?2
+                                        AND occurrence <> 'once' AND test = 0";
 
 /// `SELECT` of the rows `each_send` lists: status ?1 (any if NULL), updated at or after ?2
 /// (any if NULL; timestamps of one format compare as text), `$and`, in listing order. No
@@ -634,14 +636,23 @@ impl Ledger for SqliteLedger {
             .map_err(|e| self.error(e))
     }
 
-    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError> {
-        self.conn
-            .query_row(
-                STARTED,
-                params![campaign, Occurrence::At(occurrence).to_string()],
-                |row| row.get(0),
-            )
-            .map_err(|e| self.error(e))
+    fn started_since(
+        &mut self,
+        campaign: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, LedgerError> {
+        let since = Occurrence::At(since).to_string();
+        let mut stmt = self
+            .conn
+            .prepare_cached(STARTED_SINCE)
+            .map_err(|e| storage(&self.location, e))?;
+        let rows = stmt
+            .query_map(params![campaign, since], |row| row.get::<_, String>(0))
+            .map_err(|e| storage(&self.location, e))?;
+        let texts: Vec<String> = rows
+            .collect::<Result<_, _>>()
+            .map_err(|e| storage(&self.location, e))?;
+        Ok(occurrence_times(&texts))
     }
 
     fn each_send(

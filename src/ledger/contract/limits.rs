@@ -259,6 +259,16 @@ fn test_sends_are_no_occurrence_and_count_for_nothing(mut l: Box<dyn Ledger>) {
         Some("2026-12-01T03:30:00Z".parse().unwrap())
     );
     assert_eq!(
+        l.started_since("c", "2026-11-01T00:00:00Z".parse().unwrap())
+            .unwrap(),
+        vec![
+            "2026-12-01T03:30:00Z"
+                .parse::<chrono::DateTime<Utc>>()
+                .unwrap()
+        ],
+        "a test send starts no occurrence"
+    );
+    assert_eq!(
         messaged(&mut *l, start),
         vec![(real.key.clone(), None)],
         "a test send is nobody's send"

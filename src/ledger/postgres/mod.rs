@@ -26,7 +26,7 @@ use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
-    retry_not_before, timestamp, truncate_response,
+    occurrence_times, retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -646,16 +646,23 @@ impl Ledger for PgLedger {
         .map(|_| ())
     }
 
-    fn started(&mut self, campaign: &str, occurrence: DateTime<Utc>) -> Result<bool, LedgerError> {
-        let occurrence = Occurrence::At(occurrence).to_string();
-        self.with(|c| {
-            c.query_one(
-                "SELECT EXISTS (SELECT 1 FROM fired WHERE campaign = $1 AND occurrence = $2)
-                     OR EXISTS (SELECT 1 FROM sends WHERE campaign = $1 AND occurrence = $2 AND NOT test)",
-                &[&campaign, &occurrence],
+    fn started_since(
+        &mut self,
+        campaign: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, LedgerError> {
+        let since = Occurrence::At(since).to_string();
+        let rows = self.with(|c| {
+            c.query(
+                "SELECT occurrence FROM fired WHERE campaign = $1 AND occurrence COLLATE \"C\" >= $2
+                 UNION
+                 SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence COLLATE \"C\" >= $2
+                                                AND occurrence <> 'once' AND NOT test",
+                &[&campaign, &since],
             )
-            .map(|row| row.get(0))
-        })
+        })?;
+        let texts: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        Ok(occurrence_times(&texts))
     }
 
     fn each_send(

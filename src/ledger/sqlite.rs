@@ -16,7 +16,7 @@ use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
-    occurrence_times, retry_not_before, timestamp, truncate_response,
+    retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -26,9 +26,6 @@ use crate::schedule::Occurrence;
 /// `capped` and `missed` (as PostgreSQL's 4). 6: the occurrences the daemon started
 /// (`fired.sql`, as PostgreSQL's 5).
 const MIGRATIONS: &[&str] = &[SCHEMA_V1, V2, OPTOUTS, WA_CODES, V5, FIRED];
-
-/// The version that has the `fired` table (a ledger opened read-only may be older).
-const FIRED_SINCE: i64 = 6;
 
 /// 5: the table rebuilt, as in version 2, to let its CHECK take the new statuses.
 const V5: &str = include_str!("migrations/sqlite-v5.sql");
@@ -48,8 +45,9 @@ fn columns_of(version: i64) -> usize {
 /// and finish. Its CHECK on `status` is spelt with OR (SQLite evaluates an IN list of more
 /// than two values through a temporary b-tree, on every insert and update);
 /// `sends_not_sent` is dropped (SQLite never used it, yet every send added and removed an
-/// entry); `sends_by_occurrence` leaves out `once` sends, since only `last_occurrence`
-/// needs it and never asks for them (`recorded` and `sends` go by key, see [`key_range`]).
+/// entry); `sends_by_occurrence` leaves out `once` sends, since only the queries of whole
+/// occurrences (`occurrences.rs`) need it and never ask for them (`recorded` and `sends` go
+/// by key, see [`key_range`]).
 const V2: &str = include_str!("migrations/sqlite-v2.sql");
 
 /// The keys under `path` (`CAMPAIGN` or `CAMPAIGN/OCCURRENCE`), those that start with
@@ -80,25 +78,6 @@ const RECORDED: [&str; 3] = [
     recorded!("wa_code, retry_not_before"),
     recorded!("NULL, NULL"),
 ];
-
-/// The latest scheduled occurrence of campaign ?1 with anything recorded. Occurrences are
-/// RFC 3339 UTC with second precision: text order is time order. `occurrence <> 'once'` is
-/// also what lets SQLite use the partial `sends_by_occurrence`. Test sends (whose occurrence
-/// is `test-TIME`) are no occurrence.
-const LAST_OCCURRENCE: &str = "SELECT MAX(occurrence) FROM (
-         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence <> 'once' AND test = 0
-         UNION ALL
-         SELECT occurrence FROM missed WHERE campaign = ?1
-         UNION ALL
-         SELECT occurrence FROM fired WHERE campaign = ?1)";
-
-/// The occurrences of campaign ?1 from ?2 on that were fired or have a send. The sends are
-/// looked up through `sends_by_occurrence`, whose condition the query repeats so SQLite can
-/// use it. (Occurrences are stored as `YYYY-MM-DDTHH:MM:SSZ`: as text they compare in time.)
-const STARTED_SINCE: &str = "SELECT occurrence FROM fired WHERE campaign = ?1 AND occurrence >= ?2
-         UNION
-         SELECT occurrence FROM sends WHERE campaign = ?1 AND occurrence >= ?2
-                                        AND occurrence <> 'once' AND test = 0";
 
 /// `SELECT` of the rows `each_send` lists: status ?1 (any if NULL), updated at or after ?2
 /// (any if NULL; timestamps of one format compare as text), `$and`, in listing order. No
@@ -597,24 +576,11 @@ impl Ledger for SqliteLedger {
         file: &str,
         occurrence: Occurrence,
     ) -> Result<bool, LedgerError> {
-        self.conn
-            .execute(
-                "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT DO NOTHING",
-                params![campaign, occurrence.to_string(), file, timestamp(Utc::now())],
-            )
-            .map(|n| n == 1)
-            .map_err(|e| self.error(e))
+        self.insert_missed(campaign, file, occurrence)
     }
 
     fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
-        let latest: Option<String> = self
-            .conn
-            .query_row(LAST_OCCURRENCE, params![campaign], |row| row.get(0))
-            .map_err(|e| self.error(e))?;
-        Ok(latest
-            .and_then(|text| Occurrence::parse(&text))
-            .and_then(Occurrence::time))
+        self.latest_occurrence(campaign)
     }
 
     fn record_fired(
@@ -622,18 +588,7 @@ impl Ledger for SqliteLedger {
         campaign: &str,
         occurrence: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        self.conn
-            .execute(
-                "INSERT INTO fired (campaign, occurrence, fired_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT DO NOTHING",
-                params![
-                    campaign,
-                    Occurrence::At(occurrence).to_string(),
-                    timestamp(Utc::now())
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.error(e))
+        self.insert_fired(campaign, occurrence)
     }
 
     fn started_since(
@@ -641,18 +596,7 @@ impl Ledger for SqliteLedger {
         campaign: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, LedgerError> {
-        let since = Occurrence::At(since).to_string();
-        let mut stmt = self
-            .conn
-            .prepare_cached(STARTED_SINCE)
-            .map_err(|e| storage(&self.location, e))?;
-        let rows = stmt
-            .query_map(params![campaign, since], |row| row.get::<_, String>(0))
-            .map_err(|e| storage(&self.location, e))?;
-        let texts: Vec<String> = rows
-            .collect::<Result<_, _>>()
-            .map_err(|e| storage(&self.location, e))?;
-        Ok(occurrence_times(&texts))
+        self.started_from(campaign, since)
     }
 
     fn each_send(
@@ -687,25 +631,7 @@ impl Ledger for SqliteLedger {
     }
 
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT campaign, file, occurrence, recorded_at FROM missed
-                 WHERE (?1 IS NULL OR campaign = ?1) ORDER BY campaign, occurrence",
-            )
-            .map_err(|e| storage(&self.location, e))?;
-        let rows = stmt
-            .query_map(params![campaign], |row| {
-                Ok(MissedRow {
-                    campaign: row.get(0)?,
-                    file: row.get(1)?,
-                    occurrence: row.get(2)?,
-                    recorded_at: row.get(3)?,
-                })
-            })
-            .map_err(|e| storage(&self.location, e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| storage(&self.location, e))
+        self.missed_rows(campaign)
     }
 
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
@@ -713,43 +639,11 @@ impl Ledger for SqliteLedger {
     }
 
     fn fired(&mut self) -> Result<Vec<FiredRow>, LedgerError> {
-        if self.version()? < FIRED_SINCE {
-            return Ok(Vec::new());
-        }
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT campaign, occurrence, fired_at FROM fired ORDER BY campaign, occurrence",
-            )
-            .map_err(|e| storage(&self.location, e))?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(FiredRow {
-                    campaign: row.get(0)?,
-                    occurrence: row.get(1)?,
-                    fired_at: row.get(2)?,
-                })
-            })
-            .map_err(|e| storage(&self.location, e))?;
-        rows.collect::<Result<_, _>>()
-            .map_err(|e| storage(&self.location, e))
+        self.fired_rows()
     }
 
     fn import_fired(&mut self, fired: &[FiredRow]) -> Result<usize, LedgerError> {
-        let location = self.location.clone();
-        let tx = self.conn.transaction().map_err(|e| storage(&location, e))?;
-        let mut copied = 0;
-        for f in fired {
-            copied += tx
-                .execute(
-                    "INSERT INTO fired (campaign, occurrence, fired_at) VALUES (?1, ?2, ?3)
-                     ON CONFLICT DO NOTHING",
-                    params![f.campaign, f.occurrence, f.fired_at],
-                )
-                .map_err(|e| storage(&location, e))?;
-        }
-        tx.commit().map_err(|e| storage(&location, e))?;
-        Ok(copied)
+        self.copy_fired(fired)
     }
 
     fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {
@@ -772,6 +666,7 @@ impl Ledger for SqliteLedger {
 mod import;
 mod limits;
 mod lock;
+mod occurrences;
 mod optouts;
 #[cfg(test)]
 mod tests;

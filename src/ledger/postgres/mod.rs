@@ -5,6 +5,7 @@
 
 mod limits;
 mod location;
+mod occurrences;
 mod optouts;
 #[cfg(test)]
 pub(crate) mod test_db;
@@ -26,7 +27,7 @@ use super::holder::Holder;
 use super::migrations::{FIRED, OPTOUTS, SCHEMA_V1, WA_CODES, check_version};
 use super::row::{
     FiredRow, Messaged, MissedRow, OptOut, Recorded, RecordedSends, SendRow, Status,
-    occurrence_times, retry_not_before, timestamp, truncate_response,
+    retry_not_before, timestamp, truncate_response,
 };
 use crate::schedule::Occurrence;
 
@@ -43,9 +44,6 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres-v4.sql"),
     FIRED,
 ];
-
-/// The version that has the `fired` table (a ledger opened read-only may be older).
-const FIRED_SINCE: i64 = 5;
 
 /// The later columns of `sends` as `recorded`, `each_send` and `each_messaged` select them,
 /// by schema: every column, or NULLs (and no test sends) for a ledger opened read-only
@@ -598,33 +596,11 @@ impl Ledger for PgLedger {
         file: &str,
         occurrence: Occurrence,
     ) -> Result<bool, LedgerError> {
-        let (occurrence, now) = (occurrence.to_string(), timestamp(Utc::now()));
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO missed (campaign, occurrence, file, recorded_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT DO NOTHING",
-                &[&campaign, &occurrence, &file, &now],
-            )
-        })
-        .map(|n| n == 1)
+        self.insert_missed(campaign, file, occurrence)
     }
 
     fn last_occurrence(&mut self, campaign: &str) -> Result<Option<DateTime<Utc>>, LedgerError> {
-        let latest: Option<String> = self.with(|c| {
-            c.query_one(
-                "SELECT max(occurrence) FROM (
-                     SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence <> 'once' AND NOT test
-                     UNION ALL
-                     SELECT occurrence FROM missed WHERE campaign = $1
-                     UNION ALL
-                     SELECT occurrence FROM fired WHERE campaign = $1) AS o",
-                &[&campaign],
-            )
-            .map(|row| row.get(0))
-        })?;
-        Ok(latest
-            .and_then(|text| Occurrence::parse(&text))
-            .and_then(Occurrence::time))
+        self.latest_occurrence(campaign)
     }
 
     fn record_fired(
@@ -632,18 +608,7 @@ impl Ledger for PgLedger {
         campaign: &str,
         occurrence: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        let (occurrence, now) = (
-            Occurrence::At(occurrence).to_string(),
-            timestamp(Utc::now()),
-        );
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO fired (campaign, occurrence, fired_at) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                &[&campaign, &occurrence, &now],
-            )
-        })
-        .map(|_| ())
+        self.insert_fired(campaign, occurrence)
     }
 
     fn started_since(
@@ -651,18 +616,7 @@ impl Ledger for PgLedger {
         campaign: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, LedgerError> {
-        let since = Occurrence::At(since).to_string();
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT occurrence FROM fired WHERE campaign = $1 AND occurrence COLLATE \"C\" >= $2
-                 UNION
-                 SELECT occurrence FROM sends WHERE campaign = $1 AND occurrence COLLATE \"C\" >= $2
-                                                AND occurrence <> 'once' AND NOT test",
-                &[&campaign, &since],
-            )
-        })?;
-        let texts: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-        Ok(occurrence_times(&texts))
+        self.started_from(campaign, since)
     }
 
     fn each_send(
@@ -703,23 +657,7 @@ impl Ledger for PgLedger {
     }
 
     fn missed(&mut self, campaign: Option<&str>) -> Result<Vec<MissedRow>, LedgerError> {
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT campaign, file, occurrence, recorded_at FROM missed
-                 WHERE ($1::TEXT IS NULL OR campaign = $1)
-                 ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\"",
-                &[&campaign],
-            )
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|row| MissedRow {
-                campaign: row.get(0),
-                file: row.get(1),
-                occurrence: row.get(2),
-                recorded_at: row.get(3),
-            })
-            .collect())
+        self.missed_rows(campaign)
     }
 
     fn import(&mut self, sends: &[SendRow], missed: &[MissedRow]) -> Result<Imported, LedgerError> {
@@ -775,40 +713,11 @@ impl Ledger for PgLedger {
     }
 
     fn fired(&mut self) -> Result<Vec<FiredRow>, LedgerError> {
-        if self.version()? < FIRED_SINCE {
-            return Ok(Vec::new());
-        }
-        let rows = self.with(|c| {
-            c.query(
-                "SELECT campaign, occurrence, fired_at FROM fired
-                 ORDER BY campaign COLLATE \"C\", occurrence COLLATE \"C\"",
-                &[],
-            )
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|row| FiredRow {
-                campaign: row.get(0),
-                occurrence: row.get(1),
-                fired_at: row.get(2),
-            })
-            .collect())
+        self.fired_rows()
     }
 
     fn import_fired(&mut self, fired: &[FiredRow]) -> Result<usize, LedgerError> {
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            let mut copied = 0;
-            for f in fired {
-                copied += tx.execute(
-                    "INSERT INTO fired (campaign, occurrence, fired_at) VALUES ($1, $2, $3)
-                     ON CONFLICT DO NOTHING",
-                    &[&f.campaign, &f.occurrence, &f.fired_at],
-                )?;
-            }
-            tx.commit()?;
-            Ok(copied as usize)
-        })
+        self.copy_fired(fired)
     }
 
     fn add_optouts(&mut self, optouts: &[OptOut]) -> Result<Vec<Option<OptOut>>, LedgerError> {

@@ -1,3 +1,4 @@
+use super::occurrences::{LAST_OCCURRENCE, STARTED_SINCE};
 use super::*;
 use crate::ledger::contract::send;
 
@@ -198,6 +199,13 @@ fn occurrence_lookups_use_an_index() {
     assert!(
         last.contains("SEARCH sends USING COVERING INDEX sends_by_occurrence (campaign=?)"),
         "{last}"
+    );
+    let started = plan(STARTED_SINCE, params!["c", "2026-12-07T00:00:00Z"]);
+    assert!(
+        started.contains(
+            "SEARCH sends USING COVERING INDEX sends_by_occurrence (campaign=? AND occurrence>?)"
+        ),
+        "{started}"
     );
 }
 

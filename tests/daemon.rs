@@ -1907,14 +1907,14 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
     let sb = Sandbox::new();
     let when = seconds_ahead(3);
     // The window opens on a whole minute of London's clock, late enough for the daemon to
-    // stop and start again after the occurrence's 5 s of catch_up.
-    let opens = minute_after(when, 25);
+    // stop and start again after the occurrence's 10 s of catch_up.
+    let opens = minute_after(when, 30);
     sb.write("campaignctl.yaml", &london_window(opens));
     let britain = "447400123456";
     sb.write(
         "campaigns/waits.yaml",
         &format!(
-            "name: waits\ntemplate: welcome_message\nlanguage: en\nparams: [x, y]\nrecipients:\n  - mobile: \"{britain}\"\n{}  catch_up: 5s\n",
+            "name: waits\ntemplate: welcome_message\nlanguage: en\nparams: [x, y]\nrecipients:\n  - mobile: \"{britain}\"\n{}  catch_up: 10s\n",
             at(when)
         ),
     );
@@ -1928,7 +1928,7 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
         sb.sends_of("waits").is_empty(),
         "nothing sent or recorded yet"
     );
-    let past_catch_up = when + TimeDelta::seconds(6) - Utc::now();
+    let past_catch_up = when + TimeDelta::seconds(11) - Utc::now();
     std::thread::sleep(past_catch_up.to_std().unwrap_or_default());
 
     let mut daemon = sb.start(&[], 1);

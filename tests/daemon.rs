@@ -1933,6 +1933,11 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
 
     let mut daemon = sb.start(&[], 1);
     daemon.wait_log(&["occurrence still within its deadline"]);
+    // Planned again at once, it waits for the window, and says so on /healthz.
+    let waiting = serde_json::json!([{ "occurrence": rfc(when), "next": rfc(opens) }]);
+    daemon.wait_for("the waiting occurrence on /healthz", |d| {
+        d.campaign("waits")["waiting"] == waiting
+    });
     sb.mock
         .wait_for_deliveries(1, (opens - Utc::now()).to_std().unwrap() + WAIT);
     let sent = || {
@@ -1945,6 +1950,9 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
     eventually(WAIT, || sent() == expected);
     assert_eq!(sent(), expected, "{}", daemon.log());
     assert_each_requested_once(&sb.mock, &[britain.to_owned()]);
+    daemon.wait_for("nothing waiting on /healthz", |d| {
+        d.campaign("waits")["waiting"] == serde_json::json!([])
+    });
     assert!(
         daemon.log_lines_with("occurrence missed").is_empty(),
         "{}",

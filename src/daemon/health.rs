@@ -1,5 +1,5 @@
 //! What the daemon exposes on `--listen`: `GET /healthz` (JSON: role, loaded campaigns,
-//! their next fire times, the last reload and its problems) and `GET /metrics`
+//! their next fire times and waiting occurrences, the last reload and its problems) and `GET /metrics`
 //! (OpenMetrics text, see [`super::metrics`]).
 
 use std::convert::Infallible;
@@ -32,6 +32,17 @@ pub(crate) struct CampaignHealth {
     pub next_run: Option<DateTime<Utc>>,
     pub running: bool,
     pub enabled: bool,
+    /// Its occurrences whose sends wait for their window or the daily limit, by occurrence.
+    pub waiting: Vec<WaitingHealth>,
+}
+
+/// An occurrence whose sends wait, and when the daemon plans it again.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WaitingHealth {
+    #[serde(serialize_with = "rfc3339_str")]
+    pub occurrence: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339_str")]
+    pub next: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -166,6 +177,10 @@ impl Health {
     }
 }
 
+fn rfc3339_str<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339(*at))
+}
+
 fn rfc3339_or_null<S: serde::Serializer>(
     at: &Option<DateTime<Utc>>,
     serializer: S,
@@ -251,6 +266,10 @@ mod tests {
             next_run: Some("2026-11-30T09:00:00Z".parse().unwrap()),
             running: false,
             enabled: true,
+            waiting: vec![WaitingHealth {
+                occurrence: "2026-11-29T09:00:00Z".parse().unwrap(),
+                next: "2026-11-29T10:30:00Z".parse().unwrap(),
+            }],
         }]);
         let text = health.metrics();
         assert!(
@@ -272,5 +291,9 @@ mod tests {
         assert_eq!(json["status"], "degraded");
         assert_eq!(json["last_reload"]["ok"], false);
         assert_eq!(json["campaigns"][0]["next_run"], "2026-11-30T09:00:00Z");
+        assert_eq!(
+            json["campaigns"][0]["waiting"],
+            json!([{ "occurrence": "2026-11-29T09:00:00Z", "next": "2026-11-29T10:30:00Z" }])
+        );
     }
 }

@@ -26,7 +26,7 @@ use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Report, StopReason};
-use health::{CampaignHealth, Health};
+use health::{CampaignHealth, Health, WaitingHealth};
 pub(crate) use occurrence::Rules;
 use occurrence::{PlanError, Planned, plan_occurrence};
 use resume::{Known, Resume};
@@ -521,13 +521,26 @@ impl Daemon {
         let campaigns = self
             .campaigns
             .values()
-            .map(|c| CampaignHealth {
-                name: c.name.clone(),
-                file: c.file.display().to_string(),
-                schedule: c.schedule.as_ref().map(Schedule::describe),
-                next_run: self.scheduler.next_of(&c.name),
-                running: self.runs.contains_key(&c.name),
-                enabled: c.enabled,
+            .map(|c| {
+                let mut waiting: Vec<WaitingHealth> = self
+                    .deferred
+                    .iter()
+                    .filter(|d| d.campaign == c.name)
+                    .map(|d| WaitingHealth {
+                        occurrence: d.occurrence,
+                        next: d.at,
+                    })
+                    .collect();
+                waiting.sort_by_key(|w| w.occurrence);
+                CampaignHealth {
+                    name: c.name.clone(),
+                    file: c.file.display().to_string(),
+                    schedule: c.schedule.as_ref().map(Schedule::describe),
+                    next_run: self.scheduler.next_of(&c.name),
+                    running: self.runs.contains_key(&c.name),
+                    enabled: c.enabled,
+                    waiting,
+                }
             })
             .collect();
         self.health.set_campaigns(campaigns);

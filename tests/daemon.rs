@@ -709,8 +709,10 @@ fn a_restart_sends_nothing_twice_and_a_new_occurrence_still_fires() {
     assert_eq!(sb.wait_sent("first", first.len()).len(), 2);
 }
 
+/// A directory moved into the tree whole raises an event for the directory only, not for
+/// the YAML file inside it: the watcher loads it all the same, and it fires at its time.
 #[test]
-fn sighup_loads_a_new_file_and_it_fires_at_its_time() {
+fn the_watcher_loads_a_directory_moved_into_the_tree() {
     let sb = Sandbox::new();
     let far = seconds_ahead(86_400);
     sb.write(
@@ -719,41 +721,74 @@ fn sighup_loads_a_new_file_and_it_fires_at_its_time() {
     );
     let mut daemon = sb.start(&[], 1);
 
-    // A directory moved into the tree raises no event for the YAML file inside it, so only
-    // the SIGHUP can load it.
     let recipients = mobiles(11..13);
     let when = seconds_ahead(4);
     sb.write(
-        "staging/new/hup.yaml",
-        &campaign("hup", "E", &recipients, &at(when)),
+        "staging/new/moved.yaml",
+        &campaign("moved", "E", &recipients, &at(when)),
     );
     std::fs::rename(sb.path("staging/new"), sb.path("campaigns/new")).unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let health = daemon.health();
-    assert_eq!(
-        health["campaigns"].as_array().unwrap().len(),
-        1,
-        "precondition: the watcher did not load the moved directory: {health:#}"
-    );
-    assert_eq!(health["last_reload"]["trigger"], "start");
-
-    daemon.signal("HUP");
-    daemon.wait_for("the new campaign on /healthz", |d| {
+    daemon.wait_for("the moved campaign on /healthz", |d| {
         d.health()["campaigns"].as_array().unwrap().len() == 2
     });
     let health = daemon.health();
-    assert_eq!(health["last_reload"]["trigger"], "SIGHUP", "{health:#}");
+    assert_eq!(
+        health["last_reload"]["trigger"], "file change",
+        "{health:#}"
+    );
     assert_eq!(health["last_reload"]["ok"], true);
-    let entry = daemon.campaign("hup");
-    assert_eq!(entry["file"], "campaigns/new/hup.yaml");
+    let entry = daemon.campaign("moved");
+    assert_eq!(entry["file"], "campaigns/new/moved.yaml");
     assert_eq!(entry["next_run"], rfc(when));
-    assert!(daemon.log().contains("reloaded trigger=\"SIGHUP\""));
 
     sb.mock.wait_for_deliveries(recipients.len(), WAIT);
-    assert_on_time(&sb.mock, &recipients, when, "after SIGHUP");
-    sb.wait_sent("hup", recipients.len());
+    assert_on_time(&sb.mock, &recipients, when, "after the move");
+    sb.wait_sent("moved", recipients.len());
     assert_each_requested_once(&sb.mock, &recipients);
     assert_eq!(daemon.campaign("tomorrow")["next_run"], rfc(far));
+    daemon.stop().assert_success();
+}
+
+/// A recipients CSV outside the watched paths is read again on SIGHUP: the occurrence after
+/// it goes to the edited list.
+#[test]
+fn sighup_reloads_what_the_watcher_does_not_see() {
+    let sb = Sandbox::new();
+    let (before, after) = (mobiles(1..3), mobiles(11..13));
+    let csv =
+        |numbers: &[String]| format!("mobile,name\n{}\n", numbers.join(",Runner\n") + ",Runner");
+    sb.write("lists/hup.csv", &csv(&before));
+    let when = seconds_ahead(6);
+    sb.write(
+        "campaigns/hup.yaml",
+        &format!(
+            "name: hup\ntemplate: welcome_message\nlanguage: en\nvars:\n  event: E\nparams:\n  - \"{{{{ recipient.name }}}}\"\n  - \"{{{{ event }}}}\"\nrecipients:\n  - file: ../lists/hup.csv\n{}",
+            at(when)
+        ),
+    );
+    let mut daemon = sb.start(&[], 1);
+
+    sb.write("lists/hup.csv", &csv(&after));
+    std::thread::sleep(Duration::from_millis(800));
+    let health = daemon.health();
+    assert_eq!(
+        health["last_reload"]["trigger"], "start",
+        "precondition: the watcher did not see the CSV outside the campaign paths: {health:#}"
+    );
+
+    daemon.signal("HUP");
+    daemon.wait_log(&["reloaded", "trigger=\"SIGHUP\""]);
+    let health = daemon.health();
+    assert_eq!(health["last_reload"]["trigger"], "SIGHUP", "{health:#}");
+    assert_eq!(health["last_reload"]["ok"], true);
+
+    sb.mock.wait_for_deliveries(after.len(), WAIT);
+    assert_on_time(&sb.mock, &after, when, "after SIGHUP");
+    sb.wait_sent("hup", after.len());
+    assert_each_requested_once(&sb.mock, &after);
+    for number in &before {
+        assert!(sb.mock.requests_for(number).is_empty(), "{number} was sent");
+    }
     daemon.stop().assert_success();
 }
 

@@ -108,7 +108,27 @@ pub(crate) fn load(
     )
 }
 
-/// Watches the campaign paths; a change to a YAML or CSV file triggers a reload.
+/// Whether a file event may change what is loaded: a YAML or CSV file changed, or a
+/// directory arrived (created, or moved in whole: `mv staging/x campaigns/` raises no event
+/// for the files inside it).
+fn relevant(event: &notify::Event) -> bool {
+    use notify::EventKind;
+    use notify::event::ModifyKind;
+    let arrived = matches!(
+        event.kind,
+        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
+    );
+    !event.kind.is_access()
+        && event.paths.iter().any(|p| {
+            matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("yaml" | "yml" | "csv")
+            ) || (arrived && p.is_dir())
+        })
+}
+
+/// Watches the campaign paths; a change to a YAML or CSV file, or a directory that
+/// arrives, triggers a reload.
 pub(crate) fn watch_files(
     paths: &[PathBuf],
     reloads: mpsc::Sender<String>,
@@ -116,15 +136,7 @@ pub(crate) fn watch_files(
     use notify::{RecursiveMode, Watcher};
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<()>();
     let handler = move |event: notify::Result<notify::Event>| {
-        let relevant = event.is_ok_and(|e| {
-            !e.kind.is_access()
-                && e.paths.iter().any(|p| {
-                    matches!(
-                        p.extension().and_then(|x| x.to_str()),
-                        Some("yaml" | "yml" | "csv")
-                    )
-                })
-        });
+        let relevant = event.is_ok_and(|e| relevant(&e));
         if relevant {
             let _ = events_tx.send(());
         }

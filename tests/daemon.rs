@@ -1973,6 +1973,11 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
     daemon.wait_for("the waiting occurrence on /healthz", |d| {
         d.campaign("waits")["waiting"] == waiting
     });
+    let metrics = daemon.metrics();
+    assert!(
+        metrics.contains("campaignctl_waiting_occurrences{campaign=\"waits\"} 1\n"),
+        "{metrics}"
+    );
     sb.mock
         .wait_for_deliveries(1, (opens - Utc::now()).to_std().unwrap() + WAIT);
     let sent = || {
@@ -1988,6 +1993,13 @@ fn a_restart_keeps_an_occurrence_whose_sends_all_wait_for_their_window() {
     daemon.wait_for("nothing waiting on /healthz", |d| {
         d.campaign("waits")["waiting"] == serde_json::json!([])
     });
+    assert!(
+        !daemon
+            .metrics()
+            .contains("campaignctl_waiting_occurrences{"),
+        "{}",
+        daemon.metrics()
+    );
     assert!(
         daemon.log_lines_with("occurrence missed").is_empty(),
         "{}",

@@ -111,6 +111,10 @@ impl Health {
             campaigns
                 .iter()
                 .filter_map(|c| Some((c.name.as_str(), c.next_run?))),
+            campaigns
+                .iter()
+                .filter(|c| !c.waiting.is_empty())
+                .map(|c| (c.name.as_str(), c.waiting.len())),
         );
         self.state().campaigns = campaigns;
     }
@@ -287,6 +291,7 @@ mod tests {
             "campaignctl_next_fire_timestamp_seconds{campaign=\"weekday\"} 1796029200\n"
         ));
         assert!(text.contains("# TYPE campaignctl_leader gauge\ncampaignctl_leader 1\n"));
+        assert!(text.contains("campaignctl_waiting_occurrences{campaign=\"weekday\"} 1\n"));
         let json = health.json();
         assert_eq!(json["status"], "degraded");
         assert_eq!(json["last_reload"]["ok"], false);

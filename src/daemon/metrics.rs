@@ -42,6 +42,7 @@ pub(super) struct Metrics {
     reload_errors: Counter,
     ledger_errors: Counter,
     next_fire: Family<CampaignLabels, Gauge>,
+    waiting: Family<CampaignLabels, Gauge>,
     campaigns_loaded: Gauge,
     leader: Gauge,
     reload_ok: Gauge,
@@ -58,6 +59,7 @@ impl Default for Metrics {
             reload_errors: Counter::default(),
             ledger_errors: Counter::default(),
             next_fire: Family::default(),
+            waiting: Family::default(),
             campaigns_loaded: Gauge::default(),
             leader: Gauge::default(),
             reload_ok: Gauge::default(),
@@ -106,6 +108,11 @@ impl Metrics {
             "Next scheduled occurrence of each campaign, Unix time",
             Unit::Seconds,
             self.next_fire.clone(),
+        );
+        self.registry.register(
+            "waiting_occurrences",
+            "Occurrences of each campaign whose sends wait for their send window or the daily limit",
+            self.waiting.clone(),
         );
         self.registry.register(
             "campaigns_loaded",
@@ -170,10 +177,13 @@ impl Metrics {
 
     /// The loaded campaigns and the next fire time of each that has one: campaigns without
     /// a next fire time (removed, disabled, an `at` already sent) have no series.
+    /// `next`: each campaign's next fire time; `waiting`: how many of its occurrences wait
+    /// (a campaign with none has no series).
     pub(super) fn set_campaigns<'a>(
         &self,
         loaded: usize,
         next: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>,
+        waiting: impl IntoIterator<Item = (&'a str, usize)>,
     ) {
         self.campaigns_loaded.set(loaded as i64);
         self.next_fire.clear();
@@ -181,6 +191,12 @@ impl Metrics {
             self.next_fire
                 .get_or_create(&CampaignLabels::of(campaign))
                 .set(at.timestamp());
+        }
+        self.waiting.clear();
+        for (campaign, count) in waiting {
+            self.waiting
+                .get_or_create(&CampaignLabels::of(campaign))
+                .set(count as i64);
         }
     }
 

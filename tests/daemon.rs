@@ -749,31 +749,87 @@ fn the_watcher_loads_a_directory_moved_into_the_tree() {
     daemon.stop().assert_success();
 }
 
-/// A recipients CSV outside the watched paths is read again on SIGHUP: the occurrence after
-/// it goes to the edited list.
+/// A campaign whose recipients are the CSV file `path` (relative to the campaign file),
+/// with the same params as [`campaign`], then `tail`.
+fn campaign_from_csv(name: &str, path: &str, tail: &str) -> String {
+    format!(
+        "name: {name}\n\
+         template: welcome_message\n\
+         language: en\n\
+         vars:\n  event: E\n\
+         params:\n  - \"{{{{ recipient.name }}}}\"\n  - \"{{{{ event }}}}\"\n\
+         recipients:\n  - file: {path}\n{tail}"
+    )
+}
+
+/// A recipients CSV file of `numbers`.
+fn recipients_csv(numbers: &[String]) -> String {
+    let rows: String = numbers.iter().map(|n| format!("{n},Runner\n")).collect();
+    format!("mobile,name\n{rows}")
+}
+
+/// The files a set reads outside the campaign paths are watched too, even one it names
+/// only after the start: a campaign edited to read a CSV file kept elsewhere, then an edit
+/// of that file, each reload it, and the occurrence goes to the last list only.
+#[test]
+fn the_watcher_follows_files_kept_outside_the_campaign_paths() {
+    let sb = Sandbox::new();
+    let (inline, listed, edited) = (mobiles(1..2), mobiles(11..13), mobiles(21..23));
+    let when = seconds_ahead(10);
+    sb.write(
+        "campaigns/elsewhere.yaml",
+        &campaign("elsewhere", "E", &inline, &at(when)),
+    );
+    let mut daemon = sb.start(&[], 1);
+    let reloads = |d: &Daemon| d.log_lines_with("reloaded trigger=\"file change\"").len();
+
+    sb.write("lists/people.csv", &recipients_csv(&listed));
+    sb.write(
+        "campaigns/elsewhere.yaml",
+        &campaign_from_csv("elsewhere", "../lists/people.csv", &at(when)),
+    );
+    daemon.wait_for("the reload of the edited campaign", |d| reloads(d) == 1);
+    sb.write("lists/people.csv", &recipients_csv(&edited));
+    daemon.wait_for("the reload of the edited list", |d| reloads(d) == 2);
+
+    sb.mock.wait_for_deliveries(edited.len(), WAIT);
+    assert_on_time(&sb.mock, &edited, when, "after the reloads");
+    sb.wait_sent("elsewhere", edited.len());
+    assert_each_requested_once(&sb.mock, &edited);
+    for number in inline.iter().chain(&listed) {
+        assert!(sb.mock.requests_for(number).is_empty(), "{number} was sent");
+    }
+    daemon.stop().assert_success();
+}
+
+/// SIGHUP reloads what the watcher cannot see: here a CSV file edited in place through a
+/// hard link in another directory (inotify reports the change to the directory the link is
+/// in). The occurrence after it goes to the edited list.
 #[test]
 fn sighup_reloads_what_the_watcher_does_not_see() {
     let sb = Sandbox::new();
     let (before, after) = (mobiles(1..3), mobiles(11..13));
-    let csv =
-        |numbers: &[String]| format!("mobile,name\n{}\n", numbers.join(",Runner\n") + ",Runner");
-    sb.write("lists/hup.csv", &csv(&before));
+    sb.write("lists/hup.csv", &recipients_csv(&before));
+    std::fs::create_dir_all(sb.path("hidden")).unwrap();
+    std::fs::hard_link(sb.path("lists/hup.csv"), sb.path("hidden/hup.csv")).unwrap();
     let when = seconds_ahead(6);
     sb.write(
         "campaigns/hup.yaml",
-        &format!(
-            "name: hup\ntemplate: welcome_message\nlanguage: en\nvars:\n  event: E\nparams:\n  - \"{{{{ recipient.name }}}}\"\n  - \"{{{{ event }}}}\"\nrecipients:\n  - file: ../lists/hup.csv\n{}",
-            at(when)
-        ),
+        &campaign_from_csv("hup", "../lists/hup.csv", &at(when)),
     );
     let mut daemon = sb.start(&[], 1);
 
-    sb.write("lists/hup.csv", &csv(&after));
+    // In place: the same file, through the other link.
+    std::fs::write(sb.path("hidden/hup.csv"), recipients_csv(&after)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sb.path("lists/hup.csv")).unwrap(),
+        recipients_csv(&after)
+    );
     std::thread::sleep(Duration::from_millis(800));
     let health = daemon.health();
     assert_eq!(
         health["last_reload"]["trigger"], "start",
-        "precondition: the watcher did not see the CSV outside the campaign paths: {health:#}"
+        "precondition: the watcher did not see the edit: {health:#}"
     );
 
     daemon.signal("HUP");

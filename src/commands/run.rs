@@ -12,6 +12,7 @@ use tracing::{info, warn};
 use super::Outcome;
 use crate::api::{ApiKey, Endpoints};
 use crate::campaign::project::PROJECT_FILE;
+use crate::daemon::file_watch::FileWatch;
 use crate::daemon::health::{self, Health, Role};
 use crate::daemon::{Daemon, Rules, reload};
 use crate::error::Error;
@@ -111,17 +112,18 @@ pub(crate) fn run(settings: &RunSettings) -> Result<Outcome, Error> {
         );
         daemon.start(campaigns, rules, Utc::now()).await;
         let (reload_tx, reload_rx) = mpsc::channel(16);
-        // The project file is watched too: editing it reloads every campaign.
-        let mut watched = settings.paths.clone();
-        watched.push(
-            settings
+        // Besides the campaign paths, the project file (where it is looked for, so that one
+        // created later is seen too) and every other file the set was read from.
+        let mut watch = FileWatch::start(&settings.paths, reload_tx.clone());
+        if let Some(watch) = &mut watch {
+            let project = settings
                 .config
                 .clone()
-                .unwrap_or_else(|| PROJECT_FILE.into()),
-        );
-        // And so are its opt-out lists: an edit reloads them.
-        watched.extend(checked.project.suppressions.iter().map(|s| s.path.clone()));
-        let _watcher = reload::watch_files(&watched, reload_tx.clone());
+                .unwrap_or_else(|| PROJECT_FILE.into());
+            watch.add(&[project]);
+            watch.add(&checked.input_files());
+        }
+        daemon.watch_with(watch);
         tokio::spawn(async move {
             while signals.next().await == Event::Reload {
                 let _ = reload_tx.send("SIGHUP".to_owned()).await;

@@ -1,6 +1,7 @@
 //! The daemon behind `campaignctl run`: sends scheduled campaigns at their fire times,
 //! through the same planner, executor and ledger as `apply`.
 
+pub(crate) mod file_watch;
 pub(crate) mod health;
 mod leadership;
 mod metrics;
@@ -26,6 +27,7 @@ use crate::schedule::scheduler::{Action, Scheduler};
 use crate::schedule::{Occurrence, Schedule, rfc3339};
 use crate::send::progress::{self, Progress};
 use crate::send::{self, Executor, Report, StopReason};
+use file_watch::FileWatch;
 use health::{CampaignHealth, Health, WaitingHealth};
 pub(crate) use occurrence::Rules;
 use occurrence::{PlanError, Planned, plan_occurrence};
@@ -83,6 +85,8 @@ pub(crate) struct Daemon {
     /// Private copies of the CSV files in use.
     pins: tempfile::TempDir,
     generation: u64,
+    /// The file watcher, told of the files of each set installed.
+    file_watch: Option<FileWatch>,
 }
 
 /// An occurrence planned again when its first waiting send may go.
@@ -138,7 +142,13 @@ impl Daemon {
             next_ledger_try: tokio::time::Instant::now(),
             pins,
             generation: 1,
+            file_watch: None,
         }
+    }
+
+    /// Hands the daemon the file watcher, to watch the files each reload reads.
+    pub(crate) fn watch_with(&mut self, file_watch: Option<FileWatch>) {
+        self.file_watch = file_watch;
     }
 
     /// Installs the first set of campaigns (and the project's rules read with them) and

@@ -1,14 +1,13 @@
-//! Reloads: on SIGHUP and when a campaign file changes, the whole set is loaded and checked
-//! beside the scheduler, and installed only if it is valid.
+//! Reloads: on SIGHUP and when a file of the set changes (see [`super::file_watch`]), the
+//! whole set is loaded and checked beside the scheduler, and installed only if it is valid.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
-use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
-use super::{Daemon, RELOAD_DEBOUNCE, Reloaded};
+use super::{Daemon, Reloaded};
 use crate::plan::PlanOptions;
 use crate::plan::pipeline::{Checked, evaluate_pinned};
 
@@ -72,6 +71,10 @@ impl Daemon {
             ..super::Rules::of(&checked)
         };
         self.install(campaigns, Utc::now()).await;
+        if let Some(file_watch) = &mut self.file_watch {
+            // A list or a CSV file named since the last set is watched from now on.
+            file_watch.add(&checked.input_files());
+        }
         info!(trigger, campaigns = self.campaigns.len(), "reloaded");
         self.health.reloaded(trigger, Vec::new());
         // Occurrences that failed on the previous files get their chance with these.
@@ -106,72 +109,4 @@ pub(crate) fn load(
         dir,
         generation,
     )
-}
-
-/// Whether a file event may change what is loaded: a YAML or CSV file changed, or a
-/// directory arrived (created, or moved in whole: `mv staging/x campaigns/` raises no event
-/// for the files inside it).
-fn relevant(event: &notify::Event) -> bool {
-    use notify::EventKind;
-    use notify::event::ModifyKind;
-    let arrived = matches!(
-        event.kind,
-        EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
-    );
-    !event.kind.is_access()
-        && event.paths.iter().any(|p| {
-            matches!(
-                p.extension().and_then(|x| x.to_str()),
-                Some("yaml" | "yml" | "csv")
-            ) || (arrived && p.is_dir())
-        })
-}
-
-/// Watches the campaign paths; a change to a YAML or CSV file, or a directory that
-/// arrives, triggers a reload.
-pub(crate) fn watch_files(
-    paths: &[PathBuf],
-    reloads: mpsc::Sender<String>,
-) -> Option<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<()>();
-    let handler = move |event: notify::Result<notify::Event>| {
-        let relevant = event.is_ok_and(|e| relevant(&e));
-        if relevant {
-            let _ = events_tx.send(());
-        }
-    };
-    let mut watcher = match notify::recommended_watcher(handler) {
-        Ok(w) => w,
-        Err(e) => {
-            warn!("cannot watch campaign files ({e}); reload with SIGHUP");
-            return None;
-        }
-    };
-    for path in paths {
-        // Editors replace files by renaming: watch the directory, not the file.
-        let (target, mode) = if path.is_dir() {
-            (path.clone(), RecursiveMode::Recursive)
-        } else {
-            let parent = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            (parent.to_owned(), RecursiveMode::NonRecursive)
-        };
-        if let Err(e) = watcher.watch(&target, mode) {
-            warn!(path = %target.display(), "cannot watch ({e}); reload with SIGHUP");
-        }
-    }
-    tokio::spawn(async move {
-        while events_rx.recv().await.is_some() {
-            // Let a burst of events settle into one reload.
-            tokio::time::sleep(RELOAD_DEBOUNCE).await;
-            while events_rx.try_recv().is_ok() {}
-            if reloads.send("file change".to_owned()).await.is_err() {
-                return;
-            }
-        }
-    });
-    Some(watcher)
 }

@@ -5,6 +5,7 @@
 mod catalogue;
 mod gate;
 mod held;
+pub(crate) mod inputs;
 pub(crate) mod json;
 pub(crate) mod limits;
 pub(crate) mod markdown;

@@ -13,8 +13,7 @@ use super::optouts::{self, PlanOptOuts};
 use super::{Plan, PlanOptions, PlannedSend, Scan};
 use crate::campaign::pin::pin_csv_files;
 use crate::campaign::project::{self, Project};
-use crate::campaign::recipients::RecipientSource;
-use crate::campaign::{Audience, Campaign, loader, validator};
+use crate::campaign::{Campaign, loader, validator};
 use crate::diagnostic::{Diagnostics, MAX_PROBLEMS_PER_CAMPAIGN};
 use crate::ledger::{Ledger, LedgerError, RecordedSends};
 use crate::output;
@@ -186,31 +185,16 @@ impl Checked {
         self.diagnostics.warning_count() + self.omitted_warnings
     }
 
-    /// Every file the set was read from besides the campaign paths' YAML files: the project
-    /// file, its template catalogue and opt-out lists, and the campaigns' CSV files (as the
-    /// campaigns name them, not their pinned copies).
+    /// Every file the set was read from: the project file, its template catalogue and
+    /// opt-out lists, the campaign files and their CSV files (as the campaigns name them,
+    /// not their pinned copies); each once.
     pub(crate) fn input_files(&self) -> Vec<PathBuf> {
-        let project = &self.project;
-        let mut files: Vec<PathBuf> = project.file.iter().map(|f| f.to_path_buf()).collect();
-        files.extend(project.catalogue_file().map(Path::to_path_buf));
-        files.extend(
-            self.plan
-                .optouts()
-                .files
-                .files
-                .iter()
-                .map(|(p, _)| p.clone()),
-        );
-        for campaign_plan in &self.plan.campaigns {
-            let c = &campaign_plan.campaign;
-            files.push(c.file.to_path_buf());
-            if let Audience::Recipients(sources) = &c.audience {
-                files.extend(sources.iter().filter_map(|source| match source {
-                    RecipientSource::Csv(csv) => Some(csv.path.to_path_buf()),
-                    RecipientSource::Inline(..) => None,
-                }));
-            }
-        }
+        let mut files: Vec<PathBuf> = self
+            .plan
+            .inputs(&self.project)
+            .iter()
+            .map(|input| input.path().to_path_buf())
+            .collect();
         files.sort();
         files.dedup();
         files

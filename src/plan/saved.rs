@@ -15,13 +15,12 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::inputs::Input;
 use super::limits::DailyBudget;
 use super::view::{CampaignView, SendView};
 use super::{Plan, PlannedSend};
-use crate::campaign::Audience;
 use crate::campaign::optouts::OptOutSource;
 use crate::campaign::project::{PROJECT_FILE, Project};
-use crate::campaign::recipients::RecipientSource;
 use crate::digest::{file_sha256, sha256_hex};
 use crate::ledger::{Ledger, LedgerError, NewSend, Recorded, RecordedSends, Skipped, Status};
 use chrono_tz::Tz;
@@ -199,60 +198,24 @@ impl Saver {
             found: project.file.is_some(),
         };
         let mut files = Vec::new();
-        if let Some(path) = &project.file {
-            let sha256 = file_sha256(path).map_err(|e| {
-                io::Error::other(format!(
-                    "cannot read the project file {}: {e}",
-                    path.display()
-                ))
+        for input in plan.inputs(project) {
+            let path = input.path();
+            let hashed = match &input {
+                Input::Project(_) => file_sha256(path).map_err(|e| ("the project file", e)),
+                Input::Catalogue(_) => file_sha256(path).map_err(|e| ("the template catalogue", e)),
+                // The hash of the bytes the opt-outs were read from.
+                Input::OptOuts { sha256, .. } => Ok((*sha256).to_owned()),
+                Input::Campaign(c) => Ok(sha256_hex(c.source.as_bytes())),
+                // The copy the rows were read from, when pinned: what was planned.
+                Input::Csv(csv) => file_sha256(csv.read_path()).map_err(|e| ("the CSV file", e)),
+            };
+            let sha256 = hashed.map_err(|(what, e)| {
+                io::Error::other(format!("cannot read {what} {}: {e}", path.display()))
             })?;
             files.push(SavedFile {
                 path: path.to_path_buf(),
                 sha256,
             });
-        }
-        if let Some(path) = project.catalogue_file() {
-            let sha256 = file_sha256(path).map_err(|e| {
-                io::Error::other(format!(
-                    "cannot read the template catalogue {}: {e}",
-                    path.display()
-                ))
-            })?;
-            files.push(SavedFile {
-                path: path.to_path_buf(),
-                sha256,
-            });
-        }
-        for (path, sha256) in &plan.optouts().files.files {
-            // The hash of the bytes the opt-outs were read from.
-            files.push(SavedFile {
-                path: path.clone(),
-                sha256: sha256.clone(),
-            });
-        }
-        for campaign_plan in &plan.campaigns {
-            let c = &campaign_plan.campaign;
-            files.push(SavedFile {
-                path: c.file.to_path_buf(),
-                sha256: sha256_hex(c.source.as_bytes()),
-            });
-            if let Audience::Recipients(sources) = &c.audience {
-                for source in sources {
-                    if let RecipientSource::Csv(csv) = source {
-                        // The copy the rows were read from, when pinned: what was planned.
-                        let sha256 = file_sha256(csv.read_path()).map_err(|e| {
-                            io::Error::other(format!(
-                                "cannot read the CSV file {}: {e}",
-                                csv.path.display()
-                            ))
-                        })?;
-                        files.push(SavedFile {
-                            path: csv.path.to_path_buf(),
-                            sha256,
-                        });
-                    }
-                }
-            }
         }
         // A CSV file read by several campaigns (or an opt-out list that is also a campaign's
         // CSV file) is listed once, where it first comes.

@@ -1217,6 +1217,24 @@ fn regression_a_csv_file_edited_during_apply_changes_nothing_that_is_sent() {
 }
 
 #[test]
+fn the_progress_line_comes_while_nothing_finishes() {
+    // Without a terminal, a line every 5 s: also while the only send waits for its answer.
+    let sb = Sandbox::new();
+    let recipients = mobiles(1..2);
+    sb.write("campaigns/c.yaml", &campaign("slow", "E", &recipients));
+    sb.mock.delay(Duration::from_secs(7));
+    let run = sb.apply(&[]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("progress: 0/1 (0 sent, 0 failed, 0 unknown), 0/s\n"),
+        "no progress line while the send was in flight:\n{}",
+        run.stderr
+    );
+    assert_each_delivered_once(&sb, "slow", &recipients);
+}
+
+#[test]
 fn a_second_apply_on_a_ledger_in_use_is_refused_naming_the_holder() {
     let sb = Sandbox::new();
     let recipients = mobiles(1..7);

@@ -385,7 +385,13 @@ fn send(
                 ));
                 stop.send_replace(Some(StopReason::Interrupted));
             });
-            let report = executor.run(rx, ledger, progress, stop_tx).await;
+            // A task, not the future `block_on` polls: waking that future costs the runtime
+            // a system call (an eventfd write) each time, and the sending loop is woken
+            // about once per send. The task is never aborted, so its only failure is a
+            // panic, passed on.
+            let report = tokio::spawn(executor.run(rx, ledger, progress, stop_tx))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
             signals.abort();
             report.map_err(Error::from)
         })

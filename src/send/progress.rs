@@ -1,5 +1,7 @@
 //! Progress of a long apply: a bar on a terminal, a line every few seconds otherwise (CI
-//! logs, cron mail), nothing when asked to be quiet.
+//! logs, cron mail), nothing when asked to be quiet. Outcomes only count; the display is
+//! redrawn on a clock ([`Progress::refresh_every`]), so it moves on while nothing finishes
+//! (a slow API, a `Retry-After`) and costs a send nothing.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +13,9 @@ use crate::ledger::Status;
 
 /// Interval of the progress lines written when stderr is not a terminal.
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How often the display is redrawn during a run.
+pub(crate) const REFRESH: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -68,13 +73,26 @@ impl Progress {
             _ => &self.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        self.tick();
     }
 
     /// A due send turned out to be recorded by another run already.
     pub(crate) fn skipped(&self) {
         self.skipped.fetch_add(1, Ordering::Relaxed);
-        self.tick();
+    }
+
+    /// Redraws the display every `every` until the task is aborted (the run's end).
+    ///
+    /// The clock also keeps a timer in tokio's timer wheel for the whole run. With the
+    /// wheel empty (every send waiting for the ledger), the runtime wakes its own event
+    /// loop, a system call, for each request timeout registered until it next polls for
+    /// I/O: about one per send.
+    pub(crate) async fn refresh_every(self: std::sync::Arc<Self>, every: Duration) {
+        let mut clock = tokio::time::interval(every);
+        clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            clock.tick().await;
+            self.refresh();
+        }
     }
 
     fn done(&self) -> usize {
@@ -102,7 +120,7 @@ impl Progress {
         }
     }
 
-    fn tick(&self) {
+    fn refresh(&self) {
         match self.mode {
             Mode::Bar => {
                 if let Some(bar) = &self.bar {

@@ -85,7 +85,7 @@ impl Progress {
     /// The clock also keeps a timer in tokio's timer wheel for the whole run. With the
     /// wheel empty (every send waiting for the ledger), the runtime wakes its own event
     /// loop, a system call, for each request timeout registered until it next polls for
-    /// I/O: about one per send.
+    /// I/O: about one per send (tokio-rs/tokio#5207).
     pub(crate) async fn refresh_every(self: std::sync::Arc<Self>, every: Duration) {
         let mut clock = tokio::time::interval(every);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -1,6 +1,6 @@
 //! Progress of a long apply: a bar on a terminal, a line every few seconds otherwise (CI
 //! logs, cron mail), nothing when asked to be quiet. Outcomes only count; the display is
-//! redrawn on a clock ([`Progress::refresh_every`]), so it moves on while nothing finishes
+//! redrawn on a clock ([`Progress::redraw_on_clock`]), so it moves on while nothing finishes
 //! (a slow API, a `Retry-After`) and costs a send nothing.
 
 use std::sync::Mutex;
@@ -15,7 +15,7 @@ use crate::ledger::Status;
 const LINE_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How often the display is redrawn during a run.
-pub(crate) const REFRESH: Duration = Duration::from_millis(200);
+const REFRESH: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
@@ -80,14 +80,14 @@ impl Progress {
         self.skipped.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Redraws the display every `every` until the task is aborted (the run's end).
+    /// Redraws the display every [`REFRESH`] until the task is aborted (the run's end).
     ///
     /// The clock also keeps a timer in tokio's timer wheel for the whole run. With the
     /// wheel empty (every send waiting for the ledger), the runtime wakes its own event
     /// loop, a system call, for each request timeout registered until it next polls for
     /// I/O: about one per send (tokio-rs/tokio#5207).
-    pub(crate) async fn refresh_every(self: std::sync::Arc<Self>, every: Duration) {
-        let mut clock = tokio::time::interval(every);
+    pub(crate) async fn redraw_on_clock(self: std::sync::Arc<Self>) {
+        let mut clock = tokio::time::interval(REFRESH);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             clock.tick().await;

@@ -12,7 +12,7 @@ use super::context::RunContext;
 use super::dispatch::dispatch;
 use super::executor::Executor;
 use super::feed::Outgoing;
-use super::progress::{Progress, REFRESH};
+use super::progress::Progress;
 use super::report::{Report, StopReason};
 use super::tally::Tally;
 use crate::ledger::{LedgerError, SharedLedger};
@@ -39,7 +39,7 @@ impl Executor {
         // The display's clock runs as long as the run: a JoinSet aborts its tasks when
         // dropped, on every way out.
         let mut display = JoinSet::new();
-        display.spawn(progress.clone().refresh_every(REFRESH));
+        display.spawn(progress.clone().redraw_on_clock());
         let (drain, draining) = watch::channel(None);
         let tally = Arc::new(Tally::new(
             progress,
